@@ -1,0 +1,5 @@
+import type { Migration } from '../../../src/schema/migrator.js';
+import { catalog0001 } from './0001-catalog.js';
+
+/** Catalog migrations in the order they apply; append, never reorder or edit a landed one. */
+export const catalogMigrations: readonly Migration[] = [catalog0001];

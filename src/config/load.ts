@@ -1,0 +1,120 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { configSchema, type GatewayConfig } from './schema.js';
+
+/** The repository's `config/` folder, found relative to this file so the cwd does not matter. */
+export const CONFIG_DIR = path.resolve(__dirname, '..', '..', 'config');
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+type Json = { [key: string]: unknown };
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; arrays and scalars from the later layer replace the earlier one. */
+export function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] = isObject(prev) && isObject(value) ? deepMerge(prev, value) : value;
+  }
+  return out;
+}
+
+function readJson(file: string): Json {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  if (!isObject(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+  return parsed;
+}
+
+function intFromEnv(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** Environment variables the contract names, as a config layer. */
+function envLayer(env: NodeJS.ProcessEnv): Json {
+  const layer: Json = {};
+  if (env.PORT) layer.port = intFromEnv('PORT', env.PORT);
+  if (env.ADMIN_PORT) layer.adminPort = intFromEnv('ADMIN_PORT', env.ADMIN_PORT);
+  if (env.GATEWAY_ADMIN_TOKEN) layer.adminToken = env.GATEWAY_ADMIN_TOKEN;
+  if (env.REDIS_URL) layer.redis = env.REDIS_URL;
+  if (env.CATALOG_URL) layer.catalog = env.CATALOG_URL;
+  if (env.LOG_LEVEL) layer.log = { level: env.LOG_LEVEL };
+  if (env.ROUTING_HEADERS !== undefined && env.ROUTING_HEADERS !== '') {
+    layer.routing = { routingHeaders: env.ROUTING_HEADERS === '1' || env.ROUTING_HEADERS === 'true' };
+  }
+  return layer;
+}
+
+export interface LoadConfigOptions {
+  /** extra layer applied after the environment (tests use it to point at their cluster) */
+  readonly overrides?: Json;
+  readonly configDir?: string;
+}
+
+/**
+ * Builds the configuration once at the edge: `config/default.json` < `config/<NODE_ENV>.json`
+ * < the `GATEWAY_CONFIG` file < environment variables < explicit overrides; validated and frozen.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Readonly<GatewayConfig> {
+  const dir = options.configDir ?? CONFIG_DIR;
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  let merged = readJson(path.join(dir, 'default.json'));
+  const envFile = path.join(dir, `${nodeEnv}.json`);
+  if (existsSync(envFile)) merged = deepMerge(merged, readJson(envFile));
+  if (env.GATEWAY_CONFIG) merged = deepMerge(merged, readJson(path.resolve(env.GATEWAY_CONFIG)));
+  merged = deepMerge(merged, envLayer(env));
+  if (options.overrides) merged = deepMerge(merged, options.overrides);
+  merged.nodeEnv = nodeEnv;
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Hides passwords in connection URLs so config can be logged. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+/** A view of the config safe to print: no token, no passwords. */
+export function describeConfig(config: Readonly<GatewayConfig>): Json {
+  return {
+    ...config,
+    adminToken: config.adminToken === undefined ? undefined : '***',
+    catalog: config.catalog === undefined ? undefined : redactUrl(config.catalog),
+    redis: config.redis === undefined ? undefined : redactUrl(config.redis),
+    shards: config.shards.map((s) => ({
+      ...s,
+      primary: redactUrl(s.primary),
+      replicas: s.replicas.map((r) => (typeof r === 'string' ? redactUrl(r) : { name: r.name, url: redactUrl(r.url) })),
+    })),
+  };
+}

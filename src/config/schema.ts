@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+const shardIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL');
+
+/** A replica is a URL, or a named URL when the operator wants a stable name in headers and metrics. */
+export const replicaSchema = z.union([postgresUrl, z.object({ name: z.string().min(1), url: postgresUrl }).strict()]);
+
+export const shardSchema = z
+  .object({
+    id: shardIdSchema,
+    primary: postgresUrl,
+    replicas: z.array(replicaSchema).default([]),
+    weight: z.number().int().min(1).max(10_000).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    nodeEnv: z.string().default('development'),
+    port: z.number().int().min(0).max(65535),
+    adminPort: z.number().int().min(0).max(65535),
+    host: z.string(),
+    /** admin bearer token; generated and printed when unset outside production */
+    adminToken: z.string().min(16).optional(),
+    /** control-plane database; when absent the gateway runs the embedded default */
+    catalog: postgresUrl.optional(),
+    redis: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(),
+    shards: z.array(shardSchema),
+    embedded: z.object({ dataDir: z.string(), shardCount: z.number().int().min(1).max(8) }).strict(),
+    routing: z
+      .object({
+        maxReplicaLagMs: z.number().int().min(0),
+        maxReplicaLagBytes: z.number().int().min(0),
+        healthIntervalMs: z.number().int().min(10),
+        healthTimeoutMs: z.number().int().min(10),
+        routingHeaders: z.boolean(),
+      })
+      .strict(),
+    pool: z
+      .object({
+        max: z.number().int().min(1),
+        min: z.number().int().min(0),
+        idleMs: z.number().int().min(0),
+        acquireMs: z.number().int().min(1),
+      })
+      .strict(),
+    db: z
+      .object({
+        statementTimeoutMs: z.number().int().min(0),
+        idleInTransactionTimeoutMs: z.number().int().min(0),
+        connectTimeoutMs: z.number().int().min(1),
+      })
+      .strict(),
+    http: z.object({ bodyLimit: z.string(), trustProxy: z.boolean() }).strict(),
+    tenants: z.object({ cacheTtlMs: z.number().int().min(0), negativeCacheTtlMs: z.number().int().min(0) }).strict(),
+    security: z.object({ scryptCost: z.number().int().min(2) }).strict(),
+    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }).strict(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const ids = new Set<string>();
+    for (const [i, shard] of config.shards.entries()) {
+      if (ids.has(shard.id)) ctx.addIssue({ code: 'custom', path: ['shards', i, 'id'], message: `duplicate shard id ${shard.id}` });
+      ids.add(shard.id);
+    }
+    if (config.catalog !== undefined && config.shards.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['shards'], message: 'a catalog needs at least one shard to seed it' });
+    }
+    if (config.nodeEnv === 'production' && config.adminToken === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['adminToken'], message: 'GATEWAY_ADMIN_TOKEN is required in production' });
+    }
+  });
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ShardConfig = z.infer<typeof shardSchema>;
+export type ReplicaConfig = z.infer<typeof replicaSchema>;

@@ -1,0 +1,16 @@
+import { Transaction } from 'sequelize';
+import type { ShardNode } from '../cluster/shard-node.js';
+
+/**
+ * Runs `work` in a READ COMMITTED transaction on the node's own Sequelize instance.
+ * CLS is never enabled (it is static across instances and sends one shard's queries to
+ * another), so the transaction is passed explicitly; the assertion catches a model of
+ * another node sneaking in.
+ */
+export async function inTransaction<T>(node: ShardNode, work: (t: Transaction) => Promise<T>): Promise<T> {
+  if (node.role !== 'primary') throw new Error(`refusing to open a write transaction on ${node.shardId}/${node.name}`);
+  return node.sequelize.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async (t) => {
+    if (t.sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
+    return work(t);
+  });
+}

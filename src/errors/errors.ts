@@ -1,0 +1,127 @@
+/**
+ * Every error the gateway answers with, defined once: a stable `code` clients and
+ * tests can rely on, the HTTP status it maps to, and a title. The HTTP layer maps
+ * these to problem+json in one place (`http/problem.ts`).
+ */
+export const ErrorCodes = {
+  VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
+  MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
+  UNAUTHENTICATED: { status: 401, title: 'Missing or invalid credentials' },
+  TENANT_SUSPENDED: { status: 403, title: 'Tenant is suspended' },
+  NOT_FOUND: { status: 404, title: 'Resource not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  CONFLICT: { status: 409, title: 'Conflict with the current state' },
+  VERSION_MISMATCH: { status: 412, title: 'Version precondition failed' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+  SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
+  TENANT_FENCED: { status: 503, title: 'Tenant is being moved' },
+  CATALOG_UNAVAILABLE: { status: 503, title: 'Catalog unavailable' },
+  NOT_READY: { status: 503, title: 'Gateway not ready' },
+  QUERY_TIMEOUT: { status: 504, title: 'Database query timed out' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface GatewayErrorOptions {
+  readonly cause?: unknown;
+  /** the request field at fault, for 400s */
+  readonly field?: string;
+  /** seconds a client should wait before retrying (429, 503) */
+  readonly retryAfterSeconds?: number;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly field: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, detail: string, options: GatewayErrorOptions = {}) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+    this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  get title(): string {
+    return ErrorCodes[this.code].title;
+  }
+}
+
+export class ValidationError extends GatewayError {
+  constructor(field: string, detail: string) {
+    super('VALIDATION_FAILED', detail, { field });
+  }
+}
+
+export class NotFoundError extends GatewayError {
+  constructor(what: string, id: string) {
+    super('NOT_FOUND', `${what} ${JSON.stringify(id)} not found`);
+  }
+}
+
+export class ConflictError extends GatewayError {
+  constructor(detail: string, field?: string) {
+    super('CONFLICT', detail, field === undefined ? {} : { field });
+  }
+}
+
+export class VersionMismatchError extends GatewayError {
+  constructor(expected: number, actual: number) {
+    super('VERSION_MISMATCH', `If-Match version ${expected} does not match current version ${actual}`);
+  }
+}
+
+export class UnauthenticatedError extends GatewayError {
+  constructor(detail = 'A valid bearer token is required') {
+    super('UNAUTHENTICATED', detail);
+  }
+}
+
+export class TenantSuspendedError extends GatewayError {
+  constructor(tenantId: string) {
+    super('TENANT_SUSPENDED', `Tenant ${tenantId} is suspended`);
+  }
+}
+
+export class ShardUnavailableError extends GatewayError {
+  constructor(shardId: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super('SHARD_UNAVAILABLE', `Shard ${shardId} is unavailable`, {
+      cause: options.cause,
+      retryAfterSeconds: options.retryAfterSeconds ?? 1,
+    });
+  }
+}
+
+export class QueryTimeoutError extends GatewayError {
+  constructor(shardId: string, options: { cause?: unknown } = {}) {
+    super('QUERY_TIMEOUT', `A query on shard ${shardId} exceeded its statement timeout`, {
+      cause: options.cause,
+      retryAfterSeconds: 1,
+    });
+  }
+}
+
+export class CatalogUnavailableError extends GatewayError {
+  constructor(options: { cause?: unknown } = {}) {
+    super('CATALOG_UNAVAILABLE', 'The catalog database is unavailable', {
+      cause: options.cause,
+      retryAfterSeconds: 2,
+    });
+  }
+}
+
+export class NotReadyError extends GatewayError {
+  constructor(detail = 'The gateway is starting or draining') {
+    super('NOT_READY', detail, { retryAfterSeconds: 1 });
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}

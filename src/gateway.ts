@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/schema.js';
+import { CatalogStore, type ShardRow } from './catalog/catalog-store.js';
+import { ShardRegistry } from './cluster/shard-registry.js';
+import { HealthMonitor } from './cluster/health-monitor.js';
+import { ShardRouter } from './cluster/router.js';
+import { PlacementService } from './placement/placement-service.js';
+import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
+import { UsersRepository } from './data/users-repository.js';
+import { PasswordHasher } from './models/index.js';
+import { migrate, MigrationLock } from './schema/migrator.js';
+import { shardMigrations } from '../shards/migrations/shard/index.js';
+import { Lifecycle } from './http/lifecycle.js';
+import { createTenantApp } from './http/tenant-app.js';
+import { createAdminApp } from './http/admin-app.js';
+import { Listener } from './http/listener.js';
+
+export interface GatewayOptions {
+  readonly logger: Logger;
+  /** resolved by the caller: from config, or generated and printed */
+  readonly adminToken: string;
+}
+
+function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {
+  return config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active' }));
+}
+
+/**
+ * The composition root: builds every component from config, wires dependencies through
+ * constructors, and owns their lifecycle. `main.ts` adds the process concerns (embedded
+ * databases, signals, printing); tests start a Gateway directly on ephemeral ports.
+ */
+export class Gateway {
+  private constructor(
+    readonly config: Readonly<GatewayConfig>,
+    readonly lifecycle: Lifecycle,
+    readonly catalog: CatalogStore,
+    readonly registry: ShardRegistry,
+    readonly health: HealthMonitor,
+    readonly placement: PlacementService,
+    readonly authenticator: TenantAuthenticator,
+    readonly tenantListener: Listener,
+    readonly adminListener: Listener,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
+    const { logger } = options;
+    if (config.catalog === undefined) throw new Error('Gateway.start needs a catalog URL (main.ts starts the embedded one)');
+    const lifecycle = new Lifecycle();
+
+    const catalog = new CatalogStore({
+      url: config.catalog,
+      poolMax: Math.max(2, Math.min(config.pool.max, 5)),
+      connectTimeoutMs: config.db.connectTimeoutMs,
+      statementTimeoutMs: config.db.statementTimeoutMs,
+    });
+    await catalog.migrate();
+    await catalog.seedShards(seedRows(config));
+
+    const registry = new ShardRegistry(
+      {
+        poolMax: config.pool.max,
+        poolMin: config.pool.min,
+        poolIdleMs: config.pool.idleMs,
+        poolAcquireMs: config.pool.acquireMs,
+        statementTimeoutMs: config.db.statementTimeoutMs,
+        idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
+        connectTimeoutMs: config.db.connectTimeoutMs,
+      },
+      { hasher: new PasswordHasher(config.security.scryptCost) },
+    );
+    const placement = new PlacementService(catalog, { refreshIntervalMs: 2000 }, logger);
+    // shards another gateway added show up on reload; open connections to them
+    placement.onReload((shards) => {
+      for (const s of shards) if (s.state !== 'retired') registry.add(s);
+    });
+    await placement.reload();
+    for (const shard of registry.all()) {
+      const applied = await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard);
+      if (applied.length > 0) logger.info({ shard: shard.id, applied }, 'shard migrated');
+    }
+
+    const health = new HealthMonitor(registry, { intervalMs: config.routing.healthIntervalMs, timeoutMs: config.routing.healthTimeoutMs }, logger);
+    await health.checkAll();
+    health.start();
+    placement.start();
+
+    const router = new ShardRouter({ maxReplicaLagMs: config.routing.maxReplicaLagMs, maxReplicaLagBytes: config.routing.maxReplicaLagBytes });
+    const authenticator = new TenantAuthenticator(catalog, {
+      cacheTtlMs: config.tenants.cacheTtlMs,
+      negativeCacheTtlMs: config.tenants.negativeCacheTtlMs,
+    });
+
+    const tenantApp = createTenantApp({
+      logger,
+      lifecycle,
+      bodyLimit: config.http.bodyLimit,
+      trustProxy: config.http.trustProxy,
+      authenticator,
+      placement,
+      registry,
+      router,
+      routingHeaders: config.routing.routingHeaders,
+      users: new UsersRepository(),
+    });
+    const adminApp = createAdminApp({ logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator });
+
+    const tenantListener = await Listener.listen(tenantApp, config.port, config.host);
+    const adminListener = await Listener.listen(adminApp, config.adminPort, config.host);
+    lifecycle.state = 'ready';
+    logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, tenantListener, adminListener, logger);
+  }
+
+  get tenantUrl(): string {
+    return this.tenantListener.url;
+  }
+
+  get adminUrl(): string {
+    return this.adminListener.url;
+  }
+
+  /** Drain: readiness goes 503, in-flight requests finish, then every connection closes. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.lifecycle.state = 'draining';
+    await Promise.all([this.tenantListener.close(graceMs), this.adminListener.close(graceMs)]);
+    this.placement.stop();
+    await this.health.stop();
+    await this.registry.close();
+    await this.catalog.close();
+    this.logger.info('gateway stopped');
+  }
+}

@@ -1,0 +1,35 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { errorHandler, notFoundHandler } from './problem.js';
+import { requestContextMiddleware } from './request-context.js';
+import { healthRoutes, type Lifecycle } from './lifecycle.js';
+import { jsonBody } from './body.js';
+import { adminAuth } from './admin-auth.js';
+import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin-tenants.js';
+import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin-shards.js';
+
+export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps {
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly adminToken: string;
+}
+
+/** The admin API (port 8081): tenants, shards, ring; bearer GATEWAY_ADMIN_TOKEN. */
+export function createAdminApp(deps: AdminAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContextMiddleware());
+  app.use(healthRoutes(deps.lifecycle));
+
+  const admin = express.Router();
+  admin.use(adminAuth(deps.adminToken));
+  admin.use(jsonBody('1mb'));
+  admin.use('/tenants', adminTenantsRoutes(deps));
+  admin.use(adminShardsRoutes(deps));
+  app.use('/admin', admin);
+
+  app.use(notFoundHandler());
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,70 @@
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import type { CatalogStore, TenantRow } from '../../catalog/catalog-store.js';
+import type { PlacementService } from '../../placement/placement-service.js';
+import type { TenantAuthenticator } from '../../tenancy/tenant-authenticator.js';
+import { generateApiKey, hashApiKey } from '../../tenancy/api-keys.js';
+import { uuidv7 } from '../../models/index.js';
+import { NotFoundError } from '../../errors/errors.js';
+import { parseInput, safeString } from '../validation.js';
+
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+const createSchema = z.strictObject({
+  name: safeString(1, 200),
+  id: safeString(1, 128).regex(TENANT_ID_PATTERN, 'must start with a letter or digit and hold only letters, digits, "_", ".", ":" and "-"').optional(),
+});
+
+const patchSchema = z.strictObject({
+  status: z.enum(['active', 'suspended'], { error: 'must be "active" or "suspended"' }),
+});
+
+export interface AdminTenantsDeps {
+  readonly catalog: CatalogStore;
+  readonly placement: PlacementService;
+  readonly authenticator: TenantAuthenticator;
+  /** told after a status change so other gateways drop their cached tenant */
+  readonly onTenantChanged?: (tenantId: string) => void;
+}
+
+export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
+  const router = express.Router();
+
+  const view = (tenant: TenantRow) => {
+    const placement = deps.placement.table.shardFor(tenant.id);
+    return { id: tenant.id, name: tenant.name, status: tenant.status, shard: placement.shardId, pinned: placement.pinned };
+  };
+
+  const load = async (id: string): Promise<TenantRow> => {
+    const tenant = TENANT_ID_PATTERN.test(id) ? await deps.catalog.getTenant(id) : undefined;
+    if (!tenant) throw new NotFoundError('tenant', id);
+    return tenant;
+  };
+
+  router.post('/', async (req, res) => {
+    const input = parseInput(createSchema, req.body);
+    const apiKey = generateApiKey();
+    const tenant = await deps.catalog.createTenant({ id: input.id ?? uuidv7(), name: input.name, apiKeyHash: hashApiKey(apiKey) });
+    const placement = deps.placement.table.shardFor(tenant.id);
+    res.setHeader('Location', `${req.baseUrl}/${encodeURIComponent(tenant.id)}`);
+    // the key is shown here, once; only its hash is stored
+    res.status(201).json({ id: tenant.id, name: tenant.name, shard: placement.shardId, apiKey });
+  });
+
+  router.get('/:id', async (req, res) => {
+    res.json(view(await load(String(req.params.id))));
+  });
+
+  router.patch('/:id', async (req, res) => {
+    const id = String(req.params.id);
+    await load(id);
+    const input = parseInput(patchSchema, req.body);
+    const tenant = await deps.catalog.setTenantStatus(id, input.status);
+    if (!tenant) throw new NotFoundError('tenant', id);
+    deps.authenticator.invalidate(id);
+    deps.onTenantChanged?.(id);
+    res.json(view(tenant));
+  });
+
+  return router;
+}

@@ -1,0 +1,88 @@
+import type { RequestHandler, Response } from 'express';
+import type { TenantAuthenticator, Tenant } from '../tenancy/tenant-authenticator.js';
+import type { PlacementService } from '../placement/placement-service.js';
+import type { ShardRegistry } from '../cluster/shard-registry.js';
+import type { ShardRouter, Destination } from '../cluster/router.js';
+import { TenantSession } from '../data/tenant-session.js';
+import { decodeToken, type ConsistencyToken } from '../cluster/consistency-token.js';
+import { currentContext } from '../tenancy/request-context.js';
+import { ValidationError } from '../errors/errors.js';
+import { Attr } from '../telemetry/attributes.js';
+import { recordDecision, tagRequest, withSpan } from '../telemetry/spans.js';
+
+export interface TenantContextDeps {
+  readonly authenticator: TenantAuthenticator;
+  readonly placement: PlacementService;
+  readonly registry: ShardRegistry;
+  readonly router: ShardRouter;
+  readonly routingHeaders: boolean;
+}
+
+interface TenantLocals {
+  tenant: Tenant;
+  session: TenantSession;
+}
+
+export function tenantOf(res: Response): Tenant {
+  return (res.locals as TenantLocals).tenant;
+}
+
+export function sessionOf(res: Response): TenantSession {
+  return (res.locals as TenantLocals).session;
+}
+
+function readPreference(header: (name: string) => string | undefined): { strong: boolean; token: ConsistencyToken | undefined } {
+  const consistency = header('x-consistency')?.trim().toLowerCase();
+  if (consistency !== undefined && consistency !== 'strong' && consistency !== 'eventual') {
+    throw new ValidationError('X-Consistency', 'X-Consistency must be "strong" or "eventual"');
+  }
+  const rawToken = header('x-consistency-token');
+  let token: ConsistencyToken | undefined;
+  if (rawToken !== undefined && rawToken.trim() !== '') {
+    token = decodeToken(rawToken.trim());
+    if (token === undefined) throw new ValidationError('X-Consistency-Token', 'X-Consistency-Token is not a token this gateway issued');
+  }
+  return { strong: consistency === 'strong', token };
+}
+
+/**
+ * tenancy → placement → session: authenticates the key (401/403 here), finds the
+ * tenant's shard (pin, else ring) and prepares the request's TenantSession. The node is
+ * chosen lazily by the session, on first read or write.
+ */
+export function tenantContext(deps: TenantContextDeps): RequestHandler {
+  return async (req, res, next) => {
+    const tenant = await withSpan('tenancy.authenticate', {}, async (span) => {
+      const t = await deps.authenticator.authenticate(req.header('authorization'));
+      span.setAttribute(Attr.TenantId, t.id);
+      return t;
+    });
+    const ctx = currentContext();
+    if (ctx) ctx.tenantId = tenant.id;
+    tagRequest({ [Attr.TenantId]: tenant.id });
+    const preference = readPreference((name) => req.header(name));
+
+    const placement = deps.placement.table.shardFor(tenant.id);
+    if (ctx) ctx.shardId = placement.shardId;
+    tagRequest({ [Attr.ShardId]: placement.shardId });
+    const shard = deps.registry.get(placement.shardId);
+    if (deps.routingHeaders) res.setHeader('X-Shard', placement.shardId);
+
+    const onRoute = (d: Destination) => {
+      const attributes = {
+        [Attr.TenantId]: tenant.id,
+        [Attr.ShardId]: d.shardId,
+        [Attr.DbRole]: d.role,
+        [Attr.RouteReason]: d.reason,
+        ...(d.role === 'replica' ? { [Attr.DbReplica]: d.node.name } : {}),
+      };
+      recordDecision('gateway.route', attributes);
+      tagRequest(attributes);
+      if (deps.routingHeaders) res.setHeader('X-Served-By', d.role === 'primary' ? 'primary' : `replica:${d.node.name}`);
+    };
+    const locals = res.locals as TenantLocals;
+    locals.tenant = tenant;
+    locals.session = new TenantSession(tenant.id, shard, deps.router, preference, onRoute);
+    next();
+  };
+}

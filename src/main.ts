@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { loadConfig, describeConfig, ConfigError } from './config/load.js';
+import type { GatewayConfig } from './config/schema.js';
+import { createLogger } from './telemetry/logger.js';
+import { shutdownTelemetry } from './telemetry/spans.js';
+import { Gateway } from './gateway.js';
+import { startEmbeddedTopology, LocalSecrets, type EmbeddedTopology } from './embedded/embedded-topology.js';
+import { generateApiKey, hashApiKey } from './tenancy/api-keys.js';
+
+const DEMO_TENANT = 'demo';
+
+/** Process entry: config, embedded databases when no catalog is configured, signals. */
+async function main(): Promise<void> {
+  let config = loadConfig(process.env);
+  const logger = createLogger(config.log.level);
+  logger.debug({ config: describeConfig(config) }, 'configuration');
+
+  let embedded: EmbeddedTopology | undefined;
+  let secrets: LocalSecrets | undefined;
+  if (config.catalog === undefined) {
+    const dataDir = path.resolve(config.embedded.dataDir);
+    logger.info({ dataDir }, 'no catalog configured: starting the embedded default (PGlite)');
+    embedded = await startEmbeddedTopology(dataDir, config.embedded.shardCount);
+    secrets = new LocalSecrets(dataDir);
+    config = Object.freeze({ ...config, catalog: embedded.catalog, shards: embedded.shards, pool: { ...config.pool, max: Math.min(config.pool.max, 5) } }) as Readonly<GatewayConfig>;
+  }
+
+  const stored = secrets?.read() ?? {};
+  const generatedToken = config.adminToken === undefined;
+  const adminToken = config.adminToken ?? stored.adminToken ?? randomBytes(24).toString('base64url');
+
+  const gateway = await Gateway.start(config, { logger, adminToken });
+
+  if (embedded && secrets) {
+    let demoKey = stored.demoApiKey;
+    if ((await gateway.catalog.getTenant(DEMO_TENANT)) === undefined) {
+      demoKey = generateApiKey();
+      await gateway.catalog.createTenant({ id: DEMO_TENANT, name: 'Demo tenant', apiKeyHash: hashApiKey(demoKey) });
+    }
+    secrets.write({ ...stored, ...(generatedToken ? { adminToken } : {}), ...(demoKey ? { demoApiKey: demoKey } : {}) });
+    printWelcome(gateway, generatedToken ? adminToken : undefined, demoKey);
+  } else if (generatedToken) {
+    console.log(`\nAdmin API token (generated for this run; set GATEWAY_ADMIN_TOKEN to choose one):\n  ${adminToken}\n`);
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    void (async () => {
+      try {
+        await gateway.stop();
+        await embedded?.close();
+        await shutdownTelemetry();
+        process.exit(0);
+      } catch (err) {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      }
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function printWelcome(gateway: Gateway, adminToken: string | undefined, demoKey: string | undefined): void {
+  const lines = [
+    '',
+    'shardgate is running on the embedded default (PGlite, no external services).',
+    `  tenant API: ${gateway.tenantUrl}    admin API: ${gateway.adminUrl}`,
+  ];
+  if (adminToken) lines.push(`  admin token: ${adminToken}`);
+  if (demoKey) {
+    lines.push(`  demo tenant "${DEMO_TENANT}" API key: ${demoKey}`, '', 'Try it:');
+    lines.push(
+      `  curl -s -X POST ${gateway.tenantUrl}/v1/users -H 'Authorization: Bearer ${demoKey}' -H 'Content-Type: application/json' \\`,
+      `       -d '{"username":"alice","email":"alice@example.com","password":"correct horse battery"}'`,
+      `  curl -s ${gateway.tenantUrl}/v1/users -H 'Authorization: Bearer ${demoKey}'`,
+    );
+  }
+  console.log(lines.join('\n') + '\n');
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error('shardgate failed to start:', err);
+  process.exit(1);
+});

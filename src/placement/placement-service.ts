@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { CatalogStore, ShardRow } from '../catalog/catalog-store.js';
+import { PlacementTable } from './placement.js';
+import { Ring } from './ring.js';
+
+export interface PlacementServiceOptions {
+  /** how often the catalog version is polled (the fallback when no broadcast arrives) */
+  readonly refreshIntervalMs: number;
+}
+
+type Listener = (shards: readonly ShardRow[]) => void;
+
+/**
+ * Keeps the current PlacementTable, rebuilt from the catalog whenever its version moves.
+ * Keeps serving the last table when the catalog is down (tenants stay routable).
+ */
+export class PlacementService {
+  #table: PlacementTable | undefined;
+  #shards: readonly ShardRow[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  readonly #listeners: Listener[] = [];
+
+  constructor(
+    private readonly catalog: CatalogStore,
+    private readonly options: PlacementServiceOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  get table(): PlacementTable {
+    if (!this.#table) throw new Error('placement not loaded');
+    return this.#table;
+  }
+
+  get shards(): readonly ShardRow[] {
+    return this.#shards;
+  }
+
+  /** Called with the shard list after every reload, so the registry can open new shards. */
+  onReload(listener: Listener): void {
+    this.#listeners.push(listener);
+  }
+
+  async reload(): Promise<void> {
+    const version = await this.catalog.version();
+    const [shards, pins] = await Promise.all([this.catalog.listShards(), this.catalog.listPins()]);
+    const ring = new Ring(shards.filter((s) => s.state === 'active').map((s) => ({ shardId: s.id, weight: s.weight })));
+    this.#shards = shards;
+    this.#table = new PlacementTable(ring, new Map(pins.map((p) => [p.tenantId, p.shardId])), version);
+    for (const listener of this.#listeners) listener(shards);
+  }
+
+  /** Reloads only if the catalog version moved. */
+  async refresh(): Promise<void> {
+    const version = await this.catalog.version();
+    if (this.#table && version === this.#table.version) return;
+    await this.reload();
+  }
+
+  start(): void {
+    const tick = async () => {
+      try {
+        await this.refresh();
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'placement refresh failed; serving the cached placement');
+      }
+      if (this.#timer) this.#timer = setTimeout(tick, this.options.refreshIntervalMs);
+    };
+    this.#timer = setTimeout(tick, this.options.refreshIntervalMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

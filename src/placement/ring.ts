@@ -1,0 +1,41 @@
+import HashRing from 'hashring';
+
+export interface RingMember {
+  readonly shardId: string;
+  /** relative capacity; 100 is one standard shard */
+  readonly weight: number;
+}
+
+/** vnodes for weight 100: ketama's 40 vnodes × 4 replicas = 160 points per standard shard */
+const BASE_VNODES = 40;
+
+/**
+ * The consistent-hash ring over logical shard ids (never connection strings). Each
+ * member gets an explicit vnode count from its weight: hashring re-floors point counts
+ * across all members when weights are used, which moves keys between existing shards
+ * whenever one is added; explicit vnodes keep a member's points independent of the others.
+ */
+export class Ring {
+  readonly #ring: HashRing | undefined;
+  readonly members: readonly RingMember[];
+
+  constructor(members: readonly RingMember[]) {
+    this.members = Object.freeze([...members].sort((a, b) => a.shardId.localeCompare(b.shardId)));
+    if (this.members.length === 0) {
+      this.#ring = undefined;
+      return;
+    }
+    const servers: Record<string, { vnodes: number }> = {};
+    for (const m of this.members) servers[m.shardId] = { vnodes: Math.max(1, Math.round((BASE_VNODES * m.weight) / 100)) };
+    this.#ring = new HashRing(servers, 'md5', { 'vnode count': BASE_VNODES, replicas: 4, 'max cache size': 10_000 });
+  }
+
+  /** The shard a key hashes to, or undefined for an empty ring. */
+  get(key: string): string | undefined {
+    return this.#ring?.get(key);
+  }
+
+  has(shardId: string): boolean {
+    return this.members.some((m) => m.shardId === shardId);
+  }
+}

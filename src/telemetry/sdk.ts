@@ -1,0 +1,35 @@
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { IoRedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+
+export interface TelemetryOptions {
+  readonly serviceName?: string;
+  /** explicit processors (tests pass an in-memory one); otherwise the SDK reads OTEL_* */
+  readonly spanProcessors?: SpanProcessor[];
+}
+
+/**
+ * Starts the OpenTelemetry SDK. It must run before express, pg and ioredis are loaded,
+ * so it is imported with `node --import` (see `register.ts`), never from application code.
+ */
+export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? 'shardgate' }),
+    ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    instrumentations: [
+      new HttpInstrumentation({
+        // health probes would otherwise be most of the traces
+        ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
+      }),
+      new ExpressInstrumentation(),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IoRedisInstrumentation({ requireParentSpan: true }),
+    ],
+  });
+  sdk.start();
+  return sdk;
+}

@@ -1,0 +1,59 @@
+import { context, trace, type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
+import { getRPCMetadata } from '@opentelemetry/core';
+
+/**
+ * The HTTP server span of the current request. Inside an Express handler the active
+ * span is the handler's, so routing attributes are put on the server span through
+ * the RPC metadata the http instrumentation leaves in the context.
+ */
+export function serverSpan(): Span | undefined {
+  return getRPCMetadata(context.active())?.span ?? trace.getActiveSpan();
+}
+
+/** Tags both the server span and the currently active span. */
+export function tagRequest(attributes: Attributes): void {
+  const server = serverSpan();
+  server?.setAttributes(attributes);
+  const active = trace.getActiveSpan();
+  if (active !== undefined && active !== server) active.setAttributes(attributes);
+}
+
+const tracer = trace.getTracer('shardgate');
+
+/** Runs `fn` inside a child span, recording failures on it. */
+export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Current trace and span ids, for log lines. */
+export function traceIds(): { traceId?: string; spanId?: string } {
+  const ctx = trace.getActiveSpan()?.spanContext();
+  return ctx === undefined ? {} : { traceId: ctx.traceId, spanId: ctx.spanId };
+}
+
+interface Flushable {
+  getDelegate?: () => unknown;
+  shutdown?: () => Promise<void>;
+}
+
+/** Flushes and stops the global tracer provider so the last spans are exported on exit. */
+export async function shutdownTelemetry(): Promise<void> {
+  const global = trace.getTracerProvider() as Flushable;
+  const provider = (global.getDelegate?.() ?? global) as Flushable;
+  if (typeof provider.shutdown === 'function') await provider.shutdown();
+}
+
+/** A zero-duration child span marking a decision (routing), with its attributes. */
+export function recordDecision(name: string, attributes: Attributes): void {
+  tracer.startSpan(name, { attributes }).end();
+}

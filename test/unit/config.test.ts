@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, describeConfig, ConfigError, deepMerge } from '../../src/config/load.js';
+
+describe('loadConfig', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-config-'));
+  const topology = path.join(dir, 'gateway.json');
+  writeFileSync(
+    topology,
+    JSON.stringify({
+      catalog: 'postgres://u:secret@127.0.0.1:1/c',
+      redis: 'redis://127.0.0.1:2',
+      shards: [{ id: 'shard-1', primary: 'postgres://u:secret@127.0.0.1:3/s', replicas: ['postgres://127.0.0.1:4/s'] }],
+    }),
+  );
+
+  it('layers defaults < env file < GATEWAY_CONFIG < env vars', () => {
+    const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: topology, PORT: '9999', ROUTING_HEADERS: '0' });
+    expect(config.port).to.equal(9999);
+    expect(config.adminPort).to.equal(0); // from test.json
+    expect(config.pool.max).to.equal(10); // from default.json
+    expect(config.routing.routingHeaders).to.equal(false);
+    expect(config.shards[0]!.id).to.equal('shard-1');
+  });
+
+  it('freezes the result', () => {
+    const config = loadConfig({ NODE_ENV: 'test' });
+    expect(Object.isFrozen(config)).to.equal(true);
+    expect(Object.isFrozen(config.routing)).to.equal(true);
+  });
+
+  it('rejects bad values naming the field', () => {
+    expect(() => loadConfig({ NODE_ENV: 'test', PORT: 'eighty' })).to.throw(ConfigError, /PORT/);
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { routing: { maxReplicaLagMs: -1 } } })).to.throw(ConfigError, /routing.maxReplicaLagMs/);
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { nonsense: 1 } })).to.throw(ConfigError);
+  });
+
+  it('requires an admin token in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology })).to.throw(ConfigError, /adminToken/);
+    expect(loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'x'.repeat(32) }).routing.routingHeaders).to.equal(false);
+  });
+
+  it('never shows secrets in its printable form', () => {
+    const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'super-secret-token-value' });
+    const text = JSON.stringify(describeConfig(config));
+    expect(text).not.to.include('secret');
+  });
+
+  it('merges objects deeply and replaces arrays', () => {
+    expect(deepMerge({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { c: 3 }, l: [9] })).to.deep.equal({ a: { b: 1, c: 3 }, l: [9] });
+  });
+});
