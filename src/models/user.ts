@@ -47,7 +47,8 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
       username: { type: DataTypes.TEXT, allowNull: false },
       email: { type: DataTypes.TEXT, allowNull: false },
       password: { type: DataTypes.VIRTUAL },
-      passwordHash: { type: DataTypes.TEXT, allowNull: false },
+      // nullable here only so validation (which runs before beforeSave) passes; NOT NULL in the table
+      passwordHash: { type: DataTypes.TEXT, allowNull: true },
       isActive: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
       metadata: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
       // declared explicitly (with a default) so `version: true` keeps working: a bare
@@ -85,14 +86,15 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
     },
   );
 
-  const hashPassword = async (user: UserRecord) => {
+  // Hashed in beforeSave (not beforeValidate): Sequelize adds attributes changed by
+  // beforeSave hooks to the UPDATE's column list, but not ones changed during validation.
+  User.addHook('beforeSave', 'password', async (user: UserRecord) => {
     if (user.changed('password') && typeof user.password === 'string') {
       user.passwordHash = await deps.hasher.hash(user.password);
       user.password = undefined;
     }
-  };
-  User.addHook('beforeValidate', 'password', hashPassword);
-  User.addHook('beforeSave', 'password', hashPassword);
+    if (!user.passwordHash) throw new Error('a user needs a password');
+  });
 
   attachAuditHooks(User, deps.auditLog, { table: 'users', omit: ['password', 'passwordHash'] });
   return User;

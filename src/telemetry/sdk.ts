@@ -3,7 +3,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { IoRedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
 export interface TelemetryOptions {
@@ -27,7 +27,7 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
       }),
       new ExpressInstrumentation(),
       new PgInstrumentation({ requireParentSpan: true }),
-      new IoRedisInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });
   sdk.start();

@@ -1,0 +1,58 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { EmbeddedPostgres } from './embedded-postgres.js';
+
+export interface EmbeddedTopology {
+  readonly catalog: string;
+  readonly shards: Array<{ id: string; primary: string; replicas: string[] }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded default: a catalog and N shard databases, each a PGlite instance in this
+ * process behind a loopback socket, persisted under `dataDir`. No replicas: reads go to
+ * the primary (route reason `no_healthy_replica`).
+ */
+export async function startEmbeddedTopology(dataDir: string, shardCount: number): Promise<EmbeddedTopology> {
+  mkdirSync(dataDir, { recursive: true });
+  const started: EmbeddedPostgres[] = [];
+  try {
+    const catalog = await EmbeddedPostgres.start({ dataDir: path.join(dataDir, 'catalog'), name: 'catalog' });
+    started.push(catalog);
+    const shards = [];
+    for (let i = 1; i <= shardCount; i++) {
+      const id = `shard-${i}`;
+      const db = await EmbeddedPostgres.start({ dataDir: path.join(dataDir, id), name: id });
+      started.push(db);
+      shards.push({ id, primary: db.url, replicas: [] });
+    }
+    return {
+      catalog: catalog.url,
+      shards,
+      close: async () => {
+        await Promise.allSettled(started.map((db) => db.close()));
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(started.map((db) => db.close()));
+    throw err;
+  }
+}
+
+/** A small JSON file of local secrets (admin token, demo key) kept with the embedded data. */
+export class LocalSecrets {
+  readonly #file: string;
+
+  constructor(dataDir: string) {
+    this.#file = path.join(dataDir, 'local-secrets.json');
+  }
+
+  read(): Record<string, string> {
+    if (!existsSync(this.#file)) return {};
+    return JSON.parse(readFileSync(this.#file, 'utf8')) as Record<string, string>;
+  }
+
+  write(values: Record<string, string>): void {
+    writeFileSync(this.#file, JSON.stringify(values, null, 2), { mode: 0o600 });
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * Loaded by mocha before any spec (see .mocharc.json), so instrumentation patches http,
+ * express and pg before they load. Spans land in memory for the tracing tests.
+ */
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { startTelemetry } from '../../src/telemetry/sdk.js';
+
+export const spanExporter = new InMemorySpanExporter();
+startTelemetry({ serviceName: 'shardgate-test', spanProcessors: [new SimpleSpanProcessor(spanExporter)] });
