@@ -19,6 +19,8 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** resolved by the caller: from config, or generated and printed */
   readonly adminToken: string;
+  /** config's shard endpoints override the catalog's (embedded databases move ports on restart) */
+  readonly endpointsFromConfig?: boolean;
 }
 
 function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {
@@ -57,6 +59,7 @@ export class Gateway {
     });
     await catalog.migrate();
     await catalog.seedShards(seedRows(config));
+    if (options.endpointsFromConfig) await catalog.updateShardEndpoints(seedRows(config));
 
     const registry = new ShardRegistry(
       {

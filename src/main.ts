@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const generatedToken = config.adminToken === undefined;
   const adminToken = config.adminToken ?? stored.adminToken ?? randomBytes(24).toString('base64url');
 
-  const gateway = await Gateway.start(config, { logger, adminToken });
+  const gateway = await Gateway.start(config, { logger, adminToken, endpointsFromConfig: embedded !== undefined });
 
   if (embedded && secrets) {
     let demoKey = stored.demoApiKey;

@@ -191,6 +191,23 @@ export class CatalogStore {
     });
   }
 
+  /**
+   * Rewrites where known shards live (the embedded default's databases get new ports on
+   * every start). Ring membership and state are left alone.
+   */
+  async updateShardEndpoints(shards: ReadonlyArray<Pick<ShardRow, 'id' | 'primary' | 'replicas'>>): Promise<void> {
+    await this.sequelize.transaction(async (transaction) => {
+      for (const shard of shards) {
+        await this.exec(
+          'UPDATE shards SET primary_url = $2, replicas = $3::jsonb, updated_at = now() WHERE id = $1',
+          [shard.id, shard.primary, JSON.stringify(shard.replicas)],
+          transaction,
+        );
+      }
+      await this.bumpVersion(transaction);
+    });
+  }
+
   // --- pins ------------------------------------------------------------------------
 
   async listPins(): Promise<PinRow[]> {

@@ -2,8 +2,19 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { configSchema, type GatewayConfig } from './schema.js';
 
-/** The repository's `config/` folder, found relative to this file so the cwd does not matter. */
-export const CONFIG_DIR = path.resolve(__dirname, '..', '..', 'config');
+/**
+ * The `config/` folder: `SHARDGATE_CONFIG_DIR`, else the nearest `config/default.json` above
+ * this file (the repository when run from source, the image root when run from `dist/`).
+ */
+function findConfigDir(): string {
+  if (process.env.SHARDGATE_CONFIG_DIR) return path.resolve(process.env.SHARDGATE_CONFIG_DIR);
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'config', 'default.json'))) return path.join(dir, 'config');
+    if (path.dirname(dir) === dir) return path.resolve('config');
+  }
+}
+
+export const CONFIG_DIR = findConfigDir();
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -56,6 +67,17 @@ function envLayer(env: NodeJS.ProcessEnv): Json {
   return layer;
 }
 
+/** `id:base64,id:base64` → {id: base64}; the first key is current unless SHARDGATE_ENCRYPTION_KEY_ID says otherwise. */
+function parseKeyList(text: string): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const colon = part.indexOf(':');
+    if (colon <= 0) throw new ConfigError('SHARDGATE_ENCRYPTION_KEYS must be a comma-separated list of id:base64key');
+    keys[part.slice(0, colon)] = part.slice(colon + 1);
+  }
+  return keys;
+}
+
 export interface LoadConfigOptions {
   /** extra layer applied after the environment (tests use it to point at their cluster) */
   readonly overrides?: Json;
@@ -74,6 +96,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (existsSync(envFile)) merged = deepMerge(merged, readJson(envFile));
   if (env.GATEWAY_CONFIG) merged = deepMerge(merged, readJson(path.resolve(env.GATEWAY_CONFIG)));
   merged = deepMerge(merged, envLayer(env));
+  if (env.SHARDGATE_ENCRYPTION_KEYS) {
+    // keys from the environment replace the file's keyring (never merged with the dev key)
+    const keys = parseKeyList(env.SHARDGATE_ENCRYPTION_KEYS);
+    merged.encryption = { currentKeyId: env.SHARDGATE_ENCRYPTION_KEY_ID ?? Object.keys(keys)[0] ?? '', keys };
+  }
   if (options.overrides) merged = deepMerge(merged, options.overrides);
   merged.nodeEnv = nodeEnv;
 
@@ -109,6 +136,7 @@ export function describeConfig(config: Readonly<GatewayConfig>): Json {
   return {
     ...config,
     adminToken: config.adminToken === undefined ? undefined : '***',
+    encryption: { currentKeyId: config.encryption.currentKeyId, keys: Object.fromEntries(Object.keys(config.encryption.keys).map((id) => [id, '***'])) },
     catalog: config.catalog === undefined ? undefined : redactUrl(config.catalog),
     redis: config.redis === undefined ? undefined : redactUrl(config.redis),
     shards: config.shards.map((s) => ({

@@ -55,6 +55,24 @@ export const configSchema = z
     http: z.object({ bodyLimit: z.string(), trustProxy: z.boolean() }).strict(),
     tenants: z.object({ cacheTtlMs: z.number().int().min(0), negativeCacheTtlMs: z.number().int().min(0) }).strict(),
     security: z.object({ scryptCost: z.number().int().min(2) }).strict(),
+    encryption: z
+      .object({
+        /** id of the key new values are encrypted with */
+        currentKeyId: z.string().min(1),
+        /** key id → base64 of 32 random bytes; keep retired keys until every row is re-encrypted */
+        keys: z.record(z.string(), z.string()),
+      })
+      .strict(),
+    cache: z
+      .object({
+        /** in-process tier, used only while the invalidation subscriber is connected */
+        localTtlMs: z.number().int().min(0),
+        ttlMs: z.number().int().min(1),
+        commandTimeoutMs: z.number().int().min(1),
+        connectTimeoutMs: z.number().int().min(1),
+      })
+      .strict(),
+    limits: z.object({ batchMax: z.number().int().min(1).max(10_000) }).strict(),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }).strict(),
   })
   .strict()
@@ -66,6 +84,12 @@ export const configSchema = z
     }
     if (config.catalog !== undefined && config.shards.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['shards'], message: 'a catalog needs at least one shard to seed it' });
+    }
+    if (!(config.encryption.currentKeyId in config.encryption.keys)) {
+      ctx.addIssue({ code: 'custom', path: ['encryption', 'currentKeyId'], message: 'must name one of encryption.keys' });
+    }
+    if (config.nodeEnv === 'production' && config.encryption.currentKeyId === 'dev') {
+      ctx.addIssue({ code: 'custom', path: ['encryption', 'currentKeyId'], message: 'the published development key cannot be used in production: set SHARDGATE_ENCRYPTION_KEYS' });
     }
     if (config.nodeEnv === 'production' && config.adminToken === undefined) {
       ctx.addIssue({ code: 'custom', path: ['adminToken'], message: 'GATEWAY_ADMIN_TOKEN is required in production' });

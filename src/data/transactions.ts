@@ -10,7 +10,7 @@ import type { ShardNode } from '../cluster/shard-node.js';
 export async function inTransaction<T>(node: ShardNode, work: (t: Transaction) => Promise<T>): Promise<T> {
   if (node.role !== 'primary') throw new Error(`refusing to open a write transaction on ${node.shardId}/${node.name}`);
   return node.sequelize.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED }, async (t) => {
-    if (t.sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
+    if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
     return work(t);
   });
 }

@@ -83,5 +83,5 @@ export function attachAuditHooks(model: ModelStatic<TenantRow>, auditLog: AuditL
   model.addHook('beforeBulkUpdate', 'audit', perRow);
   model.addHook('beforeBulkDestroy', 'audit', perRow);
   model.addHook('beforeBulkRestore', 'audit', perRow);
-  model.addHook('beforeBulkCreate', 'audit', perRow);
+  model.addHook('beforeBulkCreate', 'audit', (_rows: TenantRow[], options: AuditedWriteOptions & { individualHooks?: boolean }) => perRow(options));
 }

@@ -58,7 +58,7 @@ export async function http(method: string, url: string, options: { headers?: Rec
   }
   const res = await fetch(url, { method, headers, body });
   const text = await res.text();
-  let parsed: Json = {};
+  let parsed: Json;
   try {
     parsed = text ? (JSON.parse(text) as Json) : {};
   } catch {
@@ -74,6 +74,7 @@ export class TestGateway {
   private constructor(readonly gateway: Gateway) {}
 
   static async start(overrides: Record<string, unknown> = {}): Promise<TestGateway> {
+    testCluster(); // fails clearly when not run through `npm test`
     const cluster = process.env.SHARDGATE_TEST_CLUSTER!;
     const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: cluster, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN }, { overrides });
     const gateway = await Gateway.start(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), adminToken: ADMIN_TOKEN });

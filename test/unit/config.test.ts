@@ -39,12 +39,20 @@ describe('loadConfig', () => {
 
   it('requires an admin token in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology })).to.throw(ConfigError, /adminToken/);
-    expect(loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'x'.repeat(32) }).routing.routingHeaders).to.equal(false);
+    const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    const prod = loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'x'.repeat(32), SHARDGATE_ENCRYPTION_KEYS: keys });
+    expect(prod.routing.routingHeaders).to.equal(false);
+    expect(Object.keys(prod.encryption.keys)).to.deep.equal(['k1']); // env keys replace the dev key
+  });
+
+  it('refuses the development encryption key in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'x'.repeat(32) })).to.throw(ConfigError, /encryption/);
   });
 
   it('never shows secrets in its printable form', () => {
     const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'super-secret-token-value' });
     const text = JSON.stringify(describeConfig(config));
+    expect(text).not.to.include(config.encryption.keys.dev!);
     expect(text).not.to.include('secret');
   });
 

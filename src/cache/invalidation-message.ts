@@ -1,0 +1,42 @@
+/** What one gateway tells the others after a commit. */
+export type InvalidationMessage =
+  /** these cache keys changed */
+  | { readonly kind: 'keys'; readonly keys: readonly string[] }
+  /** drop everything of a tenant (status change, move) */
+  | { readonly kind: 'tenant'; readonly tenantId: string }
+  /** the placement catalog changed to this version */
+  | { readonly kind: 'catalog'; readonly version: string };
+
+/** A message on the wire: the message plus the id of the process that published it. */
+export type InvalidationEnvelope = InvalidationMessage & { readonly origin: string };
+
+export function encodeInvalidation(message: InvalidationMessage, origin: string): string {
+  return JSON.stringify({ ...message, origin });
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+/** Parses a message from the channel; anything malformed (another version, another app) is undefined. */
+export function decodeInvalidation(raw: string): InvalidationEnvelope | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== 'object' || data === null) return undefined;
+  const m = data as Record<string, unknown>;
+  if (typeof m.origin !== 'string') return undefined;
+  switch (m.kind) {
+    case 'keys':
+      return isStringArray(m.keys) ? { kind: 'keys', keys: m.keys, origin: m.origin } : undefined;
+    case 'tenant':
+      return typeof m.tenantId === 'string' ? { kind: 'tenant', tenantId: m.tenantId, origin: m.origin } : undefined;
+    case 'catalog':
+      return typeof m.version === 'string' ? { kind: 'catalog', version: m.version, origin: m.origin } : undefined;
+    default:
+      return undefined;
+  }
+}

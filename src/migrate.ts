@@ -1,0 +1,43 @@
+/**
+ * Migrates the catalog and every shard, then exits: the Kubernetes migration Job and
+ * upgrade pipelines run this before rolling gateways (which also migrate at start,
+ * under the same advisory locks, so running both is safe).
+ */
+import { loadConfig, ConfigError } from './config/load.js';
+import { createLogger } from './telemetry/logger.js';
+import { CatalogStore } from './catalog/catalog-store.js';
+import { ShardRegistry } from './cluster/shard-registry.js';
+import { PasswordHasher } from './models/index.js';
+import { migrate, MigrationLock } from './schema/migrator.js';
+import { shardMigrations } from '../shards/migrations/shard/index.js';
+
+async function run(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.log.level);
+  if (config.catalog === undefined) throw new ConfigError('migrate needs a catalog (GATEWAY_CONFIG or CATALOG_URL)');
+  const catalog = new CatalogStore({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
+  const registry = new ShardRegistry(
+    { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
+    { hasher: new PasswordHasher(config.security.scryptCost) },
+  );
+  try {
+    logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
+    await catalog.seedShards(config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active' })));
+    for (const row of await catalog.listShards()) {
+      if (row.state === 'retired') continue;
+      const shard = registry.add(row);
+      logger.info({ shard: row.id, applied: await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard) }, 'shard migrated');
+    }
+  } finally {
+    await registry.close();
+    await catalog.close();
+  }
+}
+
+run().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { http } from '../support/test-cluster.js';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Starts `src/main.ts` the way `npm start` does, with no catalog configured. */
+function startEmbedded(dataDir: string, configFile: string): { child: ChildProcess; output: () => string; ready: Promise<void> } {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/telemetry/register.ts', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'development', GATEWAY_CONFIG: configFile, GATEWAY_ADMIN_TOKEN: '', SHARDGATE_TEST_CLUSTER: '', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/curl -s http:\/\/\S+\/v1\/users/.test(out)) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`embedded gateway exited with ${code}:\n${out}`)));
+  });
+  return { child, output: () => out, ready };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe('embedded default (npm start with no services)', function () {
+  this.timeout(120_000);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sg-embedded-default-'));
+  const configFile = path.join(dataDir, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ port: 0, adminPort: 0, host: '127.0.0.1', embedded: { dataDir: path.join(dataDir, 'data'), shardCount: 2 } }));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('serves the demo tenant, prints a working curl line, and keeps data across restarts', async () => {
+    const first = startEmbedded(dataDir, configFile);
+    let userId: string;
+    let key: string;
+    try {
+      await first.ready;
+      const text = first.output();
+      key = /API key: (sg_\S+)/.exec(text)![1]!;
+      const base = /tenant API: (http:\/\/\S+)/.exec(text)![1]!;
+      const adminBase = /admin API: (http:\/\/\S+)/.exec(text)![1]!;
+      const adminToken = /admin token: (\S+)/.exec(text)![1]!;
+      expect(text).to.match(/curl -s -X POST http:\/\/\S+\/v1\/users/);
+
+      const created = await http('POST', `${base}/v1/users`, {
+        headers: { authorization: `Bearer ${key}` },
+        body: { username: 'alice', email: 'alice@example.com', password: 'correct horse battery' },
+      });
+      expect(created.status, created.text).to.equal(201);
+      userId = created.body.id as string;
+      const got = await http('GET', `${base}/v1/users/${userId}`, { headers: { authorization: `Bearer ${key}` } });
+      expect(got.status).to.equal(200);
+      expect(got.headers.get('x-served-by')).to.equal('primary');
+
+      const tenant = await http('GET', `${adminBase}/admin/tenants/demo`, { headers: { authorization: `Bearer ${adminToken}` } });
+      expect(tenant.status).to.equal(200);
+      expect(tenant.body.shard).to.match(/^shard-[12]$/);
+    } finally {
+      expect(await stop(first.child)).to.equal(0);
+    }
+
+    const second = startEmbedded(dataDir, configFile);
+    try {
+      await second.ready;
+      const base = /tenant API: (http:\/\/\S+)/.exec(second.output())![1]!;
+      const again = await http('GET', `${base}/v1/users/${userId}`, { headers: { authorization: `Bearer ${key}` } });
+      expect(again.status).to.equal(200);
+      expect(again.body.username).to.equal('alice');
+    } finally {
+      expect(await stop(second.child)).to.equal(0);
+    }
+  });
+});
