@@ -7,7 +7,10 @@ import { ShardRouter } from './cluster/router.js';
 import { PlacementService } from './placement/placement-service.js';
 import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
 import { UsersRepository } from './data/users-repository.js';
-import { PasswordHasher } from './models/index.js';
+import { ProductsRepository } from './data/products-repository.js';
+import { ProductBatches } from './data/product-batches.js';
+import { CacheStack } from './cache/cache-stack.js';
+import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
 import { migrate, MigrationLock } from './schema/migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { Lifecycle } from './http/lifecycle.js';
@@ -23,7 +26,15 @@ export interface GatewayOptions {
   readonly endpointsFromConfig?: boolean;
 }
 
-function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {
+/** What every node's models need: the password KDF and the encryption keyring. */
+export function buildModelDeps(config: Readonly<GatewayConfig>): ModelDeps {
+  return {
+    hasher: new PasswordHasher(config.security.scryptCost),
+    keyring: new Keyring(config.encryption.keys, config.encryption.currentKeyId),
+  };
+}
+
+export function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {
   return config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active' }));
 }
 
@@ -41,6 +52,7 @@ export class Gateway {
     readonly health: HealthMonitor,
     readonly placement: PlacementService,
     readonly authenticator: TenantAuthenticator,
+    readonly cacheStack: CacheStack,
     readonly tenantListener: Listener,
     readonly adminListener: Listener,
     private readonly logger: Logger,
@@ -71,7 +83,7 @@ export class Gateway {
         idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
         connectTimeoutMs: config.db.connectTimeoutMs,
       },
-      { hasher: new PasswordHasher(config.security.scryptCost) },
+      buildModelDeps(config),
     );
     const placement = new PlacementService(catalog, { refreshIntervalMs: 2000 }, logger);
     // shards another gateway added show up on reload; open connections to them
@@ -95,6 +107,22 @@ export class Gateway {
       negativeCacheTtlMs: config.tenants.negativeCacheTtlMs,
     });
 
+    const cacheStack = CacheStack.create({
+      redisUrl: config.redis,
+      ttlMs: config.cache.ttlMs,
+      localTtlMs: config.cache.localTtlMs,
+      commandTimeoutMs: config.cache.commandTimeoutMs,
+      connectTimeoutMs: config.cache.connectTimeoutMs,
+      logger,
+    });
+    // another gateway changed a tenant's status: drop its cached key lookup here too
+    cacheStack.bus?.onMessage((message, own) => {
+      if (own) return;
+      if (message.kind === 'tenant') authenticator.invalidate(message.tenantId);
+      if (message.kind === 'catalog') void placement.refresh().catch(() => undefined);
+    });
+    const products = new ProductsRepository({ cache: cacheStack.cache, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
+
     const tenantApp = createTenantApp({
       logger,
       lifecycle,
@@ -106,14 +134,20 @@ export class Gateway {
       router,
       routingHeaders: config.routing.routingHeaders,
       users: new UsersRepository(),
+      products,
+      batches: new ProductBatches(),
+      batchMax: config.limits.batchMax,
     });
-    const adminApp = createAdminApp({ logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator });
+    const adminApp = createAdminApp({
+      logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator,
+      onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
+    });
 
     const tenantListener = await Listener.listen(tenantApp, config.port, config.host);
     const adminListener = await Listener.listen(adminApp, config.adminPort, config.host);
     lifecycle.state = 'ready';
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, tenantListener, adminListener, logger);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, cacheStack, tenantListener, adminListener, logger);
   }
 
   get tenantUrl(): string {
@@ -130,6 +164,7 @@ export class Gateway {
     await Promise.all([this.tenantListener.close(graceMs), this.adminListener.close(graceMs)]);
     this.placement.stop();
     await this.health.stop();
+    await this.cacheStack.close();
     await this.registry.close();
     await this.catalog.close();
     this.logger.info('gateway stopped');

@@ -7,7 +7,7 @@ import { loadConfig, ConfigError } from './config/load.js';
 import { createLogger } from './telemetry/logger.js';
 import { CatalogStore } from './catalog/catalog-store.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
-import { PasswordHasher } from './models/index.js';
+import { buildModelDeps, seedRows } from './gateway.js';
 import { migrate, MigrationLock } from './schema/migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 
@@ -18,11 +18,11 @@ async function run(): Promise<void> {
   const catalog = new CatalogStore({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
   const registry = new ShardRegistry(
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
-    { hasher: new PasswordHasher(config.security.scryptCost) },
+    buildModelDeps(config),
   );
   try {
     logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
-    await catalog.seedShards(config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active' })));
+    await catalog.seedShards(seedRows(config));
     for (const row of await catalog.listShards()) {
       if (row.state === 'retired') continue;
       const shard = registry.add(row);

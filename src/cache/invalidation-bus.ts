@@ -120,13 +120,15 @@ export class InvalidationBus implements InvalidationChannel {
   #ping(sub: Redis): void {
     if (this.#pinging || sub.status !== 'ready') return;
     this.#pinging = true;
+    const timeoutMs = this.options.heartbeatTimeoutMs ?? this.options.heartbeatMs;
     sub
       .ping()
-      .catch((err: Error) => {
+      .catch(() => {
         if (sub !== this.#subscriber || sub.status !== 'ready') return;
-        this.options.logger.warn({ err: err.message }, 'invalidation subscriber not answering; reconnecting');
         this.#lost();
-        sub.disconnect(true);
+        // not disconnect(): it ends the socket gracefully and a hung server never answers the
+        // FIN, so the client stays "ready" for disconnectTimeout (2 s); destroy closes it now
+        sub.stream.destroy(new Error(`no PING reply within ${timeoutMs} ms; reconnecting`));
       })
       .finally(() => {
         this.#pinging = false;

@@ -54,6 +54,7 @@ export class ReadThroughCache {
   readonly #flights = new FlightTable<Outcome>();
   readonly #tracer: Tracer = trace.getTracer(TRACER_NAME);
   readonly #unsubscribe: Array<() => void> = [];
+  #closed = false;
 
   constructor(private readonly options: ReadThroughCacheOptions) {
     this.#local = new TtlCache(options.maxLocalEntries ?? 10_000);
@@ -112,6 +113,8 @@ export class ReadThroughCache {
 
   /** Stops listening to the bus; the bus, tier and Redis clients belong to the caller. */
   close(): void {
+    // deaf to invalidations from here on, so the local tier must not serve anything
+    this.#closed = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#flushLocal();
   }
@@ -144,8 +147,9 @@ export class ReadThroughCache {
       return { ok: false, result, error };
     }
     if (json === undefined) return { ok: true, result, source: 'loaded', json };
+    // after a Redis error cache nothing: the subscriber is likely failing too, just not noticed yet
+    if (result === 'error') return { ok: true, result, source: 'loaded', json };
     this.#storeLocal(key, json, ttlMs, flight);
-    // a Redis error on the GET: skip the fill too, Redis is likely still failing
     if (backend.kind === 'shared' && miss !== undefined && !flight.stale) await this.#fill(backend.tier, key, json, ttlMs, miss);
     return { ok: true, result, source: 'loaded', json };
   }
@@ -197,7 +201,7 @@ export class ReadThroughCache {
 
   #localUsable(): boolean {
     const { backend } = this.options;
-    return backend.kind === 'localOnly' || backend.bus.connected;
+    return !this.#closed && (backend.kind === 'localOnly' || backend.bus.connected);
   }
 
   #storeLocal(key: string, json: string, ttlMs: number, flight: Flight): void {

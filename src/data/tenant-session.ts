@@ -26,6 +26,16 @@ export class TenantSession {
     private readonly onRoute: (destination: Destination) => void,
   ) {}
 
+  /** true for reads that may be served from a cache: no consistency token, not strong */
+  get eventual(): boolean {
+    return !this.preference.strong && this.preference.token === undefined;
+  }
+
+  /** Where a read would go, without committing to it (no headers, no span). */
+  peekRead(): Destination {
+    return this.#destination ?? this.router.route(this.shard, { kind: 'read', strong: this.preference.strong, token: this.preference.token });
+  }
+
   forRead(): Destination {
     return this.decide(() => this.router.route(this.shard, { kind: 'read', strong: this.preference.strong, token: this.preference.token }));
   }

@@ -1,5 +1,6 @@
 import { Transaction } from 'sequelize';
 import type { ShardNode } from '../cluster/shard-node.js';
+import { translateDbError } from './db-errors.js';
 
 /**
  * Runs `work` in a READ COMMITTED transaction on the node's own Sequelize instance.
@@ -13,4 +14,22 @@ export async function inTransaction<T>(node: ShardNode, work: (t: Transaction) =
     if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
     return work(t);
   });
+}
+
+/** A write transaction whose failures come back as typed gateway errors. */
+export async function write<T>(node: ShardNode, work: (t: Transaction) => Promise<T>, uniqueFields: Readonly<Record<string, string>> = {}): Promise<T> {
+  try {
+    return await inTransaction(node, work);
+  } catch (err) {
+    throw translateDbError(err, node.shardId, uniqueFields);
+  }
+}
+
+/** A read (no transaction) whose failures come back as typed gateway errors. */
+export async function read<T>(node: ShardNode, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw translateDbError(err, node.shardId);
+  }
 }

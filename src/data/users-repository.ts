@@ -2,13 +2,13 @@ import type { Transaction } from 'sequelize';
 import type { ShardNode } from '../cluster/shard-node.js';
 import { audited, type UserRecord, type UserSortField } from '../models/index.js';
 import { NotFoundError, VersionMismatchError } from '../errors/errors.js';
-import { translateDbError } from './db-errors.js';
-import { inTransaction } from './transactions.js';
+import { read, write } from './transactions.js';
 
 export interface UserDto {
   readonly id: string;
   readonly username: string;
   readonly email: string;
+  readonly taxId: string | null;
   readonly isActive: boolean;
   readonly metadata: Record<string, unknown>;
   readonly version: number;
@@ -20,6 +20,7 @@ export interface CreateUserInput {
   readonly username: string;
   readonly email: string;
   readonly password: string;
+  readonly taxId?: string | null | undefined;
   readonly isActive?: boolean | undefined;
   readonly metadata?: Record<string, unknown> | undefined;
 }
@@ -45,11 +46,16 @@ export interface Page<T> {
 /** unique index → the API field it guards, for 409s that name the field */
 const UNIQUE_FIELDS = { users_tenant_username_live: 'username', users_tenant_email_live: 'email' } as const;
 
+function writeUser<T>(node: ShardNode, work: (t: Transaction) => Promise<T>): Promise<T> {
+  return write(node, work, UNIQUE_FIELDS);
+}
+
 export function toUserDto(user: UserRecord): UserDto {
   return {
     id: user.id,
     username: user.username,
     email: user.email,
+    taxId: user.taxId ?? null,
     isActive: user.isActive,
     metadata: user.metadata,
     version: user.version,
@@ -65,9 +71,17 @@ export function toUserDto(user: UserRecord): UserDto {
  */
 export class UsersRepository {
   async create(node: ShardNode, tenantId: string, input: CreateUserInput, actor: string): Promise<UserDto> {
-    return this.run(node, async (transaction) => {
+    return writeUser(node, async (transaction) => {
       const user = await node.models.User.create(
-        { tenantId, username: input.username, email: input.email, password: input.password, isActive: input.isActive ?? true, metadata: input.metadata ?? {} },
+        {
+          tenantId,
+          username: input.username,
+          email: input.email,
+          password: input.password,
+          taxId: input.taxId ?? null,
+          isActive: input.isActive ?? true,
+          metadata: input.metadata ?? {},
+        },
         audited(transaction, actor),
       );
       return toUserDto(user);
@@ -75,7 +89,7 @@ export class UsersRepository {
   }
 
   async get(node: ShardNode, tenantId: string, id: string): Promise<UserDto> {
-    const user = await this.query(node, () => node.models.User.findOne({ where: { tenantId, id } }));
+    const user = await read(node, () => node.models.User.findOne({ where: { tenantId, id } }));
     if (!user) throw new NotFoundError('user', id);
     return toUserDto(user);
   }
@@ -88,12 +102,12 @@ export class UsersRepository {
     ];
     const where: Record<string, unknown> = { tenantId };
     if (q.active !== undefined) where.isActive = q.active;
-    const { rows, count } = await this.query(node, () => node.models.User.scope(scopes).findAndCountAll({ where }));
+    const { rows, count } = await read(node, () => node.models.User.scope(scopes).findAndCountAll({ where }));
     return { items: rows.map(toUserDto), page: q.page, pageSize: q.pageSize, total: count };
   }
 
   async update(node: ShardNode, tenantId: string, id: string, patch: UpdateUserInput, expectedVersion: number | undefined, actor: string): Promise<UserDto> {
-    return this.run(node, async (transaction) => {
+    return writeUser(node, async (transaction) => {
       const user = await node.models.User.findOne({ where: { tenantId, id }, transaction, lock: transaction.LOCK.UPDATE });
       if (!user) throw new NotFoundError('user', id);
       if (expectedVersion !== undefined && user.version !== expectedVersion) throw new VersionMismatchError(expectedVersion, user.version);
@@ -104,7 +118,7 @@ export class UsersRepository {
   }
 
   async remove(node: ShardNode, tenantId: string, id: string, actor: string): Promise<void> {
-    await this.run(node, async (transaction) => {
+    await writeUser(node, async (transaction) => {
       const user = await node.models.User.findOne({ where: { tenantId, id }, transaction, lock: transaction.LOCK.UPDATE });
       if (!user) throw new NotFoundError('user', id);
       await user.destroy(audited(transaction, actor));
@@ -113,27 +127,11 @@ export class UsersRepository {
 
   /** Brings back a soft-deleted user; restoring a live one is a no-op that returns it. */
   async restore(node: ShardNode, tenantId: string, id: string, actor: string): Promise<UserDto> {
-    return this.run(node, async (transaction) => {
+    return writeUser(node, async (transaction) => {
       const user = await node.models.User.findOne({ where: { tenantId, id }, paranoid: false, transaction, lock: transaction.LOCK.UPDATE });
       if (!user) throw new NotFoundError('user', id);
       if (user.deletedAt !== null) await user.restore(audited(transaction, actor));
       return toUserDto(user);
     });
-  }
-
-  private async run<T>(node: ShardNode, work: (t: Transaction) => Promise<T>): Promise<T> {
-    try {
-      return await inTransaction(node, work);
-    } catch (err) {
-      throw translateDbError(err, node.shardId, UNIQUE_FIELDS);
-    }
-  }
-
-  private async query<T>(node: ShardNode, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      throw translateDbError(err, node.shardId, UNIQUE_FIELDS);
-    }
   }
 }

@@ -7,8 +7,9 @@ import { jsonBody } from './body.js';
 import { tenantContext, type TenantContextDeps } from './tenant-context.js';
 import { usersRoutes } from './routes/users.js';
 import type { UsersRepository } from '../data/users-repository.js';
+import { productsRoutes, type ProductRoutesDeps } from './routes/products.js';
 
-export interface TenantAppDeps extends TenantContextDeps {
+export interface TenantAppDeps extends TenantContextDeps, Omit<ProductRoutesDeps, 'routingHeaders'> {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly bodyLimit: string;
@@ -31,6 +32,7 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   v1.use(tenantContext(deps));
   v1.use(jsonBody(deps.bodyLimit));
   v1.use('/users', usersRoutes(deps.users));
+  v1.use('/products', productsRoutes(deps));
   app.use('/v1', v1);
 
   app.use(notFoundHandler());

@@ -25,6 +25,26 @@ export interface AuditSpec {
 
 type TenantRow = Model & { tenantId: string; id: string };
 
+export interface AuditEntry {
+  readonly tenantId: string;
+  readonly recordId: string;
+  readonly action: AuditAction;
+  readonly oldValues: Record<string, unknown> | null;
+  readonly newValues: Record<string, unknown> | null;
+}
+
+/**
+ * Set-based write paths (batch upsert, update, delete) audit through this: one multi-row
+ * insert in the caller's transaction, rows shaped exactly like the hooks' rows.
+ */
+export async function writeAuditRows(auditLog: AuditLogModel, table: string, entries: readonly AuditEntry[], options: AuditedWriteOptions & { transaction: Transaction }): Promise<void> {
+  if (entries.length === 0) return;
+  await auditLog.bulkCreate(
+    entries.map((e) => ({ ...e, tableName: table, actor: options.actor ?? null })),
+    { transaction: options.transaction },
+  );
+}
+
 function snapshot(row: TenantRow, omit: readonly string[], source: 'current' | 'previous'): Record<string, unknown> {
   const values: Record<string, unknown> =
     source === 'current' ? { ...(row.get({ plain: true }) as Record<string, unknown>) } : { ...(row.previous() as Record<string, unknown>) };

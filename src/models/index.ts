@@ -1,27 +1,64 @@
 import type { Sequelize } from 'sequelize';
 import { defineAuditLog, type AuditLogModel } from './audit-log.js';
 import { defineUser, type UserModel } from './user.js';
+import { defineSession, type SessionModel } from './session.js';
+import { defineProduct, type ProductModel } from './product.js';
+import { defineOrders, type OrderItemModel, type OrderModel, type PaymentModel } from './order.js';
+import { defineIdempotencyKey, type IdempotencyKeyModel } from './idempotency-key.js';
 import type { PasswordHasher } from './password.js';
+import type { Keyring } from './types/keyring.js';
+import type { AuditedWriteOptions } from './audit-hooks.js';
 
 /** The models bound to one node's Sequelize instance (one set per primary and per replica). */
 export interface ShardModels {
   readonly AuditLog: AuditLogModel;
   readonly User: UserModel;
+  readonly Session: SessionModel;
+  readonly Product: ProductModel;
+  readonly Order: OrderModel;
+  readonly OrderItem: OrderItemModel;
+  readonly Payment: PaymentModel;
+  readonly IdempotencyKey: IdempotencyKeyModel;
 }
 
 export interface ModelDeps {
   readonly hasher: PasswordHasher;
+  readonly keyring: Keyring;
 }
 
 export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardModels {
   const AuditLog = defineAuditLog(sequelize);
-  const User = defineUser(sequelize, { hasher: deps.hasher, auditLog: AuditLog });
-  return { AuditLog, User };
+  const User = defineUser(sequelize, { hasher: deps.hasher, keyring: deps.keyring, auditLog: AuditLog });
+  const Session = defineSession(sequelize);
+  const Product = defineProduct(sequelize, { auditLog: AuditLog });
+  const { Order, OrderItem, Payment } = defineOrders(sequelize, { auditLog: AuditLog });
+  const IdempotencyKey = defineIdempotencyKey(sequelize);
+
+  User.hasMany(Order, { foreignKey: 'customerId', as: 'orders', constraints: false });
+  Order.belongsTo(User, { foreignKey: 'customerId', as: 'customer', constraints: false });
+  OrderItem.belongsTo(Product, { foreignKey: 'productId', as: 'product', constraints: false });
+  User.hasMany(Session, { foreignKey: 'userId', as: 'sessions', constraints: false });
+
+  // eager-load a customer's orders of one status, each with its items
+  User.addScope('withOrders', (status?: string) => ({
+    include: [{ model: Order, as: 'orders', required: false, ...(status ? { where: { status } } : {}), include: [{ model: OrderItem, as: 'items' }] }],
+  }));
+
+  // a user's sessions go with it (soft delete included: a deleted user cannot stay logged in)
+  User.addHook('afterDestroy', 'sessions', async (user: InstanceType<UserModel>, options: AuditedWriteOptions) => {
+    await Session.destroy({ where: { tenantId: user.tenantId, userId: user.id }, transaction: options.transaction ?? null });
+  });
+
+  return { AuditLog, User, Session, Product, Order, OrderItem, Payment, IdempotencyKey };
 }
 
 export { uuidv7, UUID_PATTERN } from './uuid7.js';
 export { PasswordHasher } from './password.js';
+export { Keyring } from './types/keyring.js';
 export type { UserRecord, UserModel, UserSortField } from './user.js';
 export { USER_SORTABLE } from './user.js';
+export type { ProductRecord, ProductModel, ProductSortField } from './product.js';
+export { PRODUCT_SORTABLE } from './product.js';
+export type { OrderRecord, OrderItemRecord, PaymentRecord, OrderStatus } from './order.js';
 export type { AuditLogModel, AuditLogRecord } from './audit-log.js';
-export { audited } from './audit-hooks.js';
+export { audited, writeAuditRows, type AuditEntry } from './audit-hooks.js';

@@ -1,10 +1,11 @@
-import {
-  DataTypes, Model, Op, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize,
-} from 'sequelize';
-import { uuidv7 } from './uuid7.js';
+import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
 import type { PasswordHasher } from './password.js';
 import type { AuditLogModel } from './audit-log.js';
 import { attachAuditHooks } from './audit-hooks.js';
+import { listScopes, softDelete, tenantKey, versionAndTimestamps } from './common.js';
+import type { Keyring } from './types/keyring.js';
+import { encryptedString } from './types/encrypted-string.js';
+import { exactJsonb } from './types/exact-jsonb.js';
 
 export class UserRecord extends Model<InferAttributes<UserRecord>, InferCreationAttributes<UserRecord>> {
   declare tenantId: string;
@@ -14,6 +15,8 @@ export class UserRecord extends Model<InferAttributes<UserRecord>, InferCreation
   /** plaintext, only on its way in: hashed by a hook into passwordHash, never stored */
   declare password: CreationOptional<string | undefined>;
   declare passwordHash: CreationOptional<string>;
+  /** encrypted at rest (AES-256-GCM); plaintext only in memory */
+  declare taxId: CreationOptional<string | null>;
   declare isActive: CreationOptional<boolean>;
   declare metadata: CreationOptional<Record<string, unknown>>;
   declare version: CreationOptional<number>;
@@ -25,16 +28,12 @@ export class UserRecord extends Model<InferAttributes<UserRecord>, InferCreation
 export type UserModel = typeof UserRecord;
 
 /** Columns a list may sort by: the API name to the attribute. Anything else is refused. */
-export const USER_SORTABLE = {
-  createdAt: 'createdAt',
-  updatedAt: 'updatedAt',
-  username: 'username',
-  email: 'email',
-} as const;
+export const USER_SORTABLE = { createdAt: 'createdAt', updatedAt: 'updatedAt', username: 'username', email: 'email' } as const;
 export type UserSortField = keyof typeof USER_SORTABLE;
 
 export interface UserModelDeps {
   readonly hasher: PasswordHasher;
+  readonly keyring: Keyring;
   readonly auditLog: AuditLogModel;
 }
 
@@ -42,21 +41,17 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
   class User extends UserRecord {}
   User.init(
     {
-      tenantId: { type: DataTypes.TEXT, primaryKey: true, allowNull: false },
-      id: { type: DataTypes.UUID, primaryKey: true, defaultValue: () => uuidv7() },
+      ...tenantKey(),
       username: { type: DataTypes.TEXT, allowNull: false },
       email: { type: DataTypes.TEXT, allowNull: false },
       password: { type: DataTypes.VIRTUAL },
       // nullable here only so validation (which runs before beforeSave) passes; NOT NULL in the table
       passwordHash: { type: DataTypes.TEXT, allowNull: true },
+      taxId: encryptedString(deps.keyring, 'taxId'),
       isActive: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
-      metadata: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
-      // declared explicitly (with a default) so `version: true` keeps working: a bare
-      // attribute would replace the built-in counter and read NaN
-      version: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
-      createdAt: { type: DataTypes.DATE, allowNull: false },
-      updatedAt: { type: DataTypes.DATE, allowNull: false },
-      deletedAt: { type: DataTypes.DATE, allowNull: true },
+      metadata: exactJsonb('metadata'),
+      ...versionAndTimestamps(),
+      ...softDelete(),
     },
     {
       sequelize,
@@ -67,22 +62,7 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
       version: true,
       // scopes AND their where clauses with the query's instead of overwriting keys
       whereMergeStrategy: 'and',
-      scopes: {
-        active: { where: { isActive: true } },
-        createdBetween: (from?: Date, to?: Date) => {
-          const range: Record<symbol, Date> = {};
-          if (from) range[Op.gte] = from;
-          if (to) range[Op.lt] = to;
-          return Object.getOwnPropertySymbols(range).length === 0 ? {} : { where: { createdAt: range } };
-        },
-        paginate: (page: number, pageSize: number) => ({ limit: pageSize, offset: (page - 1) * pageSize }),
-        orderBy: (field: UserSortField, direction: 'ASC' | 'DESC') => {
-          const attribute = USER_SORTABLE[field];
-          if (attribute === undefined) throw new Error(`unsortable field ${String(field)}`);
-          // id breaks ties so pages are stable
-          return { order: [[attribute, direction], ['id', direction]] };
-        },
-      },
+      scopes: { active: { where: { isActive: true } }, ...listScopes(USER_SORTABLE) },
     },
   );
 
@@ -96,6 +76,6 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
     if (!user.passwordHash) throw new Error('a user needs a password');
   });
 
-  attachAuditHooks(User, deps.auditLog, { table: 'users', omit: ['password', 'passwordHash'] });
+  attachAuditHooks(User, deps.auditLog, { table: 'users', omit: ['password', 'passwordHash', 'taxId'] });
   return User;
 }

@@ -24,6 +24,19 @@ export function testCluster(): ClusterFile {
   return JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
 }
 
+/** Several statements on one connection (session settings apply to the later ones); the last one's rows. */
+export async function sqlSession<T extends pg.QueryResultRow = Record<string, unknown>>(url: string, statements: string[]): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let rows: T[] = [];
+    for (const text of statements) rows = (await client.query<T>(text)).rows;
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
 export const hasTestCluster = (): boolean => Boolean(process.env.SHARDGATE_TEST_CLUSTER);
 
 /** One query on one node, on its own connection (to check what is really stored where). */
@@ -91,6 +104,11 @@ export class TestGateway {
     const res = await this.admin('POST', '/admin/tenants', { name: `Test ${id}`, id });
     if (res.status !== 201) throw new Error(`tenant create failed: ${res.status} ${res.text}`);
     return new TestTenant(this, id, res.body.apiKey as string, res.body.shard as string);
+  }
+
+  /** The same tenant, reached through this gateway (for multi-gateway tests). */
+  tenantFor(tenant: TestTenant): TestTenant {
+    return new TestTenant(this, tenant.id, tenant.apiKey, tenant.shard);
   }
 
   async stop(): Promise<void> {

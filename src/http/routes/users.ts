@@ -1,19 +1,22 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import type { UsersRepository, UserDto } from '../../data/users-repository.js';
+import type { UsersRepository } from '../../data/users-repository.js';
 import { USER_SORTABLE, UUID_PATTERN, type UserSortField } from '../../models/index.js';
-import { NotFoundError, ValidationError } from '../../errors/errors.js';
+import { NotFoundError } from '../../errors/errors.js';
+import { parseIfMatch, sendRecord } from '../records.js';
 import { jsonObject, parseInput, queryBool, queryDate, queryInt, queryValue, safeString } from '../validation.js';
 import { sessionOf, tenantOf } from '../tenant-context.js';
 
 const username = safeString(3, 64).regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, "_", "." and "-"');
 const email = safeString(3, 254).pipe(z.email('must be an email address'));
 const password = safeString(8, 256);
+const taxId = safeString(1, 64).nullable();
 
 const createSchema = z.strictObject({
   username,
   email,
   password,
+  taxId: taxId.optional(),
   isActive: z.boolean().optional(),
   metadata: jsonObject.optional(),
 });
@@ -23,6 +26,7 @@ const updateSchema = z
     username: username.optional(),
     email: email.optional(),
     password: password.optional(),
+    taxId: taxId.optional(),
     isActive: z.boolean().optional(),
     metadata: jsonObject.optional(),
   })
@@ -38,25 +42,11 @@ const listSchema = z.strictObject({
   sort: queryValue.refine((v) => sortValues.includes(v), `must be one of ${sortValues.join(', ')}`).default('createdAt'),
 });
 
-/** If-Match: "3" (or W/"3", or bare 3); `*` or absent means unconditional. */
-export function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined || header.trim() === '*') return undefined;
-  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
-  if (!match) throw new ValidationError('If-Match', 'If-Match must be a quoted version, e.g. "3"');
-  return Number(match[1]);
-}
-
 function idParam(req: Request): string {
   const id = String(req.params.id);
   // a malformed id names no record: same answer as an unknown one
   if (!UUID_PATTERN.test(id)) throw new NotFoundError('user', id);
   return id.toLowerCase();
-}
-
-function sendUser(res: Response, status: number, user: UserDto, token?: string): void {
-  res.setHeader('ETag', `"${user.version}"`);
-  if (token !== undefined) res.setHeader('X-Consistency-Token', token);
-  res.status(status).json(user);
 }
 
 export function usersRoutes(repo: UsersRepository): Router {
@@ -67,7 +57,7 @@ export function usersRoutes(repo: UsersRepository): Router {
     const session = sessionOf(res);
     const user = await repo.create(session.forWrite().node, session.tenantId, input, `tenant:${tenantOf(res).id}`);
     res.setHeader('Location', `${req.baseUrl}/${user.id}`);
-    sendUser(res, 201, user, await session.consistencyToken());
+    sendRecord(res, 201, user, await session.consistencyToken());
   });
 
   router.get('/', async (req, res) => {
@@ -88,7 +78,7 @@ export function usersRoutes(repo: UsersRepository): Router {
 
   router.get('/:id', async (req, res) => {
     const session = sessionOf(res);
-    sendUser(res, 200, await repo.get(session.forRead().node, session.tenantId, idParam(req)));
+    sendRecord(res, 200, await repo.get(session.forRead().node, session.tenantId, idParam(req)));
   });
 
   router.patch('/:id', async (req, res) => {
@@ -97,7 +87,7 @@ export function usersRoutes(repo: UsersRepository): Router {
     const patch = parseInput(updateSchema, req.body);
     const session = sessionOf(res);
     const user = await repo.update(session.forWrite().node, session.tenantId, id, patch, expected, `tenant:${tenantOf(res).id}`);
-    sendUser(res, 200, user, await session.consistencyToken());
+    sendRecord(res, 200, user, await session.consistencyToken());
   });
 
   router.delete('/:id', async (req, res) => {
@@ -113,7 +103,7 @@ export function usersRoutes(repo: UsersRepository): Router {
     const id = idParam(req);
     const session = sessionOf(res);
     const user = await repo.restore(session.forWrite().node, session.tenantId, id, `tenant:${tenantOf(res).id}`);
-    sendUser(res, 200, user, await session.consistencyToken());
+    sendRecord(res, 200, user, await session.consistencyToken());
   });
 
   return router;

@@ -1,0 +1,48 @@
+import { Op, type WhereOptions } from 'sequelize';
+import { ValidationError } from '../errors/errors.js';
+
+/** Position after the last row of a page: its sort value and id (ties broken by id). */
+export interface Cursor {
+  readonly sort: string;
+  readonly value: string | number | null;
+  readonly id: string;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.sort, cursor.value, cursor.id])).toString('base64url');
+}
+
+/** The cursor must come from a list with the same sort; anything else is a 400 naming `cursor`. */
+export function decodeCursor(text: string, sort: string): Cursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw new ValidationError('cursor', 'cursor is not a value this API returned');
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[2] !== 'string' || !/^[0-9a-f-]{36}$/i.test(parsed[2])) {
+    throw new ValidationError('cursor', 'cursor is not a value this API returned');
+  }
+  const [cursorSort, value, id] = parsed as [unknown, unknown, string];
+  if (cursorSort !== sort) throw new ValidationError('cursor', 'cursor was made for another sort order');
+  if (value !== null && typeof value !== 'string' && typeof value !== 'number') throw new ValidationError('cursor', 'cursor is not a value this API returned');
+  return { sort, value, id };
+}
+
+/** Keyset condition: rows strictly after the cursor in (attribute, id) order. */
+export function afterCursor(attribute: string, direction: 'ASC' | 'DESC', cursor: Cursor): WhereOptions {
+  const cmp = direction === 'ASC' ? Op.gt : Op.lt;
+  const value = cursor.value;
+  return {
+    [Op.or]: [{ [attribute]: { [cmp]: value } }, { [attribute]: value, id: { [cmp]: cursor.id } }],
+  };
+}
+
+/** A list page: page numbers with a total, or keyset with a cursor; both offer nextCursor. */
+export interface ListPage<T> {
+  readonly items: T[];
+  readonly pageSize: number;
+  readonly page?: number;
+  readonly total?: number;
+  readonly nextCursor: string | null;
+}

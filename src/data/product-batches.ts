@@ -1,0 +1,194 @@
+import { QueryTypes, type Transaction } from 'sequelize';
+import type { ShardNode } from '../cluster/shard-node.js';
+import { uuidv7, writeAuditRows, type AuditEntry } from '../models/index.js';
+import { NotFoundError } from '../errors/errors.js';
+import { write } from './transactions.js';
+import type { ProductDto, ProductInput, ProductPatch } from './products-repository.js';
+
+/** jsonb object of strings → hstore, inline (no helper function needed on the shard) */
+const HSTORE_FROM_JSONB = (expr: string) =>
+  `COALESCE((SELECT hstore(array_agg(k), array_agg(v)) FROM jsonb_each_text(${expr}) AS kv(k, v)), ''::hstore)`;
+
+// Timestamps are bound from the app (millisecond precision, like every Sequelize write),
+// never now(): keyset cursors carry the value as a JS date and must compare equal.
+
+/** Columns a batch may set, API name → column and the SQL that turns a bound value into it. */
+const COLUMNS: Record<keyof ProductPatch, { column: string; cast: (param: string) => string }> = {
+  // attributes arrive as a JSON object and become hstore
+  name: { column: 'name', cast: (p) => `${p}::text` },
+  description: { column: 'description', cast: (p) => `${p}::text` },
+  price: { column: 'price', cast: (p) => `${p}::numeric` },
+  stock: { column: 'stock', cast: (p) => `${p}::integer` },
+  categoryId: { column: 'category_id', cast: (p) => `${p}::text` },
+  isActive: { column: 'is_active', cast: (p) => `${p}::boolean` },
+  attributes: { column: 'attributes', cast: (p) => HSTORE_FROM_JSONB(`${p}::jsonb`) },
+  metadata: { column: 'metadata', cast: (p) => `${p}::jsonb` },
+};
+
+const RETURNING = `id::text, name, description, price::text, stock, category_id, is_active,
+  hstore_to_jsonb(attributes) AS attributes, metadata, version, created_at, updated_at`;
+
+interface Row {
+  id: string;
+  name: string;
+  description: string;
+  price: string;
+  stock: number;
+  category_id: string | null;
+  is_active: boolean;
+  attributes: Record<string, string>;
+  metadata: Record<string, unknown>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  inserted?: boolean;
+}
+
+function toDto(r: Row): ProductDto {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    price: Number(r.price),
+    stock: r.stock,
+    categoryId: r.category_id,
+    isActive: r.is_active,
+    attributes: r.attributes,
+    metadata: r.metadata,
+    version: r.version,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+/** The audit image of a row: the API's field names, like the hooks write. */
+function image(r: Row): Record<string, unknown> {
+  return { ...toDto(r), price: r.price };
+}
+
+function changedOnly(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> {
+  const old: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(before)) if (JSON.stringify(v) !== JSON.stringify(after[k])) old[k] = v;
+  return old;
+}
+
+export interface BatchResult {
+  readonly items: ProductDto[];
+  readonly created: number;
+  readonly updated: number;
+}
+
+/**
+ * Set-based batch writes on products: one statement per step however many rows, atomic
+ * (one transaction), each row audited in that transaction exactly like single-row hooks
+ * would, the version bumped on every changed row. Cache invalidation is the caller's,
+ * after commit.
+ */
+export class ProductBatches {
+  async createOrUpsert(node: ShardNode, tenantId: string, items: ReadonlyArray<ProductInput & { id?: string | undefined }>, upsert: boolean, actor: string): Promise<BatchResult> {
+    return write(node, async (transaction) => {
+      const rows = items.map((item) => ({
+        id: item.id ?? uuidv7(),
+        name: item.name,
+        description: item.description ?? '',
+        price: item.price,
+        stock: item.stock,
+        category_id: item.categoryId ?? null,
+        is_active: item.isActive ?? true,
+        attributes: item.attributes ?? {},
+        metadata: item.metadata ?? {},
+      }));
+      const before = upsert ? await this.lock(node, transaction, tenantId, rows.map((r) => r.id), true) : new Map<string, Row>();
+      const conflict = upsert
+        ? `ON CONFLICT (tenant_id, id) DO UPDATE SET
+             name = EXCLUDED.name, description = EXCLUDED.description, price = EXCLUDED.price, stock = EXCLUDED.stock,
+             category_id = EXCLUDED.category_id, is_active = EXCLUDED.is_active, attributes = EXCLUDED.attributes,
+             metadata = EXCLUDED.metadata, version = products.version + 1, updated_at = EXCLUDED.updated_at, deleted_at = NULL`
+        : '';
+      const written = await node.sequelize.query<Row>(
+        `INSERT INTO products (tenant_id, id, name, description, price, stock, category_id, is_active, attributes, metadata, version, created_at, updated_at)
+         SELECT $1, r.id, r.name, r.description, r.price, r.stock, r.category_id, r.is_active, ${HSTORE_FROM_JSONB('r.attributes')}, r.metadata, 0, $3, $3
+         FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, name text, description text, price numeric, stock integer,
+              category_id text, is_active boolean, attributes jsonb, metadata jsonb)
+         ${conflict}
+         RETURNING ${RETURNING}, (xmax = 0) AS inserted`,
+        { bind: [tenantId, JSON.stringify(rows), new Date()], type: QueryTypes.SELECT, transaction },
+      );
+      const audit: AuditEntry[] = written.map((r) => {
+        const old = before.get(r.id);
+        return old === undefined
+          ? { tenantId, recordId: r.id, action: 'create', oldValues: null, newValues: image(r) }
+          : { tenantId, recordId: r.id, action: 'update', oldValues: changedOnly(image(old), image(r)), newValues: image(r) };
+      });
+      await writeAuditRows(node.models.AuditLog, 'products', audit, { transaction, actor });
+      const created = written.filter((r) => r.inserted).length;
+      return { items: written.map(toDto), created, updated: written.length - created };
+    });
+  }
+
+  async update(node: ShardNode, tenantId: string, ids: readonly string[], set: ProductPatch, actor: string): Promise<{ items: ProductDto[] }> {
+    return write(node, async (transaction) => {
+      const before = await this.lock(node, transaction, tenantId, ids, false);
+      const bind: unknown[] = [tenantId, ids, new Date()];
+      const assignments = Object.entries(set)
+        .filter(([, v]) => v !== undefined)
+        .map(([field, value]) => {
+          const spec = COLUMNS[field as keyof ProductPatch];
+          bind.push(typeof value === 'object' && value !== null ? JSON.stringify(value) : value);
+          const param = `$${bind.length}`;
+          return `${spec.column} = ${spec.cast(param)}`;
+        });
+      const written = await node.sequelize.query<Row>(
+        `UPDATE products SET ${assignments.join(', ')}, version = version + 1, updated_at = $3
+         WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND deleted_at IS NULL
+         RETURNING ${RETURNING}`,
+        { bind, type: QueryTypes.SELECT, transaction },
+      );
+      await writeAuditRows(
+        node.models.AuditLog,
+        'products',
+        written.map((r) => ({ tenantId, recordId: r.id, action: 'update', oldValues: changedOnly(image(before.get(r.id)!), image(r)), newValues: image(r) })),
+        { transaction, actor },
+      );
+      return { items: written.map(toDto) };
+    });
+  }
+
+  async remove(node: ShardNode, tenantId: string, ids: readonly string[], actor: string): Promise<{ deleted: number; ids: string[] }> {
+    return write(node, async (transaction) => {
+      const before = await this.lock(node, transaction, tenantId, ids, false);
+      const written = await node.sequelize.query<Row>(
+        `UPDATE products SET deleted_at = $3, version = version + 1, updated_at = $3
+         WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND deleted_at IS NULL
+         RETURNING ${RETURNING}`,
+        { bind: [tenantId, ids, new Date()], type: QueryTypes.SELECT, transaction },
+      );
+      await writeAuditRows(
+        node.models.AuditLog,
+        'products',
+        written.map((r) => ({ tenantId, recordId: r.id, action: 'delete', oldValues: image(before.get(r.id)!), newValues: null })),
+        { transaction, actor },
+      );
+      return { deleted: written.length, ids: written.map((r) => r.id) };
+    });
+  }
+
+  /**
+   * Locks the rows a batch touches, in id order (so concurrent batches cannot deadlock),
+   * and returns their pre-images. For update and delete every id must exist and be live.
+   */
+  private async lock(node: ShardNode, transaction: Transaction, tenantId: string, ids: readonly string[], includeDeleted: boolean): Promise<Map<string, Row>> {
+    const rows = await node.sequelize.query<Row>(
+      `SELECT ${RETURNING} FROM products
+       WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ${includeDeleted ? '' : 'AND deleted_at IS NULL'}
+       ORDER BY id FOR UPDATE`,
+      { bind: [tenantId, ids], type: QueryTypes.SELECT, transaction },
+    );
+    const found = new Map(rows.map((r) => [r.id, r]));
+    if (!includeDeleted) {
+      const missing = ids.find((id) => !found.has(id));
+      if (missing !== undefined) throw new NotFoundError('product', missing);
+    }
+    return found;
+  }
+}

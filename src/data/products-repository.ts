@@ -1,0 +1,186 @@
+import { Op, Sequelize, type WhereOptions } from 'sequelize';
+import type { ShardNode } from '../cluster/shard-node.js';
+import { audited, PRODUCT_SORTABLE, type ProductRecord, type ProductSortField } from '../models/index.js';
+import { NotFoundError, VersionMismatchError } from '../errors/errors.js';
+import { read, write } from './transactions.js';
+import type { TenantSession } from './tenant-session.js';
+import type { ReadThroughCache } from '../cache/read-through-cache.js';
+import { cacheKeys } from '../cache/cache-keys.js';
+import { afterCursor, decodeCursor, encodeCursor, type ListPage } from './pagination.js';
+
+export interface ProductDto {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  /** exact in the database (numeric(12,2)); a JSON number with at most two decimals here */
+  readonly price: number;
+  readonly stock: number;
+  readonly categoryId: string | null;
+  readonly isActive: boolean;
+  readonly attributes: Record<string, string>;
+  readonly metadata: Record<string, unknown>;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface ProductInput {
+  readonly name: string;
+  readonly description?: string | undefined;
+  /** decimal text with at most two places, e.g. '19.99' */
+  readonly price: string;
+  readonly stock: number;
+  readonly categoryId?: string | null | undefined;
+  readonly isActive?: boolean | undefined;
+  readonly attributes?: Record<string, string> | undefined;
+  readonly metadata?: Record<string, unknown> | undefined;
+}
+
+export type ProductPatch = Partial<ProductInput>;
+
+export interface ProductListQuery {
+  readonly pageSize: number;
+  /** page mode when set; keyset mode (cursor) otherwise */
+  readonly page?: number | undefined;
+  readonly cursor?: string | undefined;
+  readonly active?: boolean | undefined;
+  readonly categoryId?: string | undefined;
+  readonly q?: string | undefined;
+  readonly createdFrom?: Date | undefined;
+  readonly createdTo?: Date | undefined;
+  readonly sort: { readonly field: ProductSortField; readonly direction: 'ASC' | 'DESC' };
+}
+
+export function toProductDto(p: ProductRecord): ProductDto {
+  return {
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    price: Number(p.price),
+    stock: p.stock,
+    categoryId: p.categoryId ?? null,
+    isActive: p.isActive,
+    attributes: p.attributes ?? {},
+    metadata: p.metadata,
+    version: p.version,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
+function cursorValue(dto: ProductDto, field: ProductSortField): string | number {
+  return dto[field];
+}
+
+/**
+ * Products of one tenant on one node. Single-row writes go through model instances, so
+ * hooks audit them and bump the version; set-based batch writes live in
+ * `product-batches.ts`.
+ */
+export interface ProductsRepositoryDeps {
+  /** absent: no caching at all */
+  readonly cache?: ReadThroughCache | undefined;
+  readonly ttlMs: number;
+  /** cap for entries loaded from a replica: its lag bound */
+  readonly replicaFillTtlMs: number;
+}
+
+export class ProductsRepository {
+  constructor(private readonly deps: ProductsRepositoryDeps) {}
+
+  async create(node: ShardNode, tenantId: string, input: ProductInput, actor: string): Promise<ProductDto> {
+    return write(node, async (transaction) => {
+      const product = await node.models.Product.create({ tenantId, ...input }, audited(transaction, actor));
+      return toProductDto(product);
+    });
+  }
+
+  /**
+   * A product read. Eventual reads go through the cache; strong and token reads skip it
+   * (a gateway that has not yet heard an invalidation must not answer them). An entry
+   * loaded from a replica may be up to the lag bound old, so it is cached no longer than
+   * that bound; entries loaded from the primary get the full TTL.
+   */
+  async get(session: TenantSession, id: string): Promise<{ product: ProductDto | undefined; cache: 'hit' | 'miss' | 'bypass' }> {
+    const load = async () => {
+      const node = session.forRead().node;
+      const product = await read(node, () => node.models.Product.findOne({ where: { tenantId: session.tenantId, id } }));
+      return product ? toProductDto(product) : undefined;
+    };
+    if (this.deps.cache === undefined || !session.eventual) return { product: await load(), cache: 'bypass' };
+    const destination = session.peekRead();
+    const ttlMs = destination.role === 'replica' ? Math.min(this.deps.ttlMs, this.deps.replicaFillTtlMs) : this.deps.ttlMs;
+    const result = await this.deps.cache.getOrLoad(cacheKeys.product(session.tenantId, id), load, { ttlMs });
+    return { product: result.value, cache: result.source === 'loaded' ? 'miss' : 'hit' };
+  }
+
+  /** Drops cached copies after a committed write; never throws (TTLs bound what a lost one costs). */
+  async invalidate(tenantId: string, ids: readonly string[]): Promise<void> {
+    await this.deps.cache?.invalidate(ids.map((id) => cacheKeys.product(tenantId, id)));
+  }
+
+  async list(node: ShardNode, tenantId: string, q: ProductListQuery): Promise<ListPage<ProductDto>> {
+    const attribute = PRODUCT_SORTABLE[q.sort.field];
+    const conditions: WhereOptions[] = [{ tenantId }];
+    if (q.active !== undefined) conditions.push({ isActive: q.active });
+    if (q.categoryId !== undefined) conditions.push({ categoryId: q.categoryId });
+    if (q.q !== undefined) {
+      // the generated tsvector column, through the tenant-led GIN index
+      conditions.push(Sequelize.where(Sequelize.col('search'), Op.match, Sequelize.fn('websearch_to_tsquery', 'english', q.q)));
+    }
+    const sortKey = `${q.sort.direction === 'DESC' ? '-' : ''}${q.sort.field}`;
+    const keyset = q.page === undefined;
+    if (keyset && q.cursor) conditions.push(afterCursor(attribute, q.sort.direction, decodeCursor(q.cursor, sortKey)));
+
+    const scoped = node.models.Product.scope([
+      { method: ['createdBetween', q.createdFrom, q.createdTo] },
+      { method: ['orderBy', q.sort.field, q.sort.direction] },
+    ]);
+    const where = { [Op.and]: conditions };
+    const rows = await read(node, () =>
+      scoped.findAll({ where, limit: q.pageSize, offset: keyset ? 0 : ((q.page ?? 1) - 1) * q.pageSize }),
+    );
+    const items = rows.map(toProductDto);
+    const last = items.at(-1);
+    const nextCursor =
+      last !== undefined && items.length === q.pageSize ? encodeCursor({ sort: sortKey, value: cursorValue(last, q.sort.field), id: last.id }) : null;
+    if (keyset) return { items, pageSize: q.pageSize, nextCursor };
+    const total = await read(node, () =>
+      node.models.Product.scope([{ method: ['createdBetween', q.createdFrom, q.createdTo] }]).count({ where }),
+    );
+    return { items, page: q.page, pageSize: q.pageSize, total, nextCursor };
+  }
+
+  async update(node: ShardNode, tenantId: string, id: string, patch: ProductPatch, expectedVersion: number | undefined, actor: string): Promise<ProductDto> {
+    const updated = await write(node, async (transaction) => {
+      const product = await node.models.Product.findOne({ where: { tenantId, id }, transaction, lock: transaction.LOCK.UPDATE });
+      if (!product) throw new NotFoundError('product', id);
+      if (expectedVersion !== undefined && product.version !== expectedVersion) throw new VersionMismatchError(expectedVersion, product.version);
+      product.set(patch);
+      if (product.changed() !== false) await product.save(audited(transaction, actor));
+      return toProductDto(product);
+    });
+    await this.invalidate(tenantId, [id]);
+    return updated;
+  }
+
+  async remove(node: ShardNode, tenantId: string, id: string, actor: string): Promise<void> {
+    await write(node, async (transaction) => {
+      const product = await node.models.Product.findOne({ where: { tenantId, id }, transaction, lock: transaction.LOCK.UPDATE });
+      if (!product) throw new NotFoundError('product', id);
+      await product.destroy(audited(transaction, actor));
+    });
+    await this.invalidate(tenantId, [id]);
+  }
+
+  async restore(node: ShardNode, tenantId: string, id: string, actor: string): Promise<ProductDto> {
+    const restored = await write(node, async (transaction) => {
+      const product = await node.models.Product.findOne({ where: { tenantId, id }, paranoid: false, transaction, lock: transaction.LOCK.UPDATE });
+      if (!product) throw new NotFoundError('product', id);
+      if (product.deletedAt !== null) await product.restore(audited(transaction, actor));
+      return toProductDto(product);
+    });
+    await this.invalidate(tenantId, [id]);
+    return restored;
+  }
+}
