@@ -9,6 +9,7 @@ import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
 import { UsersRepository } from './data/users-repository.js';
 import { ProductsRepository } from './data/products-repository.js';
 import { ProductBatches } from './data/product-batches.js';
+import { AnalyticsRepository } from './data/analytics-repository.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
 import { migrate, MigrationLock } from './schema/migrator.js';
@@ -121,7 +122,7 @@ export class Gateway {
       if (message.kind === 'tenant') authenticator.invalidate(message.tenantId);
       if (message.kind === 'catalog') void placement.refresh().catch(() => undefined);
     });
-    const products = new ProductsRepository({ cache: cacheStack.cache, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
+    const products = new ProductsRepository({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
 
     const tenantApp = createTenantApp({
       logger,
@@ -137,6 +138,7 @@ export class Gateway {
       products,
       batches: new ProductBatches(),
       batchMax: config.limits.batchMax,
+      analytics: new AnalyticsRepository(),
     });
     const adminApp = createAdminApp({
       logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator,

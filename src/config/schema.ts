@@ -65,6 +65,8 @@ export const configSchema = z
       .strict(),
     cache: z
       .object({
+        /** false: every read goes to the database (benchmarks, debugging) */
+        enabled: z.boolean(),
         /** in-process tier, used only while the invalidation subscriber is connected */
         localTtlMs: z.number().int().min(0),
         ttlMs: z.number().int().min(1),

@@ -8,6 +8,8 @@ import { tenantContext, type TenantContextDeps } from './tenant-context.js';
 import { usersRoutes } from './routes/users.js';
 import type { UsersRepository } from '../data/users-repository.js';
 import { productsRoutes, type ProductRoutesDeps } from './routes/products.js';
+import { analyticsRoutes } from './routes/analytics.js';
+import type { AnalyticsRepository } from '../data/analytics-repository.js';
 
 export interface TenantAppDeps extends TenantContextDeps, Omit<ProductRoutesDeps, 'routingHeaders'> {
   readonly logger: Logger;
@@ -15,6 +17,7 @@ export interface TenantAppDeps extends TenantContextDeps, Omit<ProductRoutesDeps
   readonly bodyLimit: string;
   readonly trustProxy: boolean;
   readonly users: UsersRepository;
+  readonly analytics: AnalyticsRepository;
 }
 
 /** The tenant API (port 8080): /v1/* behind tenant authentication, plus health probes. */
@@ -33,6 +36,7 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   v1.use(jsonBody(deps.bodyLimit));
   v1.use('/users', usersRoutes(deps.users));
   v1.use('/products', productsRoutes(deps));
+  v1.use('/analytics', analyticsRoutes(deps.analytics));
   app.use('/v1', v1);
 
   app.use(notFoundHandler());
