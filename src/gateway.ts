@@ -9,6 +9,7 @@ import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
 import { UsersRepository } from './data/users-repository.js';
 import { ProductsRepository } from './data/products-repository.js';
 import { ProductBatches } from './data/product-batches.js';
+import { OrdersRepository } from './data/orders-repository.js';
 import { AnalyticsRepository } from './data/analytics-repository.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
@@ -18,6 +19,7 @@ import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
 import { createAdminApp } from './http/admin-app.js';
 import { Listener } from './http/listener.js';
+import { GatewayMetrics, type NodeSnapshot } from './telemetry/metrics.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -25,6 +27,19 @@ export interface GatewayOptions {
   readonly adminToken: string;
   /** config's shard endpoints override the catalog's (embedded databases move ports on restart) */
   readonly endpointsFromConfig?: boolean;
+}
+
+/** Every node's health and pool, as metrics read them on a scrape. */
+function nodeSnapshots(registry: ShardRegistry): NodeSnapshot[] {
+  return registry.all().flatMap((shard) =>
+    shard.nodes.map((n) => ({ shard: shard.id, node: n.name, role: n.role, healthy: n.health.healthy, lagMs: n.health.lagMs, lagBytes: n.health.lagBytes, pool: n.poolStats() })),
+  );
+}
+
+/** SQL for a log line: string literals masked, length bounded (values never reach logs). */
+export function maskSql(sql: string): string {
+  const masked = sql.replace(/^Executing \([^)]*\): /, '').replace(/'(?:[^']|'')*'/g, "'?'");
+  return masked.length > 500 ? `${masked.slice(0, 500)}…` : masked;
 }
 
 /** What every node's models need: the password KDF and the encryption keyring. */
@@ -74,6 +89,10 @@ export class Gateway {
     await catalog.seedShards(seedRows(config));
     if (options.endpointsFromConfig) await catalog.updateShardEndpoints(seedRows(config));
 
+    // metrics read node health and pools at scrape time; the registry is made just below
+    let registryRef: ShardRegistry | undefined;
+    const metrics = new GatewayMetrics(() => (registryRef ? nodeSnapshots(registryRef) : []));
+    const slowQueryMs = config.log.slowQueryMs;
     const registry = new ShardRegistry(
       {
         poolMax: config.pool.max,
@@ -85,7 +104,15 @@ export class Gateway {
         connectTimeoutMs: config.db.connectTimeoutMs,
       },
       buildModelDeps(config),
+      (node, elapsedMs, sql) => {
+        metrics.dbDuration.observe({ shard: node.shardId, role: node.role }, elapsedMs / 1000);
+        if (elapsedMs >= slowQueryMs) {
+          metrics.slowQueries.inc({ shard: node.shardId, role: node.role });
+          logger.warn({ shard: node.shardId, node: node.name, ms: elapsedMs, sql: maskSql(sql) }, 'slow query');
+        }
+      },
     );
+    registryRef = registry;
     const placement = new PlacementService(catalog, { refreshIntervalMs: 2000 }, logger);
     // shards another gateway added show up on reload; open connections to them
     placement.onReload((shards) => {
@@ -115,6 +142,7 @@ export class Gateway {
       commandTimeoutMs: config.cache.commandTimeoutMs,
       connectTimeoutMs: config.cache.connectTimeoutMs,
       logger,
+      onResult: (result) => metrics.cacheRequests.inc({ result }),
     });
     // another gateway changed a tenant's status: drop its cached key lookup here too
     cacheStack.bus?.onMessage((message, own) => {
@@ -126,6 +154,7 @@ export class Gateway {
 
     const tenantApp = createTenantApp({
       logger,
+      metrics,
       lifecycle,
       bodyLimit: config.http.bodyLimit,
       trustProxy: config.http.trustProxy,
@@ -137,11 +166,13 @@ export class Gateway {
       users: new UsersRepository(),
       products,
       batches: new ProductBatches(),
+      // orders drop cached products after commit: their stock changed
+      orders: new OrdersRepository({ products }),
       batchMax: config.limits.batchMax,
       analytics: new AnalyticsRepository(),
     });
     const adminApp = createAdminApp({
-      logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator,
+      logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator, metrics,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
     });
 

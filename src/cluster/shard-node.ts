@@ -15,6 +15,17 @@ export interface NodeHealth {
   error: string | undefined;
 }
 
+/** Told about every query a node runs: its duration feeds metrics and the slow-query log. */
+export type QueryObserver = (node: { shardId: string; role: NodeRole; name: string }, elapsedMs: number, sql: string) => void;
+
+export interface PoolStats {
+  readonly size: number;
+  readonly available: number;
+  readonly using: number;
+  readonly waiting: number;
+  readonly max: number;
+}
+
 export interface NodeSettings {
   readonly poolMax: number;
   readonly poolMin: number;
@@ -43,11 +54,13 @@ export class ShardNode {
     url: string,
     settings: NodeSettings,
     modelDeps: ModelDeps,
+    observer?: QueryObserver,
   ) {
     this.sequelize = new Sequelize(url, {
       dialect: 'postgres',
-      logging: false,
-      benchmark: false,
+      // with benchmark on, Sequelize hands each query's duration to `logging`
+      logging: observer ? (sql: string, elapsed?: number) => observer(this, elapsed ?? 0, sql) : false,
+      benchmark: observer !== undefined,
       pool: { max: settings.poolMax, min: settings.poolMin, idle: settings.poolIdleMs, acquire: settings.poolAcquireMs, evict: 1000 },
       dialectOptions: {
         application_name: `shardgate:${shardId}:${name}`,
@@ -68,6 +81,12 @@ export class ShardNode {
     });
     const text = rows[0]?.lsn;
     return text ? parseLsn(text) : undefined;
+  }
+
+  /** The node's connection pool right now (for gauges and /admin/shards). */
+  poolStats(): PoolStats {
+    const pool = (this.sequelize.connectionManager as unknown as { pool?: Partial<Record<'size' | 'available' | 'using' | 'waiting' | 'maxSize', number>> }).pool;
+    return { size: pool?.size ?? 0, available: pool?.available ?? 0, using: pool?.using ?? 0, waiting: pool?.waiting ?? 0, max: pool?.maxSize ?? 0 };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Shard } from './shard.js';
-import { ShardNode, type NodeSettings } from './shard-node.js';
+import { ShardNode, type NodeSettings, type QueryObserver } from './shard-node.js';
 import type { ModelDeps } from '../models/index.js';
 import { GatewayError } from '../errors/errors.js';
 
@@ -32,15 +32,16 @@ export class ShardRegistry {
   constructor(
     private readonly settings: NodeSettings,
     private readonly modelDeps: ModelDeps,
+    private readonly observer?: QueryObserver,
   ) {}
 
   /** Opens connections for a shard (idempotent for a shard already known). */
   add(topology: ShardTopology): Shard {
     const existing = this.#shards.get(topology.id);
     if (existing) return existing;
-    const primary = new ShardNode(topology.id, 'primary', 'primary', topology.primary, this.settings, this.modelDeps);
+    const primary = new ShardNode(topology.id, 'primary', 'primary', topology.primary, this.settings, this.modelDeps, this.observer);
     const replicas = topology.replicas.map(
-      (r) => new ShardNode(topology.id, 'replica', replicaName(r), replicaUrl(r), this.settings, this.modelDeps),
+      (r) => new ShardNode(topology.id, 'replica', replicaName(r), replicaUrl(r), this.settings, this.modelDeps, this.observer),
     );
     const shard = new Shard(topology.id, primary, replicas);
     this.#shards.set(topology.id, shard);

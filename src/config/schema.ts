@@ -75,7 +75,13 @@ export const configSchema = z
       })
       .strict(),
     limits: z.object({ batchMax: z.number().int().min(1).max(10_000) }).strict(),
-    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }).strict(),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+        /** queries slower than this are logged (SQL with literals masked) and counted */
+        slowQueryMs: z.number().int().min(0).default(200),
+      })
+      .strict(),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -4,6 +4,7 @@ import { errorHandler, notFoundHandler } from './problem.js';
 import { requestContextMiddleware } from './request-context.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { jsonBody } from './body.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { adminAuth } from './admin-auth.js';
 import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin-tenants.js';
 import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin-shards.js';
@@ -12,6 +13,7 @@ export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
+  readonly metrics: GatewayMetrics;
 }
 
 /** The admin API (port 8081): tenants, shards, ring; bearer GATEWAY_ADMIN_TOKEN. */
@@ -21,6 +23,12 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestContextMiddleware());
   app.use(healthRoutes(deps.lifecycle));
+  // Prometheus scrapes without the admin token: the admin port is reachable only from
+  // inside the cluster (NetworkPolicy), and metrics carry no tenant ids or secrets
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await deps.metrics.render();
+    res.type(contentType).send(body);
+  });
 
   const admin = express.Router();
   admin.use(adminAuth(deps.adminToken));

@@ -77,6 +77,10 @@ export function tenantContext(deps: TenantContextDeps): RequestHandler {
         ...(d.role === 'replica' ? { [Attr.DbReplica]: d.node.name } : {}),
       };
       recordDecision('gateway.route', attributes);
+      if (ctx) {
+        ctx.dbRole = d.role;
+        ctx.dbNode = d.node.name;
+      }
       tagRequest(attributes);
       if (deps.routingHeaders) res.setHeader('X-Served-By', d.role === 'primary' ? 'primary' : `replica:${d.node.name}`);
     };

@@ -1,9 +1,12 @@
 /**
  * Loaded with `--import` before the application so instrumentation can patch http,
  * express, pg and ioredis as they load. Configured by the standard OTEL_* variables;
- * `OTEL_SDK_DISABLED=true` turns tracing off.
+ * `OTEL_SDK_DISABLED=true` turns tracing off; `SHARDGATE_SQLCOMMENTER=1` appends the
+ * trace context to every SQL statement as a sqlcommenter comment.
  */
 import { startTelemetry } from './sdk.js';
+import { dbSpanAttributes } from './db-span-attributes.js';
+import { currentContext } from '../tenancy/request-context.js';
 
 if (process.env.OTEL_SDK_DISABLED !== 'true') {
   if (!process.env.OTEL_TRACES_EXPORTER && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT && !process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
@@ -11,5 +14,8 @@ if (process.env.OTEL_SDK_DISABLED !== 'true') {
     // server span) but nothing is exported until an endpoint is configured.
     process.env.OTEL_TRACES_EXPORTER = 'none';
   }
-  startTelemetry();
+  startTelemetry({
+    dbSpanAttributes: () => dbSpanAttributes(currentContext()),
+    sqlCommenter: process.env.SHARDGATE_SQLCOMMENTER === '1' || process.env.SHARDGATE_SQLCOMMENTER === 'true',
+  });
 }

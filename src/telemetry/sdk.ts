@@ -1,5 +1,6 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Attributes } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -10,6 +11,10 @@ export interface TelemetryOptions {
   readonly serviceName?: string;
   /** explicit processors (tests pass an in-memory one); otherwise the SDK reads OTEL_* */
   readonly spanProcessors?: SpanProcessor[];
+  /** attributes for each database span (the shard and node of the current request) */
+  readonly dbSpanAttributes?: () => Attributes | undefined;
+  /** append the trace context to SQL as a sqlcommenter comment (visible in pg_stat_activity) */
+  readonly sqlCommenter?: boolean;
 }
 
 /**
@@ -26,7 +31,14 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
         ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
       }),
       new ExpressInstrumentation(),
-      new PgInstrumentation({ requireParentSpan: true }),
+      new PgInstrumentation({
+        requireParentSpan: true,
+        addSqlCommenterCommentToQueries: options.sqlCommenter ?? false,
+        requestHook: (span) => {
+          const attributes = options.dbSpanAttributes?.();
+          if (attributes) span.setAttributes(attributes);
+        },
+      }),
       new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });

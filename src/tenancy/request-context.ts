@@ -5,6 +5,9 @@ export interface RequestContext {
   readonly requestId: string;
   tenantId?: string;
   shardId?: string;
+  /** the node the request's queries run on, once routed (tags pg spans) */
+  dbRole?: 'primary' | 'replica';
+  dbNode?: string;
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();

@@ -4,6 +4,13 @@
  */
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startTelemetry } from '../../src/telemetry/sdk.js';
+import { dbSpanAttributes } from '../../src/telemetry/db-span-attributes.js';
+import { currentContext } from '../../src/tenancy/request-context.js';
 
 export const spanExporter = new InMemorySpanExporter();
-startTelemetry({ serviceName: 'shardgate-test', spanProcessors: [new SimpleSpanProcessor(spanExporter)] });
+startTelemetry({
+  serviceName: 'shardgate-test',
+  spanProcessors: [new SimpleSpanProcessor(spanExporter)],
+  dbSpanAttributes: () => dbSpanAttributes(currentContext()),
+  sqlCommenter: true,
+});

@@ -16,7 +16,9 @@ function nodeView(node: ShardNode) {
     name: node.name,
     healthy: h.healthy,
     lagMs: h.lagMs,
+    lagSeconds: h.lagMs / 1000,
     lagBytes: h.lagBytes,
+    pool: node.poolStats(),
     lsn: h.lsn === undefined ? null : h.lsn.toString(),
     checkedAt: h.checkedAt === 0 ? null : new Date(h.checkedAt).toISOString(),
     error: h.error ?? null,
@@ -42,7 +44,9 @@ export function adminShardsRoutes(deps: AdminShardsDeps): Router {
           state: s.state,
           weight: s.weight,
           tenants: counts.get(s.id) ?? 0,
-          primary: shard ? { healthy: shard.primary.health.healthy, error: shard.primary.health.error ?? null } : { healthy: false, error: 'not connected' },
+          primary: shard
+            ? { healthy: shard.primary.health.healthy, error: shard.primary.health.error ?? null, pool: shard.primary.poolStats() }
+            : { healthy: false, error: 'not connected' },
           replicas: shard ? shard.replicas.map(nodeView) : [],
         };
       }),

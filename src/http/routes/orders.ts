@@ -1,0 +1,64 @@
+import express, { type Request, type Router } from 'express';
+import type { OrdersRepository } from '../../data/orders-repository.js';
+import type { OrderSortField } from '../../data/order-queries.js';
+import type { OrderStatus } from '../../models/index.js';
+import { UUID_PATTERN } from '../../models/index.js';
+import { NotFoundError } from '../../errors/errors.js';
+import { parseInput } from '../validation.js';
+import { sessionOf, tenantOf } from '../tenant-context.js';
+import { orderCreate, orderList, parseIdempotencyKey } from '../schemas/orders.js';
+import { sendRecord } from '../records.js';
+
+function idParam(req: Request): string {
+  const id = String(req.params.id);
+  // a malformed id names no record: same answer as an unknown one
+  if (!UUID_PATTERN.test(id)) throw new NotFoundError('order', id);
+  return id.toLowerCase();
+}
+
+export interface OrderRoutesDeps {
+  readonly orders: OrdersRepository;
+}
+
+export function ordersRoutes(deps: OrderRoutesDeps): Router {
+  const { orders } = deps;
+  const router = express.Router();
+
+  router.post('/', async (req, res) => {
+    const key = parseIdempotencyKey(req.header('idempotency-key'));
+    const input = parseInput(orderCreate, req.body);
+    const session = sessionOf(res);
+    const result = await orders.create(session.forWrite().node, session.tenantId, input, `tenant:${tenantOf(res).id}`, key);
+    // a replay answers exactly as the first time did, and says so
+    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.setHeader('Location', `${req.baseUrl}/${result.order.id}`);
+    sendRecord(res, result.status, result.order, await session.consistencyToken());
+  });
+
+  router.get('/', async (req, res) => {
+    const q = parseInput(orderList, { ...req.query });
+    const descending = q.sort.startsWith('-');
+    const field = (descending ? q.sort.slice(1) : q.sort) as OrderSortField;
+    const session = sessionOf(res);
+    // page numbers unless the client asked for keyset paging with a cursor
+    const page = q.cursor === undefined ? (q.page ?? 1) : undefined;
+    res.json(
+      await orders.list(session.forRead().node, session.tenantId, {
+        pageSize: q.pageSize,
+        page,
+        cursor: q.cursor,
+        status: q.status as OrderStatus | undefined,
+        customerId: q.customerId,
+        sort: { field, direction: descending ? 'DESC' : 'ASC' },
+      }),
+    );
+  });
+
+  router.get('/:id', async (req, res) => {
+    const id = idParam(req);
+    const session = sessionOf(res);
+    sendRecord(res, 200, await orders.get(session.forRead().node, session.tenantId, id));
+  });
+
+  return router;
+}

@@ -1,0 +1,110 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What metrics read from the cluster on every scrape (no bookkeeping on the hot path). */
+export interface NodeSnapshot {
+  readonly shard: string;
+  readonly node: string;
+  readonly role: 'primary' | 'replica';
+  readonly healthy: boolean;
+  readonly lagMs: number;
+  readonly lagBytes: number;
+  readonly pool: { readonly size: number; readonly available: number; readonly using: number; readonly waiting: number; readonly max: number };
+}
+
+const PREFIX = 'shardgate_';
+
+/**
+ * The Prometheus metrics of one gateway process, names as the contract gives them. One
+ * registry per Gateway (never the global default), so tests can run several gateways.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'route' | 'status' | 'shard' | 'method'>;
+  readonly dbDuration: Histogram<'shard' | 'role'>;
+  readonly cacheRequests: Counter<'result'>;
+  readonly rateLimited: Counter<'tenant_plan'>;
+  readonly moveRowsCopied: Counter;
+  readonly moves: Counter<'state'>;
+  readonly slowQueries: Counter<'shard' | 'role'>;
+
+  constructor(nodes: () => readonly NodeSnapshot[]) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    this.httpDuration = new Histogram({
+      name: `${PREFIX}http_request_duration_seconds`,
+      help: 'HTTP request duration by route template, status and shard',
+      labelNames: ['route', 'status', 'shard', 'method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.dbDuration = new Histogram({
+      name: `${PREFIX}db_query_duration_seconds`,
+      help: 'Database query duration by shard and node role',
+      labelNames: ['shard', 'role'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.slowQueries = new Counter({ name: `${PREFIX}db_slow_queries_total`, help: 'Queries slower than the slow-query threshold', labelNames: ['shard', 'role'], registers });
+    this.cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Read-through cache lookups by result', labelNames: ['result'], registers });
+    this.rateLimited = new Counter({ name: `${PREFIX}rate_limited_total`, help: 'Requests answered 429', labelNames: ['tenant_plan'], registers });
+    this.moveRowsCopied = new Counter({ name: `${PREFIX}move_rows_copied_total`, help: 'Rows copied by tenant moves', registers });
+    this.moves = new Counter({ name: `${PREFIX}moves_total`, help: 'Tenant moves by final state', labelNames: ['state'], registers });
+
+    new Gauge({
+      name: `${PREFIX}replica_lag_seconds`,
+      help: 'Replica replay lag as the router sees it',
+      labelNames: ['shard', 'replica'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) if (n.role === 'replica') this.set({ shard: n.shard, replica: n.node }, n.lagMs / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}replica_lag_bytes`,
+      help: 'Replica replay lag in WAL bytes',
+      labelNames: ['shard', 'replica'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) if (n.role === 'replica') this.set({ shard: n.shard, replica: n.node }, n.lagBytes);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}replica_healthy`,
+      help: '1 when the replica is in the read rotation candidates (reachable, in recovery)',
+      labelNames: ['shard', 'replica'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) if (n.role === 'replica') this.set({ shard: n.shard, replica: n.node }, n.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}primary_healthy`,
+      help: '1 when the shard primary answers health probes',
+      labelNames: ['shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) if (n.role === 'primary') this.set({ shard: n.shard }, n.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}db_pool_connections`,
+      help: 'Connections per node pool by state (using, available, waiting requests, max)',
+      labelNames: ['shard', 'node', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) {
+          for (const state of ['using', 'available', 'waiting', 'max'] as const) this.set({ shard: n.shard, node: n.node, state }, n.pool[state]);
+        }
+      },
+    });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
