@@ -90,8 +90,8 @@ export class Gateway {
     if (options.endpointsFromConfig) await catalog.updateShardEndpoints(seedRows(config));
 
     // metrics read node health and pools at scrape time; the registry is made just below
-    let registryRef: ShardRegistry | undefined;
-    const metrics = new GatewayMetrics(() => (registryRef ? nodeSnapshots(registryRef) : []));
+    const made: { registry?: ShardRegistry } = {};
+    const metrics = new GatewayMetrics(() => (made.registry ? nodeSnapshots(made.registry) : []));
     const slowQueryMs = config.log.slowQueryMs;
     const registry = new ShardRegistry(
       {
@@ -112,7 +112,7 @@ export class Gateway {
         }
       },
     );
-    registryRef = registry;
+    made.registry = registry;
     const placement = new PlacementService(catalog, { refreshIntervalMs: 2000 }, logger);
     // shards another gateway added show up on reload; open connections to them
     placement.onReload((shards) => {

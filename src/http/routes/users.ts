@@ -1,4 +1,4 @@
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import type { UsersRepository } from '../../data/users-repository.js';
 import { USER_SORTABLE, UUID_PATTERN, type UserSortField } from '../../models/index.js';
