@@ -17,9 +17,11 @@ import { migrate, MigrationLock } from './schema/migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
+import { TenantLimits } from './http/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
 import { Listener } from './http/listener.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/metrics.js';
+import { createMoves, type MoveHooks, type Moves } from './rebalance/moves.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -27,6 +29,8 @@ export interface GatewayOptions {
   readonly adminToken: string;
   /** config's shard endpoints override the catalog's (embedded databases move ports on restart) */
   readonly endpointsFromConfig?: boolean;
+  /** test seam: told before each tenant move stage's side effects (throw to fail the move) */
+  readonly moveHooks?: MoveHooks;
 }
 
 /** Every node's health and pool, as metrics read them on a scrape. */
@@ -72,6 +76,7 @@ export class Gateway {
     readonly tenantListener: Listener,
     readonly adminListener: Listener,
     private readonly logger: Logger,
+    readonly moves: Moves,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -124,7 +129,11 @@ export class Gateway {
       if (applied.length > 0) logger.info({ shard: shard.id, applied }, 'shard migrated');
     }
 
-    const health = new HealthMonitor(registry, { intervalMs: config.routing.healthIntervalMs, timeoutMs: config.routing.healthTimeoutMs }, logger);
+    const health = new HealthMonitor(
+      registry,
+      { intervalMs: config.routing.healthIntervalMs, timeoutMs: config.routing.healthTimeoutMs, connectTimeoutMs: config.db.connectTimeoutMs },
+      logger,
+    );
     await health.checkAll();
     health.start();
     placement.start();
@@ -150,6 +159,33 @@ export class Gateway {
       if (message.kind === 'tenant') authenticator.invalidate(message.tenantId);
       if (message.kind === 'catalog') void placement.refresh().catch(() => undefined);
     });
+    // a placement change made here (a move's cutover, a ring change): this gateway reloads,
+    // the others hear the new catalog version, and the tenants' cached reads are dropped
+    const announce = async (tenantIds: readonly string[]) => {
+      await placement.reload();
+      await cacheStack.bus?.publish({ kind: 'catalog', version: placement.table.version.toString() });
+      await Promise.all(tenantIds.map((t) => cacheStack.cache.invalidateTenant(t)));
+    };
+    const moves = createMoves({
+      config: config.moves,
+      connectTimeoutMs: config.db.connectTimeoutMs,
+      catalog,
+      logger,
+      announce,
+      migrateShard: async (topology) => {
+        const shard = registry.add(topology);
+        await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard);
+      },
+      forgetShard: (shardId) => registry.remove(shardId),
+      hooks: {
+        ...options.moveHooks,
+        rowsCopied: (rows) => metrics.moveRowsCopied.inc(rows),
+        finished: (state, move) => {
+          metrics.moves.inc({ state });
+          options.moveHooks?.finished?.(state, move);
+        },
+      },
+    });
     const products = new ProductsRepository({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
 
     const tenantApp = createTenantApp({
@@ -163,6 +199,7 @@ export class Gateway {
       registry,
       router,
       routingHeaders: config.routing.routingHeaders,
+      reportNodeFailure: (node, err) => health.reportFailure(node, err),
       users: new UsersRepository(),
       products,
       batches: new ProductBatches(),
@@ -170,17 +207,24 @@ export class Gateway {
       orders: new OrdersRepository({ products }),
       batchMax: config.limits.batchMax,
       analytics: new AnalyticsRepository(),
+      // the rate limit shares the cache's fail-fast Redis client (local buckets when it has none)
+      limits: config.limits.enabled
+        ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })
+        : undefined,
     });
     const adminApp = createAdminApp({
       logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator, metrics,
+      moveJobs: moves.jobs, shardProvisioner: moves.provisioner,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
     });
 
     const tenantListener = await Listener.listen(tenantApp, config.port, config.host);
     const adminListener = await Listener.listen(adminApp, config.adminPort, config.host);
     lifecycle.state = 'ready';
+    // resumes the jobs of a gateway that died mid-move (after their lease ran out)
+    moves.runner.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, cacheStack, tenantListener, adminListener, logger);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, cacheStack, tenantListener, adminListener, logger, moves);
   }
 
   get tenantUrl(): string {
@@ -195,6 +239,8 @@ export class Gateway {
   async stop(graceMs = 10_000): Promise<void> {
     this.lifecycle.state = 'draining';
     await Promise.all([this.tenantListener.close(graceMs), this.adminListener.close(graceMs)]);
+    // moves short of cutover roll back and go back to the queue for another gateway
+    await this.moves.runner.stop();
     this.placement.stop();
     await this.health.stop();
     await this.cacheStack.close();

@@ -36,6 +36,11 @@ export const cacheKeys = Object.freeze({
     return `${tenantPrefix(tenantId)}product:${encodeKeyPart(productId)}`;
   },
 
+  /** a tenant's shared rate-limit bucket (`sg:v1:rl:`, outside every `t:` prefix: tenant invalidations never touch it) */
+  rateLimit(tenantId: string): string {
+    return `${VERSION}rl:${encodeKeyPart(tenantId)}`;
+  },
+
   /** the pub/sub channel invalidations are broadcast on */
   invalidationChannel(): string {
     return `${VERSION}invalidate`;

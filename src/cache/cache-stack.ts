@@ -21,7 +21,8 @@ export class CacheStack {
   private constructor(
     readonly cache: ReadThroughCache,
     readonly bus: InvalidationBus | undefined,
-    private readonly redis: Redis | undefined,
+    /** the fail-fast client, shared with the per-tenant rate limiter; absent without Redis */
+    readonly redis: Redis | undefined,
   ) {}
 
   static create(options: CacheStackOptions): CacheStack {

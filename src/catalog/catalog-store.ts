@@ -69,6 +69,8 @@ export class CatalogStore {
         application_name: 'shardgate:catalog',
         connectionTimeoutMillis: options.connectTimeoutMs,
         statement_timeout: options.statementTimeoutMs,
+        // a hung catalog (SIGSTOP) never enforces statement_timeout: bound it client-side
+        query_timeout: (options.statementTimeoutMs || 5000) + 1000,
       },
       retry: { max: 0 },
     });
@@ -98,7 +100,13 @@ export class CatalogStore {
   private wrap(err: unknown): Error {
     if (err instanceof GatewayError || err instanceof UniqueConstraintError) return err as Error;
     const name = (err as Error).name ?? '';
-    if (name.startsWith('SequelizeConnection') || name === 'SequelizeHostNotFoundError' || name === 'SequelizeTimeoutError') {
+    const message = (err as Error).message ?? '';
+    if (
+      name.startsWith('SequelizeConnection') ||
+      name === 'SequelizeHostNotFoundError' ||
+      name === 'SequelizeTimeoutError' ||
+      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|Connection terminated|Query read timeout|timeout expired|57P0[123]/.test(message)
+    ) {
       return new CatalogUnavailableError({ cause: err });
     }
     return err as Error;

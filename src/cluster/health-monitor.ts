@@ -1,22 +1,15 @@
-import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
 import type { ShardRegistry } from './shard-registry.js';
 import type { Shard } from './shard.js';
 import type { ShardNode } from './shard-node.js';
 import { parseLsn } from './lsn.js';
 import { LagEstimator } from './lag-estimator.js';
+import { NodeProbe } from './node-probe.js';
 
 export interface HealthMonitorOptions {
   readonly intervalMs: number;
   readonly timeoutMs: number;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  readonly connectTimeoutMs: number;
 }
 
 /**
@@ -26,6 +19,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 export class HealthMonitor {
   readonly #estimators = new Map<string, LagEstimator>();
   readonly #inFlight = new Set<ShardNode>();
+  readonly #probes = new Map<ShardNode, NodeProbe>();
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
 
@@ -49,6 +43,8 @@ export class HealthMonitor {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#round;
+    for (const probe of this.#probes.values()) probe.close();
+    this.#probes.clear();
   }
 
   /** One full round over every shard; also used at start so routing begins informed. */
@@ -70,15 +66,22 @@ export class HealthMonitor {
     // a hung node must not stack up probes: skip it until the last one returns
     if (this.#inFlight.has(node)) return undefined;
     this.#inFlight.add(node);
-    const query = node.sequelize.query<Record<string, unknown>>(sql, { type: QueryTypes.SELECT });
+    let probe = this.#probes.get(node);
+    if (!probe) {
+      probe = new NodeProbe(node.url, {
+        connectTimeoutMs: Math.min(this.options.connectTimeoutMs, this.options.timeoutMs),
+        timeoutMs: this.options.timeoutMs,
+        applicationName: `shardgate-probe:${node.shardId}:${node.name}`,
+      });
+      this.#probes.set(node, probe);
+    }
     try {
-      const rows = await withTimeout(query, this.options.timeoutMs, `health check of ${node.shardId}/${node.name}`);
-      return rows[0] ?? {};
+      return (await probe.query<Record<string, unknown>>(sql)) ?? {};
     } catch (err) {
       this.markDown(node, err as Error);
       return undefined;
     } finally {
-      void query.catch(() => undefined).finally(() => this.#inFlight.delete(node));
+      this.#inFlight.delete(node);
     }
   }
 
@@ -114,6 +117,11 @@ export class HealthMonitor {
   private markUp(node: ShardNode, state: { lsn: bigint | undefined; lagBytes: number; lagMs: number; checkedAt: number }): void {
     if (!node.health.healthy) this.logger.info({ shard: node.shardId, node: node.name }, 'node healthy');
     node.health = { healthy: true, error: undefined, ...state };
+  }
+
+  /** A request saw the node fail: out of rotation now, back at the next good probe. */
+  reportFailure(node: ShardNode, err: Error): void {
+    this.markDown(node, err);
   }
 
   private markDown(node: ShardNode, err: Error): void {

@@ -51,7 +51,8 @@ export class ShardNode {
     readonly role: NodeRole,
     /** stable name for headers, spans and metrics: 'primary' or the replica's name */
     readonly name: string,
-    url: string,
+    /** connection URL (with credentials): never log it; use redactUrl */
+    readonly url: string,
     settings: NodeSettings,
     modelDeps: ModelDeps,
     observer?: QueryObserver,
@@ -67,6 +68,8 @@ export class ShardNode {
         statement_timeout: settings.statementTimeoutMs,
         idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
         connectionTimeoutMillis: settings.connectTimeoutMs,
+        // client-side bound: a hung server (SIGSTOP) never enforces statement_timeout itself
+        query_timeout: settings.statementTimeoutMs > 0 ? settings.statementTimeoutMs + 1000 : undefined,
         keepAlive: true,
       },
       retry: { max: 0 },

@@ -63,6 +63,7 @@ function envLayer(env: NodeJS.ProcessEnv): Json {
   if (env.LOG_LEVEL) layer.log = { level: env.LOG_LEVEL };
   if (env.SLOW_QUERY_MS) layer.log = { ...(layer.log as Json | undefined), slowQueryMs: intFromEnv('SLOW_QUERY_MS', env.SLOW_QUERY_MS) };
   if (env.CACHE_ENABLED !== undefined && env.CACHE_ENABLED !== '') layer.cache = { enabled: env.CACHE_ENABLED === '1' || env.CACHE_ENABLED === 'true' };
+  if (env.LIMITS_ENABLED !== undefined && env.LIMITS_ENABLED !== '') layer.limits = { enabled: env.LIMITS_ENABLED === '1' || env.LIMITS_ENABLED === 'true' };
   if (env.ROUTING_HEADERS !== undefined && env.ROUTING_HEADERS !== '') {
     layer.routing = { routingHeaders: env.ROUTING_HEADERS === '1' || env.ROUTING_HEADERS === 'true' };
   }

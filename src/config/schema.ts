@@ -15,6 +15,16 @@ export const shardSchema = z
   })
   .strict();
 
+/** One plan's token bucket. */
+export const planLimitsSchema = z
+  .object({
+    /** tokens added per second: the sustained request rate */
+    ratePerSec: z.number().positive().max(1_000_000),
+    /** bucket size: the largest burst after a quiet spell */
+    burst: z.number().int().min(1).max(10_000_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     nodeEnv: z.string().default('development'),
@@ -74,7 +84,48 @@ export const configSchema = z
         connectTimeoutMs: z.number().int().min(1),
       })
       .strict(),
-    limits: z.object({ batchMax: z.number().int().min(1).max(10_000) }).strict(),
+    limits: z
+      .object({
+        batchMax: z.number().int().min(1).max(10_000),
+        /** false: no per-tenant rate limit and no concurrency cap (benchmarks of the bare gateway) */
+        enabled: z.boolean(),
+        /** token bucket per plan, shared across pods through Redis; tenants of an unlisted plan get `standard` */
+        plans: z
+          .record(z.string().min(1), planLimitsSchema)
+          .refine((plans) => Object.hasOwn(plans, 'standard'), 'must define the "standard" plan'),
+        /** gateway pods sharing the budget: while Redis is unreachable each pod allows plan ÷ pods */
+        expectedPods: z.number().int().min(1).max(10_000),
+        /** requests of one tenant doing database work at once in one process; keep it below pool.max */
+        maxConcurrentPerTenant: z.number().int().min(1).max(10_000),
+        /** requests of one tenant waiting for a slot; more are refused at once */
+        maxQueuedPerTenant: z.number().int().min(0).max(100_000),
+        /** max ms a request waits for a slot before a 429 */
+        queueTimeoutMs: z.number().int().min(0).max(60_000),
+      })
+      .strict(),
+    /** tenant moves, rebalancing and draining (docs/moves.md) */
+    moves: z
+      .object({
+        /** moves running at once on one gateway */
+        concurrency: z.number().int().min(1).max(64),
+        /** ms a gateway's claim on a job lasts without renewal; then another gateway resumes it */
+        leaseMs: z.number().int().min(100),
+        /** ms one statement of the mover may take (creating a replication slot waits for open transactions) */
+        statementTimeoutMs: z.number().int().min(100),
+        /** ms the initial copy of a tenant may take */
+        copyTimeoutMs: z.number().int().min(100),
+        /** ms to catch up with the source before the fence */
+        catchUpTimeoutMs: z.number().int().min(100),
+        /** bytes of WAL the subscription may trail by when the fence goes up (bounds the write pause) */
+        catchUpBytes: z.number().int().min(0),
+        /** ms the fence may last before cutover is reached; past it the move rolls back */
+        fenceTimeoutMs: z.number().int().min(100),
+        /** ms between cutover and deleting the source's rows, for readers with a stale placement */
+        cleanupGraceMs: z.number().int().min(0),
+        /** ms between polls of replication progress */
+        pollMs: z.number().int().min(5),
+      })
+      .strict(),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),

@@ -11,6 +11,9 @@ import { read } from './transactions.js';
  *   so the only rounding is the final Number() of an exact two-decimal value;
  * - months are UTC months, whatever the session's TimeZone.
  * Customer and monthly revenue is `orders.total`; product revenue is `order_items.line_total`.
+ * Soft-deleted customers and products are hidden from the ranked lists (as everywhere in
+ * the API; a restore brings them back), but their orders are history and still count in
+ * the monthly revenue and, for deleted customers, in the product ranking.
  */
 
 export interface TopCustomer {

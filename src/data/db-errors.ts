@@ -2,7 +2,7 @@ import {
   BaseError, ConnectionError, DatabaseError, OptimisticLockError, UniqueConstraintError, ValidationError as SequelizeValidationError,
 } from 'sequelize';
 import {
-  ConflictError, GatewayError, QueryTimeoutError, ShardUnavailableError, ValidationError,
+  ConflictError, GatewayError, QueryTimeoutError, ShardUnavailableError, TenantFencedError, ValidationError,
 } from '../errors/errors.js';
 
 /** SQLSTATEs that mean "this node cannot serve right now", not "the request was wrong". */
@@ -14,6 +14,9 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '25006', // read_only_sql_transaction (a write reached a standby)
   '08000', '08003', '08006', '08001', '08004',
 ]);
+
+/** The custom SQLSTATE the move fence trigger raises for a fenced tenant's write. */
+export const FENCED_SQLSTATE = 'SG001';
 
 function sqlState(err: unknown): string | undefined {
   const parent = (err as { parent?: { code?: unknown } }).parent;
@@ -43,6 +46,8 @@ export function translateDbError(err: unknown, shardId: string, uniqueFields: Re
   if (err instanceof DatabaseError) {
     const state = sqlState(err);
     if (state === '57014') return new QueryTimeoutError(shardId, { cause: err });
+    // raised by the move fence trigger (shards/migrations/shard/0003-move-fence.ts)
+    if (state === FENCED_SQLSTATE) return new TenantFencedError(shardId, { cause: err });
     if (state !== undefined && UNAVAILABLE_SQLSTATES.has(state)) return new ShardUnavailableError(shardId, { cause: err });
     if (state === '40001' || state === '40P01') {
       return new GatewayError('CONFLICT', 'Concurrent update conflict; retry the request', { cause: err, retryAfterSeconds: 0 });
@@ -51,7 +56,7 @@ export function translateDbError(err: unknown, shardId: string, uniqueFields: Re
       return new ValidationError('body', 'A value has the wrong format or is out of range');
     }
   }
-  if (err instanceof BaseError && /ECONNREFUSED|ETIMEDOUT|ECONNRESET|Connection terminated/i.test(err.message)) {
+  if (err instanceof BaseError && /ECONNREFUSED|ETIMEDOUT|ECONNRESET|EPIPE|Connection terminated|Query read timeout|timeout expired/i.test(err.message)) {
     return new ShardUnavailableError(shardId, { cause: err });
   }
   return err;

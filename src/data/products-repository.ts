@@ -102,11 +102,11 @@ export class ProductsRepository {
    * that bound; entries loaded from the primary get the full TTL.
    */
   async get(session: TenantSession, id: string): Promise<{ product: ProductDto | undefined; cache: 'hit' | 'miss' | 'bypass' }> {
-    const load = async () => {
-      const node = session.forRead().node;
-      const product = await read(node, () => node.models.Product.findOne({ where: { tenantId: session.tenantId, id } }));
-      return product ? toProductDto(product) : undefined;
-    };
+    const load = () =>
+      session.read(async (node) => {
+        const product = await read(node, () => node.models.Product.findOne({ where: { tenantId: session.tenantId, id } }));
+        return product ? toProductDto(product) : undefined;
+      });
     if (this.deps.cache === undefined || !session.eventual) return { product: await load(), cache: 'bypass' };
     const destination = session.peekRead();
     const ttlMs = destination.role === 'replica' ? Math.min(this.deps.ttlMs, this.deps.replicaFillTtlMs) : this.deps.ttlMs;

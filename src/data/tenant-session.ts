@@ -2,12 +2,25 @@ import type { Shard } from '../cluster/shard.js';
 import type { Destination, ShardRouter } from '../cluster/router.js';
 import type { ConsistencyToken } from '../cluster/consistency-token.js';
 import { encodeToken } from '../cluster/consistency-token.js';
+import type { ShardNode } from '../cluster/shard-node.js';
+import { GatewayError, ShardUnavailableError } from '../errors/errors.js';
 
 export interface ReadPreference {
   /** X-Consistency: strong */
   readonly strong: boolean;
   /** X-Consistency-Token sent back by the client */
   readonly token: ConsistencyToken | undefined;
+}
+
+/**
+ * Failures a read may retry elsewhere: the node is unreachable, or (a replica only) the
+ * query was cancelled by a conflict with WAL replay (SQLSTATE 40001 on a standby).
+ */
+function retryableOnAnotherNode(err: unknown): boolean {
+  if (!(err instanceof GatewayError)) return false;
+  if (err.code === 'SHARD_UNAVAILABLE') return true;
+  const state = (err.cause as { parent?: { code?: string } } | undefined)?.parent?.code;
+  return err.code === 'CONFLICT' && state === '40001';
 }
 
 /**
@@ -24,7 +37,27 @@ export class TenantSession {
     private readonly router: ShardRouter,
     private readonly preference: ReadPreference,
     private readonly onRoute: (destination: Destination) => void,
+    /** a request saw this node fail: take it out of rotation until its next good probe */
+    private readonly reportFailure: (node: ShardNode, err: Error) => void = () => undefined,
   ) {}
+
+  /**
+   * Runs a read on the routed node. Reads are idempotent, so when a replica fails at the
+   * connection level the read is retried once on the next choice (another replica, or the
+   * primary): a killed replica costs no failed reads.
+   */
+  async read<T>(work: (node: ShardNode) => Promise<T>): Promise<T> {
+    const first = this.forRead();
+    try {
+      return await work(first.node);
+    } catch (err) {
+      if (first.role !== 'replica' || !retryableOnAnotherNode(err)) throw err;
+      // a replay conflict is the query's bad luck, not the node's: only outages leave rotation
+      if ((err as GatewayError).code === 'SHARD_UNAVAILABLE') this.reportFailure(first.node, err as Error);
+      this.#destination = undefined;
+      return work(this.forRead().node);
+    }
+  }
 
   /** true for reads that may be served from a cache: no consistency token, not strong */
   get eventual(): boolean {
@@ -43,6 +76,12 @@ export class TenantSession {
   forWrite(): Destination {
     // a request that writes after reading still writes to the primary
     if (this.#destination?.role === 'replica') this.#destination = undefined;
+    const primary = this.shard.primary.health;
+    // circuit breaker: while probes find the primary down, fail fast instead of queueing
+    // on connect and statement timeouts (reads still go to replicas within the lag bound)
+    if (!primary.healthy && primary.checkedAt > 0) {
+      throw new ShardUnavailableError(this.shard.id, { cause: new Error(primary.error ?? 'primary down'), retryAfterSeconds: 1 });
+    }
     return this.decide(() => this.router.route(this.shard, { kind: 'write' }));
   }
 

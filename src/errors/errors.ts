@@ -98,6 +98,13 @@ export class ShardUnavailableError extends GatewayError {
   }
 }
 
+/** The shard refused a write: the tenant is fenced for a move (SQLSTATE SG001, raised by the fence trigger). */
+export class TenantFencedError extends GatewayError {
+  constructor(shardId: string, options: { cause?: unknown } = {}) {
+    super('TENANT_FENCED', `The tenant is moving off shard ${shardId}; retry shortly`, { cause: options.cause, retryAfterSeconds: 1 });
+  }
+}
+
 export class QueryTimeoutError extends GatewayError {
   constructor(shardId: string, options: { cause?: unknown } = {}) {
     super('QUERY_TIMEOUT', `A query on shard ${shardId} exceeded its statement timeout`, {

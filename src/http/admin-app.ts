@@ -8,8 +8,13 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { adminAuth } from './admin-auth.js';
 import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin-tenants.js';
 import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin-shards.js';
+import { adminShardAddRoutes, type AdminShardAddDeps } from './routes/admin-shard-add.js';
+import { adminShardDrainRoutes } from './routes/admin-shard-drain.js';
+import { adminRebalanceRoutes } from './routes/admin-rebalance.js';
+import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin-tenant-move.js';
+import { adminJobsRoutes } from './routes/admin-jobs.js';
 
-export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps {
+export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -35,6 +40,12 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   admin.use(jsonBody('1mb'));
   admin.use('/tenants', adminTenantsRoutes(deps));
   admin.use(adminShardsRoutes(deps));
+  // tenant moves, rebalancing and draining (docs/moves.md)
+  admin.use(adminShardAddRoutes(deps));
+  admin.use(adminShardDrainRoutes(deps));
+  admin.use(adminRebalanceRoutes(deps));
+  admin.use(adminTenantMoveRoutes(deps));
+  admin.use(adminJobsRoutes(deps));
   app.use('/admin', admin);
 
   app.use(notFoundHandler());

@@ -7,6 +7,8 @@ import { jsonBody } from './body.js';
 import { observeRequests } from './observe.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { tenantContext, type TenantContextDeps } from './tenant-context.js';
+import { retryFencedWrites } from './fenced-retry.js';
+import type { TenantLimits } from './tenant-limits.js';
 import { usersRoutes } from './routes/users.js';
 import type { UsersRepository } from '../data/users-repository.js';
 import { productsRoutes, type ProductRoutesDeps } from './routes/products.js';
@@ -24,6 +26,8 @@ export interface TenantAppDeps extends TenantContextDeps, Omit<ProductRoutesDeps
   readonly users: UsersRepository;
   readonly orders: OrdersRepository;
   readonly analytics: AnalyticsRepository;
+  /** per-tenant rate limit and concurrency cap; absent: unlimited (`limits.enabled: false`) */
+  readonly limits?: TenantLimits;
 }
 
 /** The tenant API (port 8080): /v1/* behind tenant authentication, plus health probes. */
@@ -40,12 +44,16 @@ export function createTenantApp(deps: TenantAppDeps): Express {
 
   const v1 = express.Router();
   v1.use(tenantContext(deps));
+  if (deps.limits) v1.use(deps.limits.rate());
   v1.use(jsonBody(deps.bodyLimit));
+  // the slot is taken once the body is in: a slow upload holds no slot of database work
+  if (deps.limits) v1.use(deps.limits.concurrency());
   v1.use('/users', usersRoutes(deps.users));
   v1.use('/products', productsRoutes(deps));
   v1.use('/orders', ordersRoutes(deps));
   v1.use('/analytics', analyticsRoutes(deps.analytics));
-  app.use('/v1', v1);
+  // a write refused by a move's fence is re-dispatched once the tenant's placement has moved
+  app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: 2000 }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(deps.logger));

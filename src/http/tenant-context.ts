@@ -3,6 +3,7 @@ import type { TenantAuthenticator, Tenant } from '../tenancy/tenant-authenticato
 import type { PlacementService } from '../placement/placement-service.js';
 import type { ShardRegistry } from '../cluster/shard-registry.js';
 import type { ShardRouter, Destination } from '../cluster/router.js';
+import type { ShardNode } from '../cluster/shard-node.js';
 import { TenantSession } from '../data/tenant-session.js';
 import { decodeToken, type ConsistencyToken } from '../cluster/consistency-token.js';
 import { currentContext } from '../tenancy/request-context.js';
@@ -16,6 +17,7 @@ export interface TenantContextDeps {
   readonly registry: ShardRegistry;
   readonly router: ShardRouter;
   readonly routingHeaders: boolean;
+  readonly reportNodeFailure?: (node: ShardNode, err: Error) => void;
 }
 
 interface TenantLocals {
@@ -86,7 +88,7 @@ export function tenantContext(deps: TenantContextDeps): RequestHandler {
     };
     const locals = res.locals as TenantLocals;
     locals.tenant = tenant;
-    locals.session = new TenantSession(tenant.id, shard, deps.router, preference, onRoute);
+    locals.session = new TenantSession(tenant.id, shard, deps.router, preference, onRoute, deps.reportNodeFailure);
     next();
   };
 }

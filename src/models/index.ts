@@ -34,10 +34,11 @@ export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardM
   const { Order, OrderItem, Payment } = defineOrders(sequelize, { auditLog: AuditLog });
   const IdempotencyKey = defineIdempotencyKey(sequelize);
 
-  User.hasMany(Order, { foreignKey: 'customerId', as: 'orders', constraints: false });
-  Order.belongsTo(User, { foreignKey: 'customerId', as: 'customer', constraints: false });
-  OrderItem.belongsTo(Product, { foreignKey: 'productId', as: 'product', constraints: false });
-  User.hasMany(Session, { foreignKey: 'userId', as: 'sessions', constraints: false });
+  // keys named explicitly: Sequelize defaults to the first primary-key attribute (tenant_id)
+  User.hasMany(Order, { foreignKey: 'customerId', sourceKey: 'id', as: 'orders', constraints: false });
+  Order.belongsTo(User, { foreignKey: 'customerId', targetKey: 'id', as: 'customer', constraints: false });
+  OrderItem.belongsTo(Product, { foreignKey: 'productId', targetKey: 'id', as: 'product', constraints: false });
+  User.hasMany(Session, { foreignKey: 'userId', sourceKey: 'id', as: 'sessions', constraints: false });
 
   // eager-load a customer's orders of one status, each with its items
   User.addScope('withOrders', (status?: string) => ({

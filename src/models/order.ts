@@ -92,10 +92,12 @@ export function defineOrders(sequelize: Sequelize, deps: { readonly auditLog: Au
   );
 
   // ids are globally unique UUIDs, so joining on id alone is exact; queries still filter
-  // tenant_id on every table so each join uses the tenant-led indexes
-  Order.hasMany(OrderItem, { foreignKey: 'orderId', as: 'items', constraints: false });
-  OrderItem.belongsTo(Order, { foreignKey: 'orderId', as: 'order', constraints: false });
-  Order.hasOne(Payment, { foreignKey: 'orderId', as: 'payment', constraints: false });
+  // tenant_id on every table so each join uses the tenant-led indexes. The keys are named:
+  // Sequelize's default is the first primary-key attribute, tenant_id, which joined
+  // order_id to tenant_id
+  Order.hasMany(OrderItem, { foreignKey: 'orderId', sourceKey: 'id', as: 'items', constraints: false });
+  OrderItem.belongsTo(Order, { foreignKey: 'orderId', targetKey: 'id', as: 'order', constraints: false });
+  Order.hasOne(Payment, { foreignKey: 'orderId', sourceKey: 'id', as: 'payment', constraints: false });
 
   attachAuditHooks(Order, deps.auditLog, { table: 'orders', omit: [] });
   attachAuditHooks(OrderItem, deps.auditLog, { table: 'order_items', omit: [] });

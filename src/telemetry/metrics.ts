@@ -22,7 +22,8 @@ export class GatewayMetrics {
   readonly httpDuration: Histogram<'route' | 'status' | 'shard' | 'method'>;
   readonly dbDuration: Histogram<'shard' | 'role'>;
   readonly cacheRequests: Counter<'result'>;
-  readonly rateLimited: Counter<'tenant_plan'>;
+  /** `limit`: `rate` (the plan's token bucket) or `concurrency` (the per-tenant cap on database work) */
+  readonly rateLimited: Counter<'tenant_plan' | 'limit'>;
   readonly moveRowsCopied: Counter;
   readonly moves: Counter<'state'>;
   readonly slowQueries: Counter<'shard' | 'role'>;
@@ -46,7 +47,7 @@ export class GatewayMetrics {
     });
     this.slowQueries = new Counter({ name: `${PREFIX}db_slow_queries_total`, help: 'Queries slower than the slow-query threshold', labelNames: ['shard', 'role'], registers });
     this.cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Read-through cache lookups by result', labelNames: ['result'], registers });
-    this.rateLimited = new Counter({ name: `${PREFIX}rate_limited_total`, help: 'Requests answered 429', labelNames: ['tenant_plan'], registers });
+    this.rateLimited = new Counter({ name: `${PREFIX}rate_limited_total`, help: 'Requests answered 429', labelNames: ['tenant_plan', 'limit'], registers });
     this.moveRowsCopied = new Counter({ name: `${PREFIX}move_rows_copied_total`, help: 'Rows copied by tenant moves', registers });
     this.moves = new Counter({ name: `${PREFIX}moves_total`, help: 'Tenant moves by final state', labelNames: ['state'], registers });
 

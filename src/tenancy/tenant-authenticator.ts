@@ -1,7 +1,7 @@
 import type { CatalogStore, TenantRow } from '../catalog/catalog-store.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 import { hashApiKey, hashesEqual, looksLikeApiKey } from './api-keys.js';
-import { TenantSuspendedError, UnauthenticatedError } from '../errors/errors.js';
+import { CatalogUnavailableError, TenantSuspendedError, UnauthenticatedError } from '../errors/errors.js';
 
 export interface Tenant {
   readonly id: string;
@@ -15,11 +15,22 @@ export interface TenantAuthenticatorOptions {
   /** unknown keys are remembered briefly so a flood of bad keys does not hit the catalog */
   readonly negativeCacheTtlMs: number;
   readonly maxEntries?: number;
+  /** how long a known tenant may be served from memory while the catalog is down */
+  readonly staleIfErrorMs?: number;
 }
 
-/** Resolves `Authorization: Bearer <api key>` to a tenant, with a short-lived cache. */
+interface Entry {
+  readonly row: TenantRow | null;
+  readonly fetchedAt: number;
+}
+
+/**
+ * Resolves `Authorization: Bearer <api key>` to a tenant, with a short-lived cache. Known
+ * tenants stay in memory past their freshness: when the catalog is down they are served
+ * from there (stale-if-error), so an outage of the control plane does not take tenants down.
+ */
 export class TenantAuthenticator {
-  readonly #cache: TtlCache<string, TenantRow | null>;
+  readonly #cache: TtlCache<string, Entry>;
 
   constructor(
     private readonly catalog: CatalogStore,
@@ -32,19 +43,33 @@ export class TenantAuthenticator {
     const key = parseBearer(authorization);
     if (key === undefined || !looksLikeApiKey(key)) throw new UnauthenticatedError();
     const hash = hashApiKey(key);
-    let row = this.#cache.get(hash);
-    if (row === undefined) {
-      row = (await this.catalog.findTenantByKeyHash(hash)) ?? null;
-      this.#cache.set(hash, row, row === null ? this.options.negativeCacheTtlMs : this.options.cacheTtlMs);
-    }
+    const row = await this.lookup(hash);
     if (row === null || !hashesEqual(row.apiKeyHash, hash)) throw new UnauthenticatedError('Unknown API key');
     if (row.status !== 'active') throw new TenantSuspendedError(row.id);
     return { id: row.id, name: row.name, status: row.status, plan: row.plan };
   }
 
+  private async lookup(hash: string): Promise<TenantRow | null> {
+    const cached = this.#cache.get(hash);
+    const now = Date.now();
+    if (cached !== undefined) {
+      const ttl = cached.row === null ? this.options.negativeCacheTtlMs : this.options.cacheTtlMs;
+      if (now - cached.fetchedAt < ttl) return cached.row;
+    }
+    try {
+      const row = (await this.catalog.findTenantByKeyHash(hash)) ?? null;
+      const keepMs = row === null ? this.options.negativeCacheTtlMs : Math.max(this.options.cacheTtlMs, this.options.staleIfErrorMs ?? 3_600_000);
+      this.#cache.set(hash, { row, fetchedAt: now }, keepMs);
+      return row;
+    } catch (err) {
+      if (err instanceof CatalogUnavailableError && cached?.row) return cached.row;
+      throw err;
+    }
+  }
+
   /** Drops a tenant's cached entry (after a status change on this gateway). */
   invalidate(tenantId: string): void {
-    this.#cache.deleteWhere((row) => row !== null && row.id === tenantId);
+    this.#cache.deleteWhere((entry) => entry.row !== null && entry.row.id === tenantId);
   }
 
   clear(): void {

@@ -1,7 +1,6 @@
 import express, { type Request, type Router } from 'express';
 import type { OrdersRepository } from '../../data/orders-repository.js';
 import type { OrderSortField } from '../../data/order-queries.js';
-import type { OrderStatus } from '../../models/index.js';
 import { UUID_PATTERN } from '../../models/index.js';
 import { NotFoundError } from '../../errors/errors.js';
 import { parseInput } from '../validation.js';
@@ -42,22 +41,23 @@ export function ordersRoutes(deps: OrderRoutesDeps): Router {
     const session = sessionOf(res);
     // page numbers unless the client asked for keyset paging with a cursor
     const page = q.cursor === undefined ? (q.page ?? 1) : undefined;
-    res.json(
-      await orders.list(session.forRead().node, session.tenantId, {
-        pageSize: q.pageSize,
-        page,
-        cursor: q.cursor,
-        status: q.status as OrderStatus | undefined,
-        customerId: q.customerId,
-        sort: { field, direction: descending ? 'DESC' : 'ASC' },
-      }),
-    );
+    // a replica (lag within bound, or past the client's token); session.read retries once
+    // on the next choice if that replica fails at the connection level
+    const list = {
+      pageSize: q.pageSize,
+      page,
+      cursor: q.cursor,
+      status: q.status,
+      customerId: q.customerId,
+      sort: { field, direction: descending ? ('DESC' as const) : ('ASC' as const) },
+    };
+    res.json(await session.read((node) => orders.list(node, session.tenantId, list)));
   });
 
   router.get('/:id', async (req, res) => {
     const id = idParam(req);
     const session = sessionOf(res);
-    sendRecord(res, 200, await orders.get(session.forRead().node, session.tenantId, id));
+    sendRecord(res, 200, await session.read((node) => orders.get(node, session.tenantId, id)));
   });
 
   return router;

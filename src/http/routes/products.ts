@@ -74,7 +74,7 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
     // page numbers unless the client asked for keyset paging with a cursor
     const page = q.cursor === undefined ? (q.page ?? 1) : undefined;
     res.json(
-      await products.list(session.forRead().node, session.tenantId, {
+      await session.read((node) => products.list(node, session.tenantId, {
         pageSize: q.pageSize,
         page,
         cursor: q.cursor,
@@ -84,7 +84,7 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
         createdFrom: q.createdFrom,
         createdTo: q.createdTo,
         sort: { field, direction: descending ? 'DESC' : 'ASC' },
-      }),
+      })),
     );
   });
 

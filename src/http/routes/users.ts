@@ -65,20 +65,21 @@ export function usersRoutes(repo: UsersRepository): Router {
     const descending = q.sort.startsWith('-');
     const field = (descending ? q.sort.slice(1) : q.sort) as UserSortField;
     const session = sessionOf(res);
-    const page = await repo.list(session.forRead().node, session.tenantId, {
+    const page = await session.read((node) => repo.list(node, session.tenantId, {
       page: q.page,
       pageSize: q.pageSize,
       active: q.active,
       createdFrom: q.createdFrom,
       createdTo: q.createdTo,
       sort: { field, direction: descending ? 'DESC' : 'ASC' },
-    });
+    }));
     res.json(page);
   });
 
   router.get('/:id', async (req, res) => {
     const session = sessionOf(res);
-    sendRecord(res, 200, await repo.get(session.forRead().node, session.tenantId, idParam(req)));
+    const id = idParam(req);
+    sendRecord(res, 200, await session.read((node) => repo.get(node, session.tenantId, id)));
   });
 
   router.patch('/:id', async (req, res) => {

@@ -51,7 +51,7 @@ export const orderList = z.strictObject({
   page: queryInt(1, 1_000_000).optional(),
   pageSize: queryInt(1, 100).default(20),
   cursor: queryValue.max(512).optional(),
-  status: queryValue.refine((v) => ['pending', 'confirmed', 'cancelled'].includes(v), 'must be pending, confirmed or cancelled').optional(),
+  status: queryValue.pipe(z.enum(['pending', 'confirmed', 'cancelled'], { error: 'must be pending, confirmed or cancelled' })).optional(),
   customerId: queryValue.pipe(uuid).optional(),
   sort: queryValue.refine((v) => sortValues.includes(v), `must be one of ${sortValues.join(', ')}`).default('createdAt'),
 });

@@ -1,0 +1,46 @@
+import { msUntilFull, take, type BucketLimits, type BucketState, type TakeResult } from './token-bucket.js';
+
+export interface LocalBucketsOptions {
+  /** how often (at most) a take also drops buckets that have refilled completely */
+  readonly sweepIntervalMs?: number;
+  /** monotonic ms clock */
+  readonly now?: () => number;
+}
+
+/**
+ * Token buckets in this process, one per key: the rate limiter's fallback while Redis is
+ * unreachable, and its only store when no Redis is configured. A bucket that has refilled
+ * to full is indistinguishable from a new one, so sweeps drop those: idle tenants leave nothing.
+ */
+export class LocalBuckets {
+  readonly #buckets = new Map<string, { state: BucketState; limits: BucketLimits }>();
+  readonly #now: () => number;
+  readonly #sweepIntervalMs: number;
+  #lastSweep: number;
+
+  constructor(options: LocalBucketsOptions = {}) {
+    this.#now = options.now ?? (() => performance.now());
+    this.#sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
+    this.#lastSweep = this.#now();
+  }
+
+  take(key: string, limits: BucketLimits, cost = 1): TakeResult {
+    const now = this.#now();
+    if (now - this.#lastSweep >= this.#sweepIntervalMs) this.sweep(now);
+    const { state, result } = take(this.#buckets.get(key)?.state, limits, now, cost);
+    this.#buckets.set(key, { state, limits });
+    return result;
+  }
+
+  /** Drops every bucket that is full again by `now`. */
+  sweep(now = this.#now()): void {
+    this.#lastSweep = now;
+    for (const [key, { state, limits }] of this.#buckets) {
+      if (now - state.at >= msUntilFull(state, limits)) this.#buckets.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.#buckets.size;
+  }
+}

@@ -1,0 +1,24 @@
+import type { CatalogStore } from '../catalog/catalog-store.js';
+import type { PlacementChanges } from './move-finish.js';
+import { ringOf } from './planner.js';
+
+/**
+ * A move's placement change in the catalog: the pin is dropped when the ring (of the
+ * active shards, read now) already puts the tenant on its new shard — a rebalance or
+ * drain — and kept when an operator moved it where the ring would not.
+ */
+export class CatalogPlacement implements PlacementChanges {
+  constructor(
+    private readonly catalog: CatalogStore,
+    private readonly announce: (tenantIds: readonly string[]) => Promise<void>,
+  ) {}
+
+  async place(tenantId: string, shardId: string, reason: string): Promise<{ pinned: boolean }> {
+    const ring = ringOf(await this.catalog.listShards(), ['active']);
+    const pinned = ring.get(tenantId) !== shardId;
+    if (pinned) await this.catalog.setPin({ tenantId, shardId, reason });
+    else await this.catalog.deletePin(tenantId);
+    await this.announce([tenantId]);
+    return { pinned };
+  }
+}

@@ -1,0 +1,72 @@
+import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
+
+/** Advisory lock class of the fence: the trigger tries (7301, hashtext(tenant)) shared. */
+const FENCE_LOCK_CLASS = 7301;
+
+export interface PlacedFence {
+  readonly hold: FenceHold;
+  /** the source's WAL position after the fence committed: the target is complete once it confirms this */
+  readonly lsn: string;
+  /** ms spent waiting for the tenant's in-flight writes to finish */
+  readonly drainMs: number;
+  /** performance.now() when the lock was requested: from then on the tenant's writes are refused */
+  readonly fencedFrom: number;
+}
+
+/**
+ * The fence on the source while a move is fenced: a session holding the tenant's
+ * exclusive fence lock, and its row in tenant_fences (which outlives the session, so a
+ * crashed mover leaves the tenant fenced, never half-moved and writable on both sides).
+ */
+export class FenceHold {
+  private constructor(private readonly client: AdminClient) {}
+
+  /**
+   * Takes the lock (waiting at most lockTimeoutMs for writes already in flight, while new
+   * writes are refused), then commits the fence row, then reads the WAL position.
+   */
+  static async place(url: string, options: AdminClientOptions, tenantId: string, moveId: string, lockTimeoutMs: number): Promise<PlacedFence> {
+    const client = await openAdminClient(url, options, 'fence');
+    try {
+      // tables added since the last migration get the trigger before the fence counts on it
+      await client.query('SELECT public.shardgate_apply_fence_triggers()');
+      await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+      const started = performance.now();
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [FENCE_LOCK_CLASS, tenantId]);
+      const drainMs = performance.now() - started;
+      await client.query(
+        `INSERT INTO tenant_fences (tenant_id, move_id, fenced_at) VALUES ($1, $2, now())
+         ON CONFLICT (tenant_id) DO UPDATE SET move_id = EXCLUDED.move_id, fenced_at = EXCLUDED.fenced_at`,
+        [tenantId, moveId],
+      );
+      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      return { hold: new FenceHold(client), lsn: rows[0]!.lsn, drainMs, fencedFrom: started };
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Ends the session: the lock goes, the fence row stays until unfence() or for good. */
+  async release(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/** Puts the fence row back (a resumed move whose session, and so its lock, is gone). */
+export async function ensureFenceRow(client: AdminClient, tenantId: string, moveId: string): Promise<void> {
+  await client.query(
+    `INSERT INTO tenant_fences (tenant_id, move_id) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET move_id = EXCLUDED.move_id`,
+    [tenantId, moveId],
+  );
+}
+
+/** Lifts the fence: the tenant is writable on this shard again. */
+export async function unfence(client: AdminClient, tenantId: string): Promise<void> {
+  await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
+}
+
+export async function isFenced(client: AdminClient, tenantId: string): Promise<boolean> {
+  const { rows } = await client.query('SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
+  return rows.length > 0;
+}

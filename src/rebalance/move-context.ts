@@ -1,0 +1,124 @@
+import type { Logger } from 'pino';
+import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
+import type { FenceHold } from './fence.js';
+import type { JobStore, MovePatch } from './job-store.js';
+import type { MoveRecord } from './job-records.js';
+import type { TenantTable } from './shard-admin-sql.js';
+import { replicationName } from './shard-admin-sql.js';
+import { tenantTables } from './tenant-tables.js';
+
+/** Where a shard's primary is: read from the catalog for each move (a shard added a second ago included). */
+export interface ShardDirectory {
+  primaryUrl(shardId: string): Promise<string>;
+}
+
+export interface MoverTimings {
+  readonly admin: AdminClientOptions;
+  /** ms the initial copy may take before the move fails */
+  readonly copyTimeoutMs: number;
+  /** ms to get within catchUpBytes of the source's WAL before fencing */
+  readonly catchUpTimeoutMs: number;
+  /** how close (bytes of WAL) the subscription must be before the fence goes up: bounds the write pause */
+  readonly catchUpBytes: number;
+  /** ms the fence may wait for in-flight writes plus the target's last changes, else the move rolls back */
+  readonly fenceTimeoutMs: number;
+  /** ms between cutover and deleting the source's rows: readers with a stale placement still find them */
+  readonly cleanupGraceMs: number;
+  /** ms between polls of replication progress */
+  readonly pollMs: number;
+}
+
+/**
+ * One run of one move: its record, its connections to both primaries (opened on first
+ * use, closed at the end), and what earlier stages of this run learnt.
+ */
+export class MoveContext {
+  readonly name: string;
+  #source: AdminClient | undefined;
+  #target: AdminClient | undefined;
+  #tables: TenantTable[] | undefined;
+  fence: FenceHold | undefined;
+  /** performance.now() when the fence lock was requested in this run */
+  fenceStartedAt: number | undefined;
+
+  constructor(
+    public move: MoveRecord,
+    readonly store: JobStore,
+    readonly shards: ShardDirectory,
+    readonly timings: MoverTimings,
+    readonly signal: AbortSignal,
+    readonly logger: Logger,
+  ) {
+    this.name = replicationName(move.id);
+  }
+
+  sourceUrl(): Promise<string> {
+    return this.shards.primaryUrl(this.move.source);
+  }
+
+  targetUrl(): Promise<string> {
+    return this.shards.primaryUrl(this.move.target);
+  }
+
+  async source(): Promise<AdminClient> {
+    this.#source ??= await openAdminClient(await this.sourceUrl(), this.timings.admin, `${this.move.source}:src`);
+    return this.#source;
+  }
+
+  async target(): Promise<AdminClient> {
+    this.#target ??= await openAdminClient(await this.targetUrl(), this.timings.admin, `${this.move.target}:dst`);
+    return this.#target;
+  }
+
+  /** The source's tenant tables, read once per run. */
+  async tables(): Promise<TenantTable[]> {
+    this.#tables ??= await tenantTables(await this.source());
+    return this.#tables;
+  }
+
+  /** Persists a change of the move and keeps the in-memory record in step. */
+  async update(patch: MovePatch): Promise<void> {
+    await this.store.updateMove(this.move.id, patch);
+    this.move = {
+      ...this.move,
+      ...(patch.stage ? { stage: patch.stage } : {}),
+      ...(patch.rowsCopied !== undefined ? { rowsCopied: patch.rowsCopied } : {}),
+      ...(patch.detail ? { detail: { ...this.move.detail, ...patch.detail } } : {}),
+      ...(patch.error !== undefined ? { error: patch.error } : {}),
+    };
+  }
+
+  /** Waits ms, or throws the abort reason as soon as the run is stopped. */
+  async pause(ms: number): Promise<void> {
+    this.signal.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(this.signal.reason);
+      };
+      const timer = setTimeout(() => {
+        this.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      this.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Drops the connections; a fence hold ends with its session (its row stays). */
+  async close(): Promise<void> {
+    const clients = [this.#source, this.#target];
+    this.#source = undefined;
+    this.#target = undefined;
+    await Promise.all(clients.map((c) => c?.end().catch(() => undefined)));
+    await this.fence?.release();
+    this.fence = undefined;
+  }
+
+  /** Forgets a connection that failed, so the next use opens a new one. */
+  async reset(): Promise<void> {
+    const fence = this.fence;
+    this.fence = undefined;
+    await this.close();
+    this.fence = fence;
+  }
+}

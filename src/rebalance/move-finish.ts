@@ -1,0 +1,79 @@
+import { ensureFenceRow, unfence } from './fence.js';
+import type { MoveContext } from './move-context.js';
+import { dropPublication, dropSlots, dropSubscription } from './replication-ops.js';
+import { deleteTenantRows } from './tenant-rows.js';
+import { tenantTables } from './tenant-tables.js';
+
+/** How a move changes placement: the catalog, this gateway's table, and every other gateway. */
+export interface PlacementChanges {
+  /**
+   * Places the tenant on the shard: no pin when the ring (of the active shards) already
+   * puts it there, else a pin with this reason. Returns whether a pin was kept.
+   */
+  place(tenantId: string, shardId: string, reason: string): Promise<{ pinned: boolean }>;
+}
+
+/**
+ * cutover: the source stays fenced (a stale gateway's write there fails and is retried
+ * against the new placement); the target loses any fence an earlier move away from it
+ * left; then the catalog places the tenant on the target and every gateway is told.
+ */
+export async function cutover(ctx: MoveContext, placement: PlacementChanges): Promise<void> {
+  await ensureFenceRow(await ctx.source(), ctx.move.tenantId, ctx.move.id);
+  await unfence(await ctx.target(), ctx.move.tenantId);
+  const { pinned } = await placement.place(ctx.move.tenantId, ctx.move.target, `move:${ctx.move.jobId}`);
+  const fenceMs = ctx.fenceStartedAt === undefined ? undefined : Math.round(performance.now() - ctx.fenceStartedAt);
+  await ctx.update({ detail: { pinKept: pinned, ...(fenceMs !== undefined ? { fenceMs } : {}) } });
+}
+
+/**
+ * cleanup: no replication object outlives the move (dropping the subscription drops its
+ * slot on the source; anything left is dropped there directly), then, after a grace
+ * period for readers with a stale placement, the tenant's rows leave the source. The
+ * source keeps the tenant's fence row as a tombstone: a gateway that never heard of the
+ * move still cannot write there.
+ */
+export async function cleanup(ctx: MoveContext): Promise<void> {
+  await dropSubscription(await ctx.target(), ctx.name);
+  const source = await ctx.source();
+  await dropPublication(source, ctx.name);
+  await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
+  await ctx.pause(ctx.timings.cleanupGraceMs);
+  await deleteTenantRows(source, ctx.move.tenantId, await ctx.tables());
+  await ensureFenceRow(source, ctx.move.tenantId, ctx.move.id);
+  await ctx.fence?.release();
+  ctx.fence = undefined;
+}
+
+/**
+ * Undoes a move that has not reached cutover: the tenant ends where it started, writable,
+ * with no subscription, publication, slot or copied row left. Each side is cleaned
+ * independently so one unreachable server does not leave the other dirty; what could not
+ * be removed is returned.
+ */
+export async function rollback(ctx: MoveContext): Promise<string[]> {
+  const leftovers: string[] = [];
+  await ctx.reset(); // the failure may have broken a connection
+  try {
+    const target = await ctx.target();
+    await dropSubscription(target, ctx.name);
+    await deleteTenantRows(target, ctx.move.tenantId, await tenantTables(target));
+  } catch (err) {
+    leftovers.push(`target ${ctx.move.target}: subscription ${ctx.name} or copied rows (${(err as Error).message})`);
+  }
+  try {
+    const source = await ctx.source();
+    await dropPublication(source, ctx.name);
+    await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
+  } catch (err) {
+    leftovers.push(`source ${ctx.move.source}: publication or slot ${ctx.name} (${(err as Error).message})`);
+  }
+  try {
+    await unfence(await ctx.source(), ctx.move.tenantId);
+  } catch (err) {
+    leftovers.push(`source ${ctx.move.source}: fence of ${ctx.move.tenantId} (${(err as Error).message})`);
+  }
+  await ctx.fence?.release();
+  ctx.fence = undefined;
+  return leftovers;
+}

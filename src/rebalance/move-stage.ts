@@ -1,0 +1,57 @@
+/**
+ * A tenant move is a state machine; the stage is persisted in the catalog *before* the
+ * stage's side effects run, so whoever resumes a move knows what may already exist:
+ *
+ *   pending → copying → catching_up → fenced → verified → cutover → cleanup → done
+ *                  ╰──────────╯ any failure before cutover ──▶ failed (tenant back on the source, writable)
+ *
+ * - copying:     publication on the source, subscription on the target, initial copy
+ * - catching_up: the subscription streams changes until it is close to the source's WAL
+ * - fenced:      the source refuses the tenant's writes; wait until the target has them all
+ * - verified:    row counts and checksums per table agree on both sides (persisted before checking)
+ * - cutover:     the catalog places the tenant on the target; gateways are told
+ * - cleanup:     subscription, publication and slot dropped, the source's rows deleted
+ */
+export type MoveStage = 'pending' | 'copying' | 'catching_up' | 'fenced' | 'verified' | 'cutover' | 'cleanup' | 'done' | 'failed';
+
+export const MOVE_STAGES: readonly MoveStage[] = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done', 'failed'];
+
+/** The happy path, in order. */
+const FORWARD: readonly MoveStage[] = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done'];
+
+export function isMoveStage(value: string): value is MoveStage {
+  return (MOVE_STAGES as readonly string[]).includes(value);
+}
+
+export function isTerminal(stage: MoveStage): boolean {
+  return stage === 'done' || stage === 'failed';
+}
+
+/** From cutover on the tenant may already be served by the target: a move only goes forward. */
+export function isPastCutover(stage: MoveStage): boolean {
+  return stage === 'cutover' || stage === 'cleanup' || stage === 'done';
+}
+
+/** The stage after `stage` on the happy path (undefined for terminal stages). */
+export function nextStage(stage: MoveStage): MoveStage | undefined {
+  const i = FORWARD.indexOf(stage);
+  return i < 0 || i === FORWARD.length - 1 ? undefined : FORWARD[i + 1];
+}
+
+/**
+ * Legal transitions: one step forward; to failed from anything before cutover; back to
+ * pending only from a rolled-back, not yet terminal stage (a resumed move starts over).
+ */
+export function canTransition(from: MoveStage, to: MoveStage): boolean {
+  if (isTerminal(from)) return false;
+  if (to === 'failed') return !isPastCutover(from);
+  if (to === 'pending') return !isPastCutover(from) && from !== 'pending';
+  return nextStage(from) === to;
+}
+
+export type JobKind = 'move' | 'rebalance' | 'drain';
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+
+export function isJobOpen(state: JobState): boolean {
+  return state === 'pending' || state === 'running';
+}

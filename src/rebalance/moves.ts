@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CatalogStore } from '../catalog/catalog-store.js';
+import type { ShardTopology } from '../cluster/shard-registry.js';
+import { NotFoundError } from '../errors/errors.js';
+import { CatalogPlacement } from './catalog-placement.js';
+import { JobRunner } from './job-runner.js';
+import { JobStore } from './job-store.js';
+import { MoveJobs } from './move-jobs.js';
+import { ShardProvisioner } from './shard-provisioner.js';
+import { TenantMover, type MoveHooks } from './tenant-mover.js';
+
+export type { MoveHooks } from './tenant-mover.js';
+
+/** config.moves */
+export interface MovesConfig {
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly statementTimeoutMs: number;
+  readonly copyTimeoutMs: number;
+  readonly catchUpTimeoutMs: number;
+  readonly catchUpBytes: number;
+  readonly fenceTimeoutMs: number;
+  readonly cleanupGraceMs: number;
+  readonly pollMs: number;
+}
+
+export interface MovesDeps {
+  readonly config: MovesConfig;
+  readonly connectTimeoutMs: number;
+  readonly catalog: CatalogStore;
+  readonly logger: Logger;
+  /** reloads this gateway's placement, broadcasts the catalog version, drops the tenants' cached entries */
+  readonly announce: (tenantIds: readonly string[]) => Promise<void>;
+  /** opens the shard in the registry and runs the shard migrations on its primary */
+  readonly migrateShard: (shard: ShardTopology) => Promise<void>;
+  readonly forgetShard: (shardId: string) => Promise<void>;
+  readonly hooks?: MoveHooks;
+}
+
+/** The moves subsystem, wired: the runner (start/stop with the gateway) and what the admin API calls. */
+export interface Moves {
+  readonly store: JobStore;
+  readonly runner: JobRunner;
+  readonly jobs: MoveJobs;
+  readonly provisioner: ShardProvisioner;
+}
+
+export function createMoves(deps: MovesDeps): Moves {
+  const { config, catalog, logger } = deps;
+  const admin = { statementTimeoutMs: config.statementTimeoutMs, connectTimeoutMs: deps.connectTimeoutMs };
+  const store = new JobStore(catalog.sequelize);
+  const shard = async (id: string) => {
+    const row = (await catalog.listShards()).find((s) => s.id === id);
+    if (!row) throw new NotFoundError('shard', id);
+    return row;
+  };
+  const mover = new TenantMover({
+    store,
+    shards: { primaryUrl: async (id) => (await shard(id)).primary },
+    placement: new CatalogPlacement(catalog, deps.announce),
+    migrateShard: async (id) => deps.migrateShard(await shard(id)),
+    timings: { ...config, admin },
+    logger: logger.child({ component: 'mover' }),
+    ...(deps.hooks ? { hooks: deps.hooks } : {}),
+  });
+  // jobs and runner refer to each other: the runner ends a job through the job kind's rules
+  const holder: { jobs?: MoveJobs } = {};
+  const runner = new JobRunner(
+    { store, mover, logger, finishJob: (job, moves, ok) => holder.jobs?.finishJob(job, moves, ok) ?? Promise.resolve() },
+    { owner: `gateway-${randomUUID()}`, concurrency: config.concurrency, leaseMs: config.leaseMs },
+  );
+  const jobs = new MoveJobs({ store, runner, announce: deps.announce, logger });
+  holder.jobs = jobs;
+  const provisioner = new ShardProvisioner({ catalog, admin, migrate: deps.migrateShard, forget: deps.forgetShard, announce: deps.announce });
+  return { store, runner, jobs, provisioner };
+}

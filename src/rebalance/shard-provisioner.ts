@@ -1,0 +1,75 @@
+import type { CatalogStore, ShardRow } from '../catalog/catalog-store.js';
+import type { ShardTopology } from '../cluster/shard-registry.js';
+import { ConflictError, ShardUnavailableError, ValidationError } from '../errors/errors.js';
+import { withAdminClient, type AdminClientOptions } from './admin-client.js';
+
+export interface NewShard extends ShardTopology {
+  readonly weight: number;
+}
+
+export interface ShardProvisionerDeps {
+  readonly catalog: CatalogStore;
+  readonly admin: AdminClientOptions;
+  /** opens the shard in this gateway's registry and runs the shard migrations on its primary */
+  readonly migrate: (shard: ShardTopology) => Promise<void>;
+  /** undoes `migrate`'s registration when the shard is refused after all */
+  readonly forget: (shardId: string) => Promise<void>;
+  readonly announce: (tenantIds: readonly string[]) => Promise<void>;
+}
+
+interface NodeFacts {
+  readonly inRecovery: boolean;
+  readonly walLevel: string;
+  readonly version: number;
+}
+
+const replicaUrl = (r: ShardTopology['replicas'][number]) => (typeof r === 'string' ? r : r.url);
+
+/**
+ * POST /admin/shards: checks every node answers and is what it claims to be (a primary
+ * with wal_level=logical on PostgreSQL 15+, replicas in recovery), migrates the primary,
+ * then records the shard as standby: in the topology, out of the ring until a rebalance.
+ */
+export class ShardProvisioner {
+  constructor(private readonly deps: ShardProvisionerDeps) {}
+
+  async add(shard: NewShard): Promise<ShardRow> {
+    if ((await this.deps.catalog.listShards()).some((s) => s.id === shard.id)) throw new ConflictError(`Shard ${shard.id} already exists`, 'id');
+    const primary = await this.#facts(shard.primary, 'primary');
+    if (primary.inRecovery) throw new ValidationError('primary', 'primary: the server is a standby (in recovery), not a primary');
+    if (primary.version < 150000) throw new ValidationError('primary', 'primary: tenant moves need PostgreSQL 15 or later');
+    if (primary.walLevel !== 'logical') throw new ValidationError('primary', `primary: wal_level is ${primary.walLevel}; tenant moves need wal_level=logical`);
+    for (const [i, replica] of shard.replicas.entries()) {
+      const facts = await this.#facts(replicaUrl(replica), `replicas[${i}]`);
+      if (!facts.inRecovery) throw new ValidationError(`replicas[${i}]`, `replicas[${i}]: the server is not a streaming replica (not in recovery)`);
+    }
+    try {
+      await this.deps.migrate(shard);
+    } catch (err) {
+      await this.deps.forget(shard.id).catch(() => undefined);
+      throw new ShardUnavailableError(shard.id, { cause: err });
+    }
+    let row: ShardRow;
+    try {
+      row = await this.deps.catalog.addShard({ id: shard.id, primary: shard.primary, replicas: shard.replicas, weight: shard.weight, state: 'standby' });
+    } catch (err) {
+      await this.deps.forget(shard.id).catch(() => undefined);
+      throw err;
+    }
+    await this.deps.announce([]);
+    return row;
+  }
+
+  async #facts(url: string, field: string): Promise<NodeFacts> {
+    try {
+      return await withAdminClient(url, this.deps.admin, 'provision', async (client) => {
+        const { rows } = await client.query<{ r: boolean; w: string; v: string }>(
+          `SELECT pg_is_in_recovery() AS r, current_setting('wal_level') AS w, current_setting('server_version_num') AS v`,
+        );
+        return { inRecovery: rows[0]!.r, walLevel: rows[0]!.w, version: Number(rows[0]!.v) };
+      });
+    } catch (err) {
+      throw new ValidationError(field, `${field}: cannot connect (${(err as Error).message})`);
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import type { Logger } from 'pino';
+import type { JobStore } from './job-store.js';
+import type { MoveRecord } from './job-records.js';
+import { MoveContext, type MoverTimings, type ShardDirectory } from './move-context.js';
+import { cleanup, cutover, rollback, type PlacementChanges } from './move-finish.js';
+import { isPastCutover, nextStage, type MoveStage } from './move-stage.js';
+import { catchUp, copy, fence, verify } from './move-steps.js';
+
+/** Test seams and telemetry: told before each stage's side effects, and of rows and outcomes. */
+export interface MoveHooks {
+  beforeStage?(stage: MoveStage, move: MoveRecord, signal: AbortSignal): Promise<void> | void;
+  rowsCopied?(rows: number): void;
+  finished?(state: 'done' | 'failed', move: MoveRecord): void;
+}
+
+export interface TenantMoverDeps {
+  readonly store: JobStore;
+  readonly shards: ShardDirectory;
+  readonly placement: PlacementChanges;
+  /** runs the shard migrations on a (possibly just added) target */
+  readonly migrateShard: (shardId: string) => Promise<void>;
+  readonly timings: MoverTimings;
+  readonly logger: Logger;
+  readonly hooks?: MoveHooks;
+}
+
+/** Why a run stopped without finishing: the runner stops ('stop') or another gateway owns the job now ('abandon'). */
+export type StopReason = 'stop' | 'abandon';
+
+/** A move rolled back more often than this (restarts mid-move) fails instead of starting over. */
+const MAX_ATTEMPTS = 3;
+/** tries of a step after cutover (it can only go forward): ~30 s with the backoff below */
+const FORWARD_TRIES = 6;
+
+/**
+ * Drives one tenant move through its stages. Before cutover any failure rolls the move
+ * back (tenant on the source, writable, nothing left behind); from cutover on the move
+ * only goes forward, retrying. A resumed move (a stage persisted by a run that died)
+ * is rolled back and started over if it had not reached cutover, else finished.
+ */
+export class TenantMover {
+  constructor(private readonly deps: TenantMoverDeps) {}
+
+  async run(record: MoveRecord, signal: AbortSignal): Promise<MoveStage> {
+    const ctx = new MoveContext(record, this.deps.store, this.deps.shards, this.deps.timings, signal, this.deps.logger.child({ move: record.id, tenant: record.tenantId }));
+    try {
+      let stage: MoveStage | undefined = record.stage;
+      if (stage !== 'pending' && !isPastCutover(stage)) {
+        ctx.logger.warn({ stage }, 'resuming an interrupted move: rolling it back first');
+        const failed = await this.#rollBack(ctx, `interrupted during ${stage}`, record.attempts + 1 >= MAX_ATTEMPTS);
+        if (failed) return 'failed';
+        stage = 'pending';
+      }
+      if (stage === 'pending') {
+        await ctx.update({ stage: 'copying', attempt: true, error: null });
+        stage = 'copying';
+      }
+      while (stage !== undefined && stage !== 'done') {
+        const started = performance.now();
+        await this.#step(ctx, stage);
+        const stageMs = { ...ctx.move.detail.stageMs, [stage]: Math.round(performance.now() - started) };
+        stage = nextStage(stage);
+        if (stage) await ctx.update({ stage, detail: { stageMs } });
+      }
+      this.deps.hooks?.finished?.('done', ctx.move);
+      ctx.logger.info({ detail: ctx.move.detail, rows: ctx.move.rowsCopied }, 'tenant moved');
+      return 'done';
+    } catch (err) {
+      // rolled back and marked failed: an outcome, not an error of the runner
+      if (!ctx.signal.aborted && ctx.move.stage === 'failed') return 'failed';
+      throw err;
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  /** One stage: its side effects, after the stage was persisted. */
+  async #step(ctx: MoveContext, stage: MoveStage): Promise<void> {
+    const forward = isPastCutover(stage);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.hooks?.beforeStage?.(stage, ctx.move, ctx.signal);
+        ctx.signal.throwIfAborted();
+        await this.#effects(ctx, stage);
+        return;
+      } catch (err) {
+        if (ctx.signal.aborted) {
+          // a graceful stop rolls back what is not past cutover; an abandoned move is left as it is for its new owner
+          if (ctx.signal.reason === 'stop' && !forward) await this.#rollBack(ctx, 'the gateway stopped', false, true);
+          throw err;
+        }
+        if (!forward) {
+          await this.#rollBack(ctx, (err as Error).message, true);
+          throw err;
+        }
+        ctx.logger.warn({ stage, attempt, err: (err as Error).message }, 'move step failed after cutover; retrying');
+        if (attempt >= FORWARD_TRIES) {
+          await ctx.update({ error: `${stage}: ${(err as Error).message}` });
+          throw err;
+        }
+        await ctx.reset();
+        await ctx.pause(500 * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  async #effects(ctx: MoveContext, stage: MoveStage): Promise<void> {
+    switch (stage) {
+      case 'copying':
+        return copy(ctx, () => this.deps.migrateShard(ctx.move.target), (n) => this.deps.hooks?.rowsCopied?.(n));
+      case 'catching_up':
+        return catchUp(ctx);
+      case 'fenced':
+        return fence(ctx);
+      case 'verified':
+        return verify(ctx);
+      case 'cutover':
+        return cutover(ctx, this.deps.placement);
+      case 'cleanup':
+        return cleanup(ctx);
+      default:
+        throw new Error(`no step for stage ${stage}`);
+    }
+  }
+
+  /** Rolls back; `fail` marks the move failed, else it goes back to pending to start over. Returns whether it failed. */
+  async #rollBack(ctx: MoveContext, reason: string, fail: boolean, requeue = false): Promise<boolean> {
+    const leftovers = await rollback(ctx);
+    const failed = fail && !requeue;
+    await ctx.update({ stage: failed ? 'failed' : 'pending', error: failed ? reason : null, detail: { leftovers } });
+    if (leftovers.length > 0) ctx.logger.error({ leftovers }, 'move rollback left objects behind');
+    if (failed) {
+      ctx.logger.warn({ reason }, 'move failed and was rolled back');
+      this.deps.hooks?.finished?.('failed', ctx.move);
+    }
+    return failed;
+  }
+}

@@ -1,0 +1,60 @@
+import { inAdminTransaction, type AdminClient } from './admin-client.js';
+import { checksumSql, countSql, deleteTenantRowsSql, fkOrder, type TenantTable } from './shard-admin-sql.js';
+
+export interface TableDigest {
+  readonly rows: number;
+  readonly sum: string;
+}
+
+/** Rows of the tenant per table. */
+export async function countRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const t of tables) {
+    const { rows } = await client.query<{ rows: string }>(countSql(t), [tenantId]);
+    out[t.name] = Number(rows[0]?.rows ?? 0);
+  }
+  return out;
+}
+
+/**
+ * Count and checksum of the tenant's rows per table, all read in one REPEATABLE READ
+ * snapshot so the tables agree with each other.
+ */
+export async function digestRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, TableDigest>> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const out: Record<string, TableDigest> = {};
+    for (const t of tables) {
+      const { rows } = await client.query<{ rows: string; sum: string }>(checksumSql(t), [tenantId]);
+      out[t.name] = { rows: Number(rows[0]?.rows ?? 0), sum: rows[0]?.sum ?? '0' };
+    }
+    return out;
+  } finally {
+    await client.query('COMMIT').catch(() => undefined);
+  }
+}
+
+/** The first table whose digest differs, described; undefined when all agree. */
+export function digestMismatch(source: Record<string, TableDigest>, target: Record<string, TableDigest>): string | undefined {
+  for (const [table, s] of Object.entries(source)) {
+    const t = target[table];
+    if (!t) return `${table}: missing on the target`;
+    if (s.rows !== t.rows) return `${table}: ${s.rows} rows on the source, ${t.rows} on the target`;
+    if (s.sum !== t.sum) return `${table}: checksums differ (${s.rows} rows each)`;
+  }
+  return undefined;
+}
+
+/**
+ * Deletes every row of the tenant, children before parents, in one transaction, past the
+ * fence (the only writer allowed to: the move's own cleanup and rollback).
+ */
+export async function deleteTenantRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<number> {
+  const order = fkOrder(tables).reverse();
+  return inAdminTransaction(client, async () => {
+    await client.query(`SET LOCAL shardgate.bypass_fence = 'on'`);
+    let deleted = 0;
+    for (const t of order) deleted += (await client.query(deleteTenantRowsSql(t), [tenantId])).rowCount ?? 0;
+    return deleted;
+  });
+}
