@@ -88,7 +88,9 @@ export class Gateway {
       url: config.catalog,
       poolMax: Math.max(2, Math.min(config.pool.max, 5)),
       connectTimeoutMs: config.db.connectTimeoutMs,
-      statementTimeoutMs: config.db.statementTimeoutMs,
+      // catalog queries are point lookups: a slow catalog should fail fast and fall back
+      // to cached tenants and placement, not hold requests for a full statement timeout
+      statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
     });
     await catalog.migrate();
     await catalog.seedShards(seedRows(config));

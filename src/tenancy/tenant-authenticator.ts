@@ -62,7 +62,11 @@ export class TenantAuthenticator {
       this.#cache.set(hash, { row, fetchedAt: now }, keepMs);
       return row;
     } catch (err) {
-      if (err instanceof CatalogUnavailableError && cached?.row) return cached.row;
+      if (err instanceof CatalogUnavailableError && cached?.row) {
+        // serve it as fresh for another TTL, so a dead catalog is not asked on every request
+        this.#cache.set(hash, { row: cached.row, fetchedAt: now }, this.options.staleIfErrorMs ?? 3_600_000);
+        return cached.row;
+      }
       throw err;
     }
   }

@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import { TestGateway, TestTenant, type HttpResult } from '../support/test-cluster.js';
+import { faults } from '../support/cluster-faults.js';
+
+interface LoopResult {
+  readonly statuses: number[];
+  readonly servedBy: string[];
+  readonly maxMs: number;
+}
+
+/** Sends requests back to back until `ms` have passed (bounded in count and time). */
+async function loop(ms: number, send: () => Promise<HttpResult>): Promise<LoopResult> {
+  const statuses: number[] = [];
+  const servedBy: string[] = [];
+  let maxMs = 0;
+  const end = Date.now() + ms;
+  for (let i = 0; i < 5000 && Date.now() < end; i++) {
+    const started = Date.now();
+    const res = await send();
+    maxMs = Math.max(maxMs, Date.now() - started);
+    statuses.push(res.status);
+    servedBy.push(res.headers.get('x-served-by') ?? '');
+  }
+  return { statuses, servedBy, maxMs };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('fault containment on the real cluster', function () {
+  this.timeout(180_000);
+  let gw: TestGateway;
+  const byShard = new Map<string, TestTenant>();
+  before(async () => {
+    gw = await TestGateway.start({ routing: { healthIntervalMs: 100, healthTimeoutMs: 500 }, tenants: { cacheTtlMs: 200 } });
+    for (let i = 0; i < 40 && byShard.size < 3; i++) {
+      const t = await gw.createTenant('fault');
+      if (!byShard.has(t.shard)) byShard.set(t.shard, t);
+    }
+    for (const t of byShard.values()) expect((await t.createUser()).status).to.equal(201);
+  });
+  after(async () => {
+    await faults.restore();
+    await gw?.stop();
+  });
+
+  const victim = () => byShard.get('shard-1')!;
+  const others = () => [...byShard.values()].filter((t) => t.shard !== 'shard-1');
+
+  async function inRotation(t: TestTenant): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const res = await t.request('GET', '/v1/users');
+      if (res.headers.get('x-served-by')?.startsWith('replica:')) return;
+      await sleep(50);
+    }
+    throw new Error('replica never came back into rotation');
+  }
+
+  it('a killed replica costs zero failed reads', async () => {
+    await inRotation(victim());
+    const reads = loop(3000, () => victim().request('GET', '/v1/users'));
+    await sleep(500);
+    faults.kill('shard-1-replica');
+    const result = await reads;
+    expect(result.statuses.filter((s) => s !== 200), 'failed reads').to.deep.equal([]);
+    expect(result.servedBy.at(-1)).to.equal('primary');
+    await faults.restore();
+    await inRotation(victim());
+  });
+
+  it('a hung replica leaves rotation within a couple of seconds, and reads keep succeeding', async () => {
+    await inRotation(victim());
+    faults.freeze('shard-1-replica');
+    try {
+      const result = await loop(3000, () => victim().request('GET', '/v1/users'));
+      expect(result.statuses.filter((s) => s !== 200), 'failed reads').to.deep.equal([]);
+      expect(result.servedBy.at(-1)).to.equal('primary');
+    } finally {
+      faults.thaw('shard-1-replica');
+    }
+    await inRotation(victim());
+  });
+
+  it('a hung primary gives its tenants fast 503s on writes, replica reads, and other shards no errors', async () => {
+    faults.freeze('shard-1');
+    try {
+      await sleep(1500); // probes notice (timeout 500 ms)
+      const write = await victim().createUser();
+      expect(write.status).to.equal(503);
+      expect(write.headers.get('retry-after')).to.match(/^\d+$/);
+      expect(write.body.code).to.equal('SHARD_UNAVAILABLE');
+      const writes = await loop(1000, () => victim().createUser());
+      expect(writes.maxMs, 'a write waited on the dead primary').to.be.below(1000);
+      const reads = await loop(1000, () => victim().request('GET', '/v1/users'));
+      expect(reads.statuses.filter((s) => s !== 200)).to.deep.equal([]);
+      for (const t of others()) {
+        const mixed = await loop(1000, async () => ((await t.request('GET', '/v1/users')).status === 200 ? t.createUser() : t.request('GET', '/v1/users')));
+        expect(mixed.statuses.filter((s) => s >= 400), `errors on ${t.shard}`).to.deep.equal([]);
+      }
+    } finally {
+      faults.thaw('shard-1');
+    }
+    // and it recovers by itself
+    for (let i = 0; i < 100; i++) {
+      if ((await victim().createUser()).status === 201) return;
+      await sleep(100);
+    }
+    throw new Error('writes never recovered');
+  });
+
+  it('with the catalog down, known tenants are still served and admin writes get 503', async () => {
+    const t = victim();
+    expect((await t.request('GET', '/v1/users')).status).to.equal(200); // cached
+    faults.freeze('catalog');
+    try {
+      await sleep(300); // past the tenant cache TTL: the next lookup must fall back
+      const result = await loop(1500, () => t.request('GET', '/v1/users'));
+      expect(result.statuses.filter((s) => s !== 200)).to.deep.equal([]);
+      const admin = await gw.admin('POST', '/admin/tenants', { name: 'during outage' });
+      expect(admin.status).to.equal(503);
+      expect(admin.headers.get('retry-after')).to.match(/^\d+$/);
+    } finally {
+      faults.thaw('catalog');
+    }
+  });
+});
