@@ -172,6 +172,7 @@ export class Gateway {
       config: config.moves,
       connectTimeoutMs: config.db.connectTimeoutMs,
       catalog,
+      placement,
       logger,
       announce,
       migrateShard: async (topology) => {
@@ -216,7 +217,7 @@ export class Gateway {
     });
     const adminApp = createAdminApp({
       logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator, metrics,
-      moveJobs: moves.jobs, shardProvisioner: moves.provisioner,
+      moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
     });
 
@@ -238,8 +239,10 @@ export class Gateway {
   }
 
   /** Drain: readiness goes 503, in-flight requests finish, then every connection closes. */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = this.config.http.shutdownGraceMs, drainDelayMs = this.config.http.drainDelayMs): Promise<void> {
     this.lifecycle.state = 'draining';
+    // readiness is already 503: give load balancers time to notice before refusing connections
+    if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
     await Promise.all([this.tenantListener.close(graceMs), this.adminListener.close(graceMs)]);
     // moves short of cutover roll back and go back to the queue for another gateway
     await this.moves.runner.stop();

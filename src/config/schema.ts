@@ -62,7 +62,16 @@ export const configSchema = z
         connectTimeoutMs: z.number().int().min(1),
       })
       .strict(),
-    http: z.object({ bodyLimit: z.string(), trustProxy: z.boolean() }).strict(),
+    http: z
+      .object({
+        bodyLimit: z.string(),
+        trustProxy: z.boolean(),
+        /** after SIGTERM, keep serving this long with /readyz at 503, so load balancers stop sending first */
+        drainDelayMs: z.number().int().min(0).default(0),
+        /** then wait at most this long for in-flight requests before cutting connections */
+        shutdownGraceMs: z.number().int().min(0).default(10_000),
+      })
+      .strict(),
     tenants: z.object({ cacheTtlMs: z.number().int().min(0), negativeCacheTtlMs: z.number().int().min(0) }).strict(),
     security: z.object({ scryptCost: z.number().int().min(2) }).strict(),
     encryption: z

@@ -13,8 +13,10 @@ import { adminShardDrainRoutes } from './routes/admin-shard-drain.js';
 import { adminRebalanceRoutes } from './routes/admin-rebalance.js';
 import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin-tenant-move.js';
 import { adminJobsRoutes } from './routes/admin-jobs.js';
+import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin-tenant-export.js';
+import { adminTenantImportRoutes } from './routes/admin-tenant-import.js';
 
-export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps {
+export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -37,6 +39,8 @@ export function createAdminApp(deps: AdminAppDeps): Express {
 
   const admin = express.Router();
   admin.use(adminAuth(deps.adminToken));
+  // reads its NDJSON body as a stream: before the JSON body parser
+  admin.use(adminTenantImportRoutes(deps));
   admin.use(jsonBody('1mb'));
   admin.use('/tenants', adminTenantsRoutes(deps));
   admin.use(adminShardsRoutes(deps));
@@ -46,6 +50,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   admin.use(adminRebalanceRoutes(deps));
   admin.use(adminTenantMoveRoutes(deps));
   admin.use(adminJobsRoutes(deps));
+  admin.use(adminTenantExportRoutes(deps));
   app.use('/admin', admin);
 
   app.use(notFoundHandler());

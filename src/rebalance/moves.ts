@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CatalogStore } from '../catalog/catalog-store.js';
+import type { PlacementService } from '../placement/placement-service.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
 import { NotFoundError } from '../errors/errors.js';
 import { CatalogPlacement } from './catalog-placement.js';
@@ -9,6 +10,7 @@ import { JobStore } from './job-store.js';
 import { MoveJobs } from './move-jobs.js';
 import { ShardProvisioner } from './shard-provisioner.js';
 import { TenantMover, type MoveHooks } from './tenant-mover.js';
+import { TenantTransfer } from './tenant-transfer.js';
 
 export type { MoveHooks } from './tenant-mover.js';
 
@@ -29,6 +31,7 @@ export interface MovesDeps {
   readonly config: MovesConfig;
   readonly connectTimeoutMs: number;
   readonly catalog: CatalogStore;
+  readonly placement: PlacementService;
   readonly logger: Logger;
   /** reloads this gateway's placement, broadcasts the catalog version, drops the tenants' cached entries */
   readonly announce: (tenantIds: readonly string[]) => Promise<void>;
@@ -44,6 +47,7 @@ export interface Moves {
   readonly runner: JobRunner;
   readonly jobs: MoveJobs;
   readonly provisioner: ShardProvisioner;
+  readonly transfer: TenantTransfer;
 }
 
 export function createMoves(deps: MovesDeps): Moves {
@@ -73,5 +77,5 @@ export function createMoves(deps: MovesDeps): Moves {
   const jobs = new MoveJobs({ store, runner, announce: deps.announce, logger });
   holder.jobs = jobs;
   const provisioner = new ShardProvisioner({ catalog, admin, migrate: deps.migrateShard, forget: deps.forgetShard, announce: deps.announce });
-  return { store, runner, jobs, provisioner };
+  return { store, runner, jobs, provisioner, transfer: new TenantTransfer(catalog, deps.placement, admin) };
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/telemetry/logger.js';
-import { Gateway } from '../../src/gateway.js';
+import { Gateway, type GatewayOptions } from '../../src/gateway.js';
 
 export interface ClusterShard {
   readonly id: string;
@@ -86,11 +86,11 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 export class TestGateway {
   private constructor(readonly gateway: Gateway) {}
 
-  static async start(overrides: Record<string, unknown> = {}, logger?: Logger): Promise<TestGateway> {
+  static async start(overrides: Record<string, unknown> = {}, logger?: Logger, options: Pick<GatewayOptions, 'moveHooks'> = {}): Promise<TestGateway> {
     testCluster(); // fails clearly when not run through `npm test`
     const cluster = process.env.SHARDGATE_TEST_CLUSTER!;
     const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: cluster, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN }, { overrides });
-    const gateway = await Gateway.start(config, { logger: logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), adminToken: ADMIN_TOKEN });
+    const gateway = await Gateway.start(config, { ...options, logger: logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), adminToken: ADMIN_TOKEN });
     return new TestGateway(gateway);
   }
 
@@ -112,7 +112,7 @@ export class TestGateway {
   }
 
   async stop(): Promise<void> {
-    await this.gateway.stop(1000);
+    await this.gateway.stop(1000, 0);
   }
 }
 

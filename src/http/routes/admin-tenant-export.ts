@@ -1,0 +1,35 @@
+import express, { type Router } from 'express';
+import { once } from 'node:events';
+import type { TenantTransfer } from '../../rebalance/tenant-transfer.js';
+import { NotFoundError } from '../../errors/errors.js';
+import { TENANT_ID_PATTERN } from './admin-tenants.js';
+
+export interface AdminTenantExportDeps {
+  readonly tenantTransfer: TenantTransfer;
+}
+
+/**
+ * GET /admin/tenants/:id/export: the tenant's rows as NDJSON, one `{"table","row"}` a
+ * line, streamed from its primary in one snapshot. An error after the first byte can only
+ * cut the stream short (the status is sent): the response then ends without a final chunk.
+ */
+export function adminTenantExportRoutes(deps: AdminTenantExportDeps): Router {
+  const router = express.Router();
+  router.get('/tenants/:id/export', async (req, res) => {
+    const id = String(req.params.id);
+    if (!TENANT_ID_PATTERN.test(id)) throw new NotFoundError('tenant', id);
+    const stream = await deps.tenantTransfer.export(id);
+    res.status(200).type('application/x-ndjson');
+    res.setHeader('Content-Disposition', `attachment; filename="${id}.ndjson"`);
+    try {
+      await stream(async (line) => {
+        if (!res.write(line)) await once(res, 'drain');
+      });
+      res.end();
+    } catch (err) {
+      if (!res.headersSent) throw err;
+      res.destroy(err as Error);
+    }
+  });
+  return router;
+}

@@ -1,0 +1,55 @@
+import type { CatalogStore } from '../catalog/catalog-store.js';
+import type { PlacementService } from '../placement/placement-service.js';
+import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../errors/errors.js';
+import type { AdminClientOptions } from './admin-client.js';
+import { exportTenant } from './tenant-export.js';
+import { importTenant, type ImportOptions } from './tenant-import.js';
+
+/** A driver error as the admin API answers it: fenced → 503, unreachable → 503, else as is. */
+function translate(err: unknown, shardId: string): unknown {
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'SG001') return new TenantFencedError(shardId, { cause: err });
+  if ((typeof code === 'string' && (code.startsWith('08') || code === 'ECONNREFUSED' || code === '57P01')) || /timeout|terminated/i.test((err as Error).message ?? '')) {
+    return new ShardUnavailableError(shardId, { cause: err });
+  }
+  return err;
+}
+
+/** Export and import of one tenant's rows, on whichever shard the tenant is placed now. */
+export class TenantTransfer {
+  constructor(
+    private readonly catalog: CatalogStore,
+    private readonly placement: PlacementService,
+    private readonly admin: AdminClientOptions,
+  ) {}
+
+  async #shard(tenantId: string): Promise<{ id: string; url: string }> {
+    if (!(await this.catalog.getTenant(tenantId))) throw new NotFoundError('tenant', tenantId);
+    const id = this.placement.table.shardFor(tenantId).shardId;
+    const row = this.placement.shards.find((s) => s.id === id);
+    if (!row) throw new ShardUnavailableError(id);
+    return { id, url: row.primary };
+  }
+
+  /** Resolves the shard first (so a 404 can still be answered), then streams. */
+  async export(tenantId: string): Promise<(write: (line: string) => Promise<void> | void) => Promise<number>> {
+    const shard = await this.#shard(tenantId);
+    return async (write) => {
+      try {
+        return await exportTenant(shard.url, this.admin, tenantId, write);
+      } catch (err) {
+        throw translate(err, shard.id);
+      }
+    };
+  }
+
+  async import(tenantId: string, lines: AsyncIterable<string>, how: ImportOptions): Promise<{ shard: string; rows: Record<string, number> }> {
+    const shard = await this.#shard(tenantId);
+    try {
+      return { shard: shard.id, rows: await importTenant(shard.url, this.admin, tenantId, lines, how) };
+    } catch (err) {
+      throw translate(err, shard.id);
+    }
+  }
+}
