@@ -77,6 +77,21 @@ function cursorValue(dto: ProductDto, field: ProductSortField): string | number 
  * hooks audit them and bump the version; set-based batch writes live in
  * `product-batches.ts`.
  */
+/**
+ * A product read and where its data came from. A cache hit reports the node that produced
+ * the cached copy (X-Served-By keeps its meaning: which database the data was read from);
+ * entries from a replica live no longer than the lag bound, so that stays truthful.
+ */
+export interface ProductRead {
+  readonly product?: ProductDto | undefined;
+  readonly servedBy?: string | undefined;
+  readonly cache: 'hit' | 'miss' | 'bypass';
+}
+
+function servedBy(node: ShardNode): string {
+  return node.role === 'primary' ? 'primary' : `replica:${node.name}`;
+}
+
 export interface ProductsRepositoryDeps {
   /** absent: no caching at all */
   readonly cache?: ReadThroughCache | undefined;
@@ -101,17 +116,17 @@ export class ProductsRepository {
    * loaded from a replica may be up to the lag bound old, so it is cached no longer than
    * that bound; entries loaded from the primary get the full TTL.
    */
-  async get(session: TenantSession, id: string): Promise<{ product: ProductDto | undefined; cache: 'hit' | 'miss' | 'bypass' }> {
+  async get(session: TenantSession, id: string): Promise<ProductRead> {
     const load = () =>
       session.read(async (node) => {
         const product = await read(node, () => node.models.Product.findOne({ where: { tenantId: session.tenantId, id } }));
-        return product ? toProductDto(product) : undefined;
+        return product ? { product: toProductDto(product), servedBy: servedBy(node) } : undefined;
       });
-    if (this.deps.cache === undefined || !session.eventual) return { product: await load(), cache: 'bypass' };
+    if (this.deps.cache === undefined || !session.eventual) return { ...(await load()), cache: 'bypass' };
     const destination = session.peekRead();
     const ttlMs = destination.role === 'replica' ? Math.min(this.deps.ttlMs, this.deps.replicaFillTtlMs) : this.deps.ttlMs;
     const result = await this.deps.cache.getOrLoad(cacheKeys.product(session.tenantId, id), load, { ttlMs });
-    return { product: result.value, cache: result.source === 'loaded' ? 'miss' : 'hit' };
+    return { ...result.value, cache: result.source === 'loaded' ? 'miss' : 'hit' };
   }
 
   /** Drops cached copies after a committed write; never throws (TTLs bound what a lost one costs). */

@@ -20,6 +20,8 @@ export interface TenantTable {
   readonly key: readonly string[];
   /** tables this one references by foreign key (delete children first, insert parents first) */
   readonly parents: readonly string[];
+  /** columns exported in their text form (their type's own json cast would not read back) */
+  readonly textColumns?: readonly string[];
 }
 
 /**

@@ -18,7 +18,8 @@ export async function exportTenant(url: string, options: AdminClientOptions, ten
     try {
       let lines = 0;
       for (const table of fkOrder(await tenantTables(client))) {
-        const cols = table.columns.map(escapeIdentifier).join(', ');
+        const asText = new Set(table.textColumns ?? []);
+        const cols = table.columns.map((c) => (asText.has(c) ? `${escapeIdentifier(c)}::text AS ${escapeIdentifier(c)}` : escapeIdentifier(c))).join(', ');
         const order = (table.key.length > 0 ? table.key : table.columns).map(escapeIdentifier).join(', ');
         // DECLARE takes no bind parameters: the tenant id is quoted as a literal
         await client.query(

@@ -6,6 +6,7 @@ interface TableRow {
   columns: string[];
   key: string[] | null;
   parents: string[];
+  text_columns: string[];
 }
 
 /**
@@ -22,7 +23,13 @@ const TABLES_SQL = `
             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
            WHERE i.indrelid = c.oid AND i.indisprimary) AS key,
          ARRAY(SELECT DISTINCT p.relname::text FROM pg_constraint k JOIN pg_class p ON p.oid = k.confrelid
-                WHERE k.conrelid = c.oid AND k.contype = 'f' ORDER BY 1) AS parents
+                WHERE k.conrelid = c.oid AND k.contype = 'f' ORDER BY 1) AS parents,
+         -- types with their own cast to json (hstore → object) would not read back from it
+         ARRAY(SELECT a.attname::text FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                  AND a.atttypid NOT IN ('json'::regtype, 'jsonb'::regtype)
+                  AND EXISTS (SELECT 1 FROM pg_cast k WHERE k.castsource = a.atttypid AND k.casttarget IN ('json'::regtype, 'jsonb'::regtype))
+                ORDER BY a.attnum) AS text_columns
     FROM pg_class c
     JOIN pg_namespace ns ON ns.oid = c.relnamespace
    WHERE ns.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -32,7 +39,7 @@ const TABLES_SQL = `
 
 export async function tenantTables(client: AdminClient): Promise<TenantTable[]> {
   const { rows } = await client.query<TableRow>(TABLES_SQL);
-  return rows.map((r) => ({ name: r.name, columns: r.columns, key: r.key ?? [], parents: r.parents }));
+  return rows.map((r) => ({ name: r.name, columns: r.columns, key: r.key ?? [], parents: r.parents, textColumns: r.text_columns }));
 }
 
 /**

@@ -91,9 +91,9 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
   router.get('/:id', async (req, res) => {
     const id = idParam(req);
     const session = sessionOf(res);
-    const { product, cache } = await products.get(session, id);
+    const { product, cache, servedBy } = await products.get(session, id);
     res.setHeader('X-Cache', cache);
-    if (cache === 'hit' && deps.routingHeaders) res.setHeader('X-Served-By', 'cache');
+    if (cache === 'hit' && servedBy !== undefined && deps.routingHeaders) res.setHeader('X-Served-By', servedBy);
     if (!product) throw new NotFoundError('product', id);
     sendRecord(res, 200, product);
   });
