@@ -1,0 +1,947 @@
+/**
+ * Static checks of what ships: the Dockerfile and the Kubernetes manifests under k8s/.
+ * No network: `kubectl kustomize` only reads local files (those tests skip when kubectl is
+ * not installed), built-in kinds are validated with kubernetes-models' JSON schemas, the
+ * CloudNativePG clusters and the collector config by hand, and the gateway config in the
+ * ConfigMap by the gateway's own loader.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { validate as lintDockerfile } from 'dockerfile-utils';
+import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import type { IConfigMap, IContainer, IEnvVar, IPodSpec, IPodTemplateSpec, IProbe, ISecret, IService } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import type { IDeployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import type { IJob } from 'kubernetes-models/batch/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { loadConfig } from '../../src/config/load.js';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const K8S = path.join(ROOT, 'k8s');
+const OVERLAYS = ['dev', 'production'];
+const GATEWAY = 'shardgate'; // the gateway Deployment's name
+const DEFAULTS = JSON.parse(readFileSync(path.join(ROOT, 'config', 'default.json'), 'utf8')) as { port: number; adminPort: number };
+
+// ------------------------------------------------------------------ helpers
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+interface CnpgCluster extends K8sObject {
+  spec: {
+    instances: number;
+    storage?: { size?: string };
+    postgresql?: { parameters?: Record<string, unknown> };
+    bootstrap?: {
+      initdb?: {
+        database?: string;
+        owner?: string;
+        secret?: { name?: string };
+        postInitApplicationSQL?: string[];
+        postInitTemplateSQL?: string[];
+      };
+    };
+  };
+}
+
+interface PodMonitor extends K8sObject {
+  spec: { selector?: { matchLabels?: Record<string, string> }; podMetricsEndpoints?: { port?: string; path?: string; interval?: string }[] };
+}
+
+interface AlertRule {
+  alert?: string;
+  record?: string;
+  expr?: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+interface PrometheusRule extends K8sObject {
+  spec: { groups?: { name?: string; rules?: AlertRule[] }[] };
+}
+
+type ModelClass = new (data: never) => { validate(): void };
+
+/** Built-in kinds the manifests may use, each with its schema-validating model. */
+const BUILT_IN: Record<string, ModelClass> = {
+  'v1/ConfigMap': ConfigMap as unknown as ModelClass,
+  'v1/Namespace': Namespace as unknown as ModelClass,
+  'v1/Secret': Secret as unknown as ModelClass,
+  'v1/Service': Service as unknown as ModelClass,
+  'v1/ServiceAccount': ServiceAccount as unknown as ModelClass,
+  'apps/v1/Deployment': Deployment as unknown as ModelClass,
+  'batch/v1/Job': Job as unknown as ModelClass,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler as unknown as ModelClass,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as ModelClass,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as ModelClass,
+};
+
+/** Custom resources (no schema in kubernetes-models): checked by hand. */
+const CUSTOM: Record<string, (obj: K8sObject) => string[]> = {
+  'postgresql.cnpg.io/v1/Cluster': (obj) => cnpgProblems(obj as CnpgCluster),
+  'monitoring.coreos.com/v1/PodMonitor': (obj) => podMonitorProblems(obj as PodMonitor),
+  'monitoring.coreos.com/v1/PrometheusRule': (obj) => prometheusRuleProblems(obj as PrometheusRule),
+};
+
+function typeKey(obj: K8sObject): string {
+  return `${obj.apiVersion}/${obj.kind}`;
+}
+
+function parseManifests(text: string, source: string): K8sObject[] {
+  const objects: K8sObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    const value = doc.toJS() as unknown;
+    if (value !== null && value !== undefined) objects.push(value as K8sObject);
+  }
+  return objects;
+}
+
+function walk(dir: string, out: string[] = []): string[] {
+  for (const entry of readdirSync(dir)) {
+    const full = path.join(dir, entry);
+    if (statSync(full).isDirectory()) walk(full, out);
+    else out.push(full);
+  }
+  return out;
+}
+
+/** The schema or hand-check problems of one object (empty when it is valid). */
+function problemsOf(obj: K8sObject): string[] {
+  const where = `${typeKey(obj)} ${obj.metadata?.name ?? '<no name>'}`;
+  if (typeof obj.metadata?.name !== 'string' || obj.metadata.name === '') return [`${where}: metadata.name missing`];
+  const Model = BUILT_IN[typeKey(obj)];
+  if (Model) {
+    try {
+      new Model(obj as never).validate();
+      return [];
+    } catch (err) {
+      return [`${where}: ${(err as Error).message}`];
+    }
+  }
+  const check = CUSTOM[typeKey(obj)];
+  if (check) return check(obj).map((p) => `${where}: ${p}`);
+  return [`${where}: unknown kind (add its model to BUILT_IN, or a hand check to CUSTOM)`];
+}
+
+function cnpgProblems(obj: CnpgCluster): string[] {
+  const problems: string[] = [];
+  const spec = obj.spec;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(obj.metadata.name)) problems.push('metadata.name is not a DNS label');
+  if (!spec || typeof spec !== 'object') return [...problems, 'spec missing'];
+  if (!Number.isInteger(spec.instances) || spec.instances < 2) problems.push(`spec.instances must be an integer >= 2 (primary + replicas), got ${String(spec.instances)}`);
+  if (typeof spec.storage?.size !== 'string') problems.push('spec.storage.size missing');
+  const params = spec.postgresql?.parameters ?? {};
+  // the CRD types parameters as map[string]string: a bare YAML number is rejected
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value !== 'string') problems.push(`spec.postgresql.parameters.${key} must be a string, got ${typeof value}`);
+  }
+  if (params.wal_level !== 'logical') problems.push('spec.postgresql.parameters.wal_level must be logical');
+  for (const key of ['max_replication_slots', 'max_wal_senders']) {
+    if (!/^[1-9]\d*$/.test(String(params[key]))) problems.push(`spec.postgresql.parameters.${key} must be set (a positive integer as a string)`);
+  }
+  const initdb = spec.bootstrap?.initdb;
+  if (!initdb?.database || !initdb.owner) problems.push('spec.bootstrap.initdb.database and .owner are required');
+  if (!initdb?.secret?.name) problems.push('spec.bootstrap.initdb.secret.name is required (the shared application credential)');
+  return problems;
+}
+
+function podMonitorProblems(obj: PodMonitor): string[] {
+  const problems: string[] = [];
+  if (!obj.spec?.selector?.matchLabels || Object.keys(obj.spec.selector.matchLabels).length === 0) problems.push('spec.selector.matchLabels is required');
+  const endpoints = obj.spec?.podMetricsEndpoints ?? [];
+  if (endpoints.length === 0) problems.push('spec.podMetricsEndpoints is empty');
+  for (const e of endpoints) if (typeof e.port !== 'string') problems.push('every podMetricsEndpoint names its port');
+  return problems;
+}
+
+const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
+
+function prometheusRuleProblems(obj: PrometheusRule): string[] {
+  const problems: string[] = [];
+  const groups = obj.spec?.groups ?? [];
+  if (groups.length === 0) problems.push('spec.groups is empty');
+  for (const g of groups) {
+    if (!g.name) problems.push('a group without a name');
+    for (const r of g.rules ?? []) {
+      const id = r.alert ?? r.record ?? '<unnamed>';
+      if (!r.alert === !r.record) problems.push(`${id}: a rule is either an alert or a record`);
+      if (typeof r.expr !== 'string' || r.expr.trim() === '') problems.push(`${id}: expr missing`);
+      if (r.for !== undefined && !DURATION.test(r.for)) problems.push(`${id}: for=${r.for} is not a duration`);
+      if (r.alert && !['critical', 'warning', 'info'].includes(r.labels?.severity ?? '')) problems.push(`${id}: labels.severity must be critical, warning or info`);
+      if (r.alert && !r.annotations?.summary) problems.push(`${id}: annotations.summary missing`);
+    }
+  }
+  return problems;
+}
+
+function createsHstore(cluster: CnpgCluster): boolean {
+  const initdb = cluster.spec.bootstrap?.initdb;
+  const sql = [...(initdb?.postInitApplicationSQL ?? []), ...(initdb?.postInitTemplateSQL ?? [])];
+  return sql.some((s) => /create\s+extension\s+if\s+not\s+exists\s+"?hstore"?/i.test(s));
+}
+
+function kubectlAvailable(): boolean {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function kustomize(dir: string): K8sObject[] {
+  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 32 * 1024 * 1024 });
+  return parseManifests(out, `kubectl kustomize ${path.relative(ROOT, dir)}`);
+}
+
+function find<T>(objects: K8sObject[], kind: string, name: string): T {
+  const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
+  expect(found, `${kind} ${name}`).to.have.length(1);
+  return found[0] as unknown as T;
+}
+
+function podSpec(template: IPodTemplateSpec | undefined): IPodSpec {
+  expect(template?.spec, 'pod template spec').to.be.an('object');
+  return template!.spec!;
+}
+
+/** A named or numbered container port, as a number. */
+function resolvePort(c: IContainer, port: string | number | undefined): number | undefined {
+  if (typeof port === 'number') return port;
+  return c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+function probePath(c: IContainer, probe: IProbe | undefined): { path?: string; port?: number } {
+  expect(probe?.httpGet, 'an httpGet probe').to.be.an('object');
+  return { path: probe!.httpGet!.path, port: resolvePort(c, probe!.httpGet!.port) };
+}
+
+function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/** Environment variable names the app reads (src/**), so a misspelt name in a manifest fails. */
+function envNamesReadByApp(): Set<string> {
+  const names = new Set<string>();
+  for (const file of walk(path.join(ROOT, 'src')).filter((f) => f.endsWith('.ts'))) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/env(?:\.([A-Z][A-Z0-9_]*)|\[['"]([A-Z][A-Z0-9_]*)['"]\])/g)) names.add((m[1] ?? m[2])!);
+  }
+  return names;
+}
+
+/** The env a pod would see with placeholder secrets, for the gateway's own config loader. */
+function podEnv(env: IEnvVar[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env ?? []) {
+    if (e.value !== undefined) out[e.name] = e.value.replace(/\$\(([A-Z0-9_]+)\)/g, (_m, name: string) => out[name] ?? '');
+    else if (e.valueFrom?.secretKeyRef) {
+      const key = e.valueFrom.secretKeyRef.key;
+      out[e.name] = key === 'encryption-keys' ? `k1:${randomBytes(32).toString('base64')}` : `placeholder-${key}-${randomBytes(8).toString('hex')}`;
+    } else if (e.valueFrom?.fieldRef) out[e.name] = 'from-downward-api';
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ Dockerfile parsing
+
+interface Instruction {
+  keyword: string;
+  args: string;
+  line: number;
+}
+
+/** Instructions with line continuations joined and comments dropped (no heredocs here). */
+function parseDockerfile(text: string): Instruction[] {
+  const out: Instruction[] = [];
+  let buf = '';
+  let start = 0;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line.startsWith('#') || (buf === '' && line === '')) return;
+    if (buf === '') start = i + 1;
+    if (line.endsWith('\\')) {
+      buf += line.slice(0, -1) + ' ';
+      return;
+    }
+    buf += line;
+    const m = /^(\S+)\s*([\s\S]*)$/.exec(buf)!;
+    out.push({ keyword: m[1]!.toUpperCase(), args: m[2]!.trim(), line: start });
+    buf = '';
+  });
+  return out;
+}
+
+/** FROM-delimited stages: { name, instructions }. */
+function stagesOf(instructions: Instruction[]): { name: string; from: string; body: Instruction[] }[] {
+  const stages: { name: string; from: string; body: Instruction[] }[] = [];
+  for (const ins of instructions) {
+    if (ins.keyword === 'FROM') {
+      const parts = ins.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+      const asIndex = parts.findIndex((p) => p.toUpperCase() === 'AS');
+      stages.push({ name: asIndex >= 0 ? parts[asIndex + 1]! : String(stages.length), from: parts[0]!, body: [] });
+    } else if (stages.length > 0) {
+      stages[stages.length - 1]!.body.push(ins);
+    }
+  }
+  return stages;
+}
+
+function execForm(ins: Instruction | undefined, what: string): string[] {
+  expect(ins, what).to.not.equal(undefined);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(ins!.args);
+  } catch {
+    parsed = undefined;
+  }
+  expect(Array.isArray(parsed) && parsed.every((a) => typeof a === 'string'), `${what} in exec (JSON) form, so signals reach node: ${ins!.args}`).to.equal(true);
+  return parsed as string[];
+}
+
+/** From `node [flags] script`: the --import modules and the script. */
+function nodeInvocation(argv: string[]): { imports: string[]; script?: string } {
+  const at = argv.findIndex((a) => a === 'node' || a.endsWith('/node'));
+  expect(at, `runs node: ${argv.join(' ')}`).to.be.greaterThan(-1);
+  const imports: string[] = [];
+  for (let i = at + 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--import' || arg === '--require' || arg === '-r') imports.push(argv[++i]!);
+    else if (arg.startsWith('--import=')) imports.push(arg.slice('--import='.length));
+    else if (!arg.startsWith('-')) return { imports, script: arg };
+  }
+  return { imports };
+}
+
+function dockerignorePatterns(): RegExp[] {
+  return readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('!'))
+    .map((p) => {
+      const body = p
+        .replace(/^\/+|\/+$/g, '')
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*/g, '__GLOBSTAR__')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')
+        .replace(/__GLOBSTAR__/g, '.*');
+      return new RegExp(`^${body}$`);
+    });
+}
+
+function isDockerignored(source: string, patterns: RegExp[]): boolean {
+  const parts = path.posix.normalize(source).replace(/^\.\/|\/$/g, '').split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    if (patterns.some((re) => re.test(prefix))) return true;
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------ the Dockerfile
+
+describe('deploy: Dockerfile', () => {
+  const text = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const instructions = parseDockerfile(text);
+  const stages = stagesOf(instructions);
+  const final = stages[stages.length - 1]!;
+  const last = (keyword: string) => final.body.filter((i) => i.keyword === keyword).at(-1);
+  const workdir = last('WORKDIR')?.args ?? '/';
+
+  it('passes the dockerfile-utils linter with no diagnostics', () => {
+    const diagnostics = lintDockerfile(text);
+    expect(diagnostics.map((d) => `line ${d.range.start.line + 1}: ${d.message}`)).to.deep.equal([]);
+  });
+
+  it('is multi-stage: builds with dev dependencies, ships production dependencies and dist/ only', () => {
+    expect(stages.length, 'stages').to.be.greaterThan(1);
+    const runs = (stage: typeof final) => stage.body.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    const build = stages.find((s) => runs(s).some((r) => /npm run build\b/.test(r)));
+    expect(build, 'a stage that runs `npm run build`').to.not.equal(undefined);
+    expect(runs(build!).some((r) => /npm ci\b/.test(r) && !/--omit=dev/.test(r)), 'the build stage installs dev dependencies').to.equal(true);
+    expect(build, 'the build is not the shipped stage').to.not.equal(final);
+    expect(runs(final).some((r) => /npm ci\b.*--omit=dev/.test(r)), 'the final stage installs with --omit=dev').to.equal(true);
+    const fromBuild = final.body.filter((i) => i.keyword === 'COPY' && i.args.includes(`--from=${build!.name}`));
+    expect(fromBuild.map((i) => i.args.split(/\s+/).filter((t) => !t.startsWith('--'))[0]), 'copied from the build stage').to.deep.equal(['/src/dist']);
+    expect(final.from, 'a Node 20 base').to.match(/node:20\b|\$\{?NODE_IMAGE\}?/);
+    const nodeImage = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_IMAGE='));
+    if (final.from.includes('NODE_IMAGE')) expect(nodeImage?.args, 'NODE_IMAGE default').to.match(/=node:20[-.\w]*(@sha256:[0-9a-f]{64})?$/);
+  });
+
+  it('starts the gateway like `npm start`, with the telemetry register imported first, under an init', () => {
+    const entrypoint = execForm(last('ENTRYPOINT'), 'ENTRYPOINT');
+    const cmd = execForm(last('CMD'), 'CMD');
+    expect(entrypoint[0], 'PID 1 is an init that forwards signals').to.match(/(^|\/)(tini|dumb-init)$/);
+    expect(final.body.some((i) => i.keyword === 'RUN' && /\btini\b/.test(i.args)), 'tini is installed in the final stage').to.equal(true);
+    // the gateway drains on SIGTERM (or SIGINT); any other stop signal kills it mid-request
+    const stop = last('STOPSIGNAL')?.args;
+    if (stop !== undefined) expect(stop).to.be.oneOf(['SIGTERM', 'SIGINT', '15', '2']);
+    const { imports, script } = nodeInvocation([...entrypoint, ...cmd]);
+    expect(script && path.posix.resolve(workdir, script)).to.equal(path.posix.join(workdir, 'dist/src/main.js'));
+    expect(imports.map((i) => path.posix.resolve(workdir, i))).to.include(path.posix.join(workdir, 'dist/src/telemetry/register.js'));
+    // dist/src/x.js is compiled from src/x.ts (tsconfig.build.json: rootDir ".", outDir "dist")
+    expect(existsSync(path.join(ROOT, 'src', 'main.ts'))).to.equal(true);
+    expect(existsSync(path.join(ROOT, 'src', 'telemetry', 'register.ts'))).to.equal(true);
+    const build = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: Record<string, unknown>; include: string[] };
+    expect(build.compilerOptions).to.include({ outDir: 'dist', rootDir: '.', noEmit: false });
+    expect(build.include).to.include('src/**/*.ts');
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.build).to.equal('tsc -p tsconfig.build.json');
+    // the config dir is found by walking up from dist/: the image must carry config/
+    const copies = final.body.filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='));
+    expect(copies.some((i) => /^config\b/.test(i.args.split(/\s+/).filter((t) => !t.startsWith('--'))[0] ?? ''))).to.equal(true);
+  });
+
+  it('exposes the tenant and admin ports of config/default.json', () => {
+    const exposed = final.body.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map((p) => Number(p.split('/')[0])));
+    expect(exposed.sort()).to.deep.equal([DEFAULTS.port, DEFAULTS.adminPort].sort());
+    const env = final.body.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    for (const [name, port] of [['PORT', DEFAULTS.port], ['ADMIN_PORT', DEFAULTS.adminPort]] as const) {
+      const m = new RegExp(`\\b${name}=(\\d+)`).exec(env);
+      if (m) expect(Number(m[1]), name).to.equal(port);
+    }
+  });
+
+  it('runs as a non-root user', () => {
+    const user = last('USER');
+    expect(user, 'a USER in the final stage').to.not.equal(undefined);
+    const name = user!.args.split(':')[0]!;
+    expect(name).to.not.match(/^(root|0)$/);
+  });
+
+  it('bakes no secrets in: no ENV/ARG value for tokens, passwords or keys', () => {
+    for (const ins of instructions.filter((i) => i.keyword === 'ENV' || i.keyword === 'ARG')) {
+      for (const m of ins.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)) {
+        if (/token|secret|passw|key/i.test(m[1]!)) expect(m[2], `line ${ins.line}: ${m[1]} has a value in the image`).to.match(/^("")?$/);
+      }
+    }
+  });
+
+  it('copies only files that exist and that .dockerignore lets through', () => {
+    const patterns = dockerignorePatterns();
+    const stageNames = new Set(stages.map((s) => s.name));
+    const copies = instructions.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
+    expect(copies.length).to.be.greaterThan(0);
+    for (const ins of copies) {
+      const tokens = ins.args.split(/\s+/);
+      const from = tokens.find((t) => t.startsWith('--from='))?.slice('--from='.length);
+      const sources = tokens.filter((t) => !t.startsWith('--')).slice(0, -1);
+      expect(sources.length, `line ${ins.line}: COPY needs a source and a destination`).to.be.greaterThan(0);
+      if (from !== undefined) {
+        expect(stageNames.has(from), `line ${ins.line}: --from=${from} names a stage`).to.equal(true);
+        continue;
+      }
+      for (const source of sources) {
+        expect(existsSync(path.join(ROOT, source)), `line ${ins.line}: ${source} exists`).to.equal(true);
+        expect(isDockerignored(source, patterns), `line ${ins.line}: ${source} is excluded by .dockerignore`).to.equal(false);
+      }
+    }
+  });
+
+  it('.dockerignore keeps local state and build output out of the context', () => {
+    const patterns = dockerignorePatterns();
+    for (const p of ['node_modules', '.git', 'dist', '.data', '.cluster', '.cluster-test', '.env', 'test', 'coverage', 'bench/results']) {
+      expect(isDockerignored(p, patterns), p).to.equal(true);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ manifest files as written
+
+describe('deploy: manifest files', () => {
+  const yamlFiles = walk(K8S).filter((f) => /\.ya?ml$/.test(f));
+  const isObject = (o: K8sObject) => typeof o?.apiVersion === 'string' && typeof o?.kind === 'string';
+  // strategic-merge patches are partial objects: they are validated as part of the builds
+  const patchFiles = new Set(
+    yamlFiles
+      .filter((f) => path.basename(f) === 'kustomization.yaml')
+      .flatMap((f) => ((parseYaml(readFileSync(f, 'utf8')) as { patches?: { path?: string }[] }).patches ?? []).filter((p) => p.path).map((p) => path.resolve(path.dirname(f), p.path!))),
+  );
+
+  it('every YAML file under k8s/ parses, and every object in it validates', () => {
+    expect(yamlFiles.length).to.be.greaterThan(10);
+    const problems: string[] = [];
+    for (const file of yamlFiles.filter((f) => !patchFiles.has(f))) {
+      const objects = parseManifests(readFileSync(file, 'utf8'), file);
+      for (const obj of objects.filter((o) => isObject(o) && !o.apiVersion.startsWith('kustomize.config.k8s.io/'))) problems.push(...problemsOf(obj).map((p) => `${path.relative(ROOT, file)}: ${p}`));
+    }
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('the Secret templates hold placeholders only, never real values', () => {
+    const secrets = walk(path.join(K8S, 'secrets'))
+      .filter((f) => /\.ya?ml$/.test(f))
+      .flatMap((f) => parseManifests(readFileSync(f, 'utf8'), f)) as unknown as ISecret[];
+    expect(secrets.length).to.be.greaterThan(0);
+    for (const s of secrets) {
+      expect(s.kind).to.equal('Secret');
+      expect(s.data, `${s.metadata?.name}: use stringData placeholders`).to.equal(undefined);
+      for (const [key, value] of Object.entries(s.stringData ?? {})) {
+        if (key === 'username') continue;
+        expect(value, `${s.metadata?.name}.${key}`).to.include('REPLACE_ME');
+      }
+    }
+  });
+
+  it('passes yamllint (when installed)', function () {
+    try {
+      execFileSync('yamllint', ['--version'], { stdio: 'ignore' });
+    } catch {
+      this.skip();
+    }
+    try {
+      execFileSync('yamllint', ['--strict', '--format', 'parsable', 'k8s'], { cwd: ROOT, encoding: 'utf8' });
+    } catch (err) {
+      expect.fail(`yamllint:\n${(err as { stdout?: string }).stdout ?? String(err)}`);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ monitoring
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
+function githubSlug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** Metric names the gateway registers (src/telemetry/metrics.ts: `${PREFIX}name`). */
+function gatewayMetricNames(): Set<string> {
+  const file = path.join(ROOT, 'src', 'telemetry', 'metrics.ts');
+  expect(existsSync(file), 'src/telemetry/metrics.ts (update this test if the metrics moved)').to.equal(true);
+  const source = readFileSync(file, 'utf8');
+  const prefix = /const PREFIX = '([a-z_]+)'/.exec(source)?.[1];
+  expect(prefix, 'PREFIX in metrics.ts').to.be.a('string');
+  return new Set([...source.matchAll(/\$\{PREFIX\}([a-z0-9_]+)/g)].map((m) => prefix + m[1]!));
+}
+
+describe('deploy: monitoring', () => {
+  const dir = path.join(K8S, 'monitoring');
+  const rules = parseManifests(readFileSync(path.join(dir, 'prometheusrule.yaml'), 'utf8'), 'prometheusrule.yaml') as PrometheusRule[];
+  const alerts = rules.flatMap((r) => r.spec.groups ?? []).flatMap((g) => g.rules ?? []).filter((r) => r.alert);
+  const dashboard = JSON.parse(readFileSync(path.join(dir, 'dashboard.json'), 'utf8')) as { uid?: string; panels: { type: string; title: string; targets?: { expr: string }[] }[] };
+  const docs = readFileSync(path.join(ROOT, 'docs', 'operations.md'), 'utf8');
+
+  it('every alert has its section in docs/operations.md, and runbook_url points at it', () => {
+    expect(alerts.length).to.be.greaterThan(5);
+    const anchors = new Set(docs.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => githubSlug(l.replace(/^#+ /, ''))));
+    for (const a of alerts) {
+      const anchor = githubSlug(a.alert!);
+      expect(anchors.has(anchor), `docs/operations.md has a "### ${a.alert}" section`).to.equal(true);
+      expect(a.annotations?.runbook_url, `${a.alert} runbook_url`).to.equal(`docs/operations.md#${anchor}`);
+    }
+  });
+
+  it('alerts and dashboard panels query only metrics the gateway registers (or CloudNativePG / kube-state-metrics ones)', () => {
+    const defined = gatewayMetricNames();
+    const exprs = [...alerts.map((a) => a.expr!), ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr))];
+    const panels = dashboard.panels.filter((p) => p.type !== 'row');
+    expect(panels.length).to.be.greaterThan(5);
+    for (const p of panels) expect(p.targets ?? [], `panel "${p.title}" has queries`).to.have.length.greaterThan(0);
+    const unknown = new Set<string>();
+    for (const expr of exprs) {
+      for (const [name] of expr.matchAll(/\bshardgate_[a-z0-9_]+/g)) {
+        const base = name.replace(/_(bucket|count|sum)$/, '');
+        if (!defined.has(name) && !defined.has(base)) unknown.add(name);
+      }
+    }
+    expect([...unknown], 'metrics nobody exports').to.deep.equal([]);
+    expect(dashboard.uid).to.be.a('string');
+  });
+
+  it('the gateway PodMonitor scrapes /metrics on the admin port of the gateway pods', () => {
+    const monitors = parseManifests(readFileSync(path.join(dir, 'podmonitors.yaml'), 'utf8'), 'podmonitors.yaml') as PodMonitor[];
+    const deployment = parseManifests(readFileSync(path.join(K8S, 'base', 'gateway', 'deployment.yaml'), 'utf8'), 'deployment.yaml')[0] as unknown as IDeployment;
+    const template = deployment.spec!.template;
+    const monitor = monitors.find((m) => labelsMatch(m.spec.selector?.matchLabels, template.metadata?.labels));
+    expect(monitor, 'a PodMonitor selecting the gateway pods').to.not.equal(undefined);
+    const gw = template.spec!.containers[0]!;
+    const endpoint = monitor!.spec.podMetricsEndpoints![0]!;
+    expect(resolvePort(gw, endpoint.port)).to.equal(DEFAULTS.adminPort);
+    expect(endpoint.path ?? '/metrics').to.equal('/metrics');
+    const production = parseYaml(readFileSync(path.join(K8S, 'overlays', 'production', 'kustomization.yaml'), 'utf8')) as { components?: string[] };
+    expect(production.components, 'production includes the monitoring component').to.include('../../monitoring');
+  });
+});
+
+// ------------------------------------------------------------------ kustomize builds
+
+describe('deploy: kustomize overlays', function () {
+  this.timeout(120_000);
+  const hasKubectl = kubectlAvailable();
+  const templates = walk(path.join(K8S, 'secrets'))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .flatMap((f) => parseManifests(readFileSync(f, 'utf8'), f)) as unknown as ISecret[];
+
+  for (const overlay of OVERLAYS) {
+    describe(overlay, () => {
+      let objects: K8sObject[] = [];
+      let deployment: IDeployment;
+      let spec: IPodSpec;
+      let gateway: IContainer;
+
+      before(function () {
+        if (!hasKubectl) this.skip();
+        objects = kustomize(path.join(K8S, 'overlays', overlay));
+        deployment = find<IDeployment>(objects, 'Deployment', GATEWAY);
+        spec = podSpec(deployment.spec?.template);
+        gateway = spec.containers[0]!;
+      });
+
+      it('builds, and every object validates (built-in kinds by schema, CloudNativePG by hand)', () => {
+        expect(objects.length).to.be.greaterThan(10);
+        expect(objects.flatMap(problemsOf)).to.deep.equal([]);
+        const kinds = new Set(objects.map((o) => o.kind));
+        for (const kind of ['Deployment', 'Service', 'ConfigMap', 'NetworkPolicy', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Job', 'Cluster']) {
+          expect(kinds.has(kind), kind).to.equal(true);
+        }
+        const namespaces = new Set(objects.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace));
+        expect(namespaces.size, 'one namespace for everything').to.equal(1);
+        expect([...namespaces][0]).to.be.a('string');
+      });
+
+      it('emits no Secret: Secrets are created out of band and never overwritten by an apply', () => {
+        expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).to.deep.equal([]);
+      });
+
+      it('gateway container ports are the app ports: 8080 tenant, 8081 admin', () => {
+        expect(spec.containers.map((c) => c.name)).to.deep.equal(['gateway']);
+        const ports = Object.fromEntries((gateway.ports ?? []).map((p) => [p.name, p.containerPort]));
+        expect(ports).to.deep.equal({ http: DEFAULTS.port, admin: DEFAULTS.adminPort });
+        const env = podEnv(gateway.env);
+        if (env.PORT !== undefined) expect(Number(env.PORT)).to.equal(DEFAULTS.port);
+        if (env.ADMIN_PORT !== undefined) expect(Number(env.ADMIN_PORT)).to.equal(DEFAULTS.adminPort);
+        // the image's CMD starts the gateway (checked above), unless the manifest overrides it
+        if (gateway.command || gateway.args) {
+          const { imports, script } = nodeInvocation([...(gateway.command ?? []), ...(gateway.args ?? [])]);
+          expect(script).to.match(/(^|\/)dist\/src\/main\.js$/);
+          expect(imports.some((i) => /(^|\/)dist\/src\/telemetry\/register\.js$/.test(i))).to.equal(true);
+        }
+        const annotations = deployment.spec?.template.metadata?.annotations ?? {};
+        expect(annotations['prometheus.io/scrape']).to.equal('true');
+        expect(Number(annotations['prometheus.io/port']), 'metrics on the admin port').to.equal(DEFAULTS.adminPort);
+        expect(annotations['prometheus.io/path']).to.equal('/metrics');
+      });
+
+      it('probes hit /healthz and /readyz on the gateway ports', () => {
+        const appPorts = [DEFAULTS.port, DEFAULTS.adminPort];
+        const liveness = probePath(gateway, gateway.livenessProbe);
+        const readiness = probePath(gateway, gateway.readinessProbe);
+        const startup = probePath(gateway, gateway.startupProbe);
+        expect(liveness.path).to.equal('/healthz');
+        expect(readiness.path).to.equal('/readyz');
+        expect(startup.path).to.be.oneOf(['/healthz', '/readyz']);
+        for (const p of [liveness, readiness, startup]) expect(p.port).to.be.oneOf(appPorts);
+        // the Service that carries tenant traffic follows readiness on the tenant port
+        expect(readiness.port).to.equal(DEFAULTS.port);
+      });
+
+      it('terminationGracePeriodSeconds covers the drain delay and grace the gateway is configured with', () => {
+        // the gateway's own shutdown (Gateway.stop): drainDelayMs serving with /readyz 503,
+        // then up to shutdownGraceMs for in-flight requests; a preStop sleep would come first
+        const { http } = gatewayConfig(objects, spec, gateway).config;
+        const preStop = gateway.lifecycle?.preStop;
+        let preStopSeconds = 0;
+        if (preStop?.exec?.command) {
+          expect(preStop.exec.command[0], 'preStop is a plain sleep').to.match(/(^|\/)sleep$/);
+          preStopSeconds = Number(preStop.exec.command[1]);
+        }
+        expect(Number.isFinite(preStopSeconds)).to.equal(true);
+        // endpoint removal propagates asynchronously: something must keep serving meanwhile
+        expect(preStopSeconds + http.drainDelayMs / 1000, 'seconds served after the pod starts terminating').to.be.at.least(3);
+        const needed = preStopSeconds + (http.drainDelayMs + http.shutdownGraceMs) / 1000 + 5;
+        expect(spec.terminationGracePeriodSeconds ?? 30).to.be.at.least(needed);
+      });
+
+      it('runs non-root with a read-only root filesystem, no privilege escalation, no capabilities', () => {
+        for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+          const sc = c.securityContext ?? {};
+          expect(sc.runAsNonRoot ?? spec.securityContext?.runAsNonRoot, `${c.name} runAsNonRoot`).to.equal(true);
+          expect(sc.readOnlyRootFilesystem, `${c.name} readOnlyRootFilesystem`).to.equal(true);
+          expect(sc.allowPrivilegeEscalation, `${c.name} allowPrivilegeEscalation`).to.equal(false);
+          expect(sc.capabilities?.drop, `${c.name} drops capabilities`).to.include('ALL');
+        }
+        const uid = gateway.securityContext?.runAsUser ?? spec.securityContext?.runAsUser;
+        expect(uid, 'a numeric non-root uid').to.be.a('number').and.not.equal(0);
+        expect(spec.automountServiceAccountToken).to.equal(false);
+        const tmp = gateway.volumeMounts?.find((m) => m.mountPath === '/tmp');
+        expect(tmp, 'a writable /tmp').to.not.equal(undefined);
+        expect(spec.volumes?.find((v) => v.name === tmp!.name)?.emptyDir, '/tmp is an emptyDir').to.be.an('object');
+      });
+
+      it('has resources, a rolling update that keeps capacity, and topology spread', () => {
+        expect(gateway.resources?.requests).to.include.keys('cpu', 'memory');
+        expect(gateway.resources?.limits).to.include.keys('memory');
+        expect(deployment.spec?.strategy?.rollingUpdate?.maxUnavailable).to.equal(0);
+        const labels = deployment.spec?.template.metadata?.labels;
+        const spread = spec.topologySpreadConstraints ?? [];
+        expect(spread.map((t) => t.topologyKey)).to.include.members(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
+        for (const t of spread) expect(labelsMatch(t.labelSelector?.matchLabels, labels), `spread on ${t.topologyKey} selects the gateway pods`).to.equal(true);
+        expect(labelsMatch(deployment.spec?.selector.matchLabels, labels), 'the selector matches the pod labels').to.equal(true);
+      });
+
+      it('the HPA keeps at least two gateways and the PDB lets only one go at a time', () => {
+        const hpas = objects.filter((o) => o.kind === 'HorizontalPodAutoscaler') as unknown as IHorizontalPodAutoscaler[];
+        const hpa = hpas.find((h) => h.spec?.scaleTargetRef.kind === 'Deployment' && h.spec.scaleTargetRef.name === GATEWAY);
+        expect(hpa, 'an HPA on the gateway').to.not.equal(undefined);
+        expect(hpa!.spec!.minReplicas).to.be.at.least(2);
+        expect(hpa!.spec!.maxReplicas).to.be.at.least(hpa!.spec!.minReplicas!);
+        // a replicas field would fight the HPA on every apply
+        if (deployment.spec?.replicas !== undefined) expect(deployment.spec.replicas).to.be.at.least(2);
+        const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget') as unknown as IPodDisruptionBudget[];
+        const pdb = pdbs.find((p) => labelsMatch(p.spec?.selector?.matchLabels, deployment.spec?.template.metadata?.labels));
+        expect(pdb, 'a PDB over the gateway pods').to.not.equal(undefined);
+        expect(pdb!.spec!.maxUnavailable ?? 0).to.equal(1);
+      });
+
+      it('the tenant Service carries only the tenant port; the admin API has its own ClusterIP Service', () => {
+        const labels = deployment.spec?.template.metadata?.labels;
+        const services = (objects.filter((o) => o.kind === 'Service') as unknown as IService[]).filter((s) => labelsMatch(s.spec?.selector, labels));
+        const target = (s: IService) => (s.spec?.ports ?? []).map((p) => resolvePort(gateway, p.targetPort ?? p.port));
+        const tenant = services.filter((s) => target(s).includes(DEFAULTS.port));
+        const admin = services.filter((s) => target(s).includes(DEFAULTS.adminPort));
+        expect(tenant, 'one Service for the tenant API').to.have.length(1);
+        expect(admin, 'one Service for the admin API').to.have.length(1);
+        expect(tenant[0]).to.not.equal(admin[0]);
+        expect(target(tenant[0]!)).to.deep.equal([DEFAULTS.port]);
+        expect(target(admin[0]!)).to.deep.equal([DEFAULTS.adminPort]);
+        expect(admin[0]!.spec?.type ?? 'ClusterIP').to.equal('ClusterIP');
+        // every Service in the build selects some pods and targets a port they declare
+        for (const s of objects.filter((o) => o.kind === 'Service') as unknown as IService[]) {
+          const pods = objects
+            .filter((o) => o.kind === 'Deployment')
+            .map((o) => (o as unknown as IDeployment).spec!.template)
+            .filter((t) => labelsMatch(s.spec?.selector, t.metadata?.labels));
+          expect(pods, `Service ${s.metadata?.name} selects one workload`).to.have.length(1);
+          for (const p of s.spec?.ports ?? []) {
+            const resolved = pods[0]!.spec!.containers.map((c) => resolvePort(c, p.targetPort ?? p.port)).filter((x) => x !== undefined);
+            expect(resolved, `Service ${s.metadata?.name} port ${p.name} targets a container port`).to.have.length(1);
+          }
+        }
+      });
+
+      it('a NetworkPolicy restricts who reaches the admin port', () => {
+        const labels = deployment.spec?.template.metadata?.labels;
+        const policies = (objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy[]).filter(
+          (p) => labelsMatch(p.spec?.podSelector.matchLabels, labels) && (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
+        );
+        expect(policies.length, 'an ingress policy on the gateway pods').to.be.greaterThan(0);
+        let adminRules = 0;
+        for (const rule of policies.flatMap((p) => p.spec?.ingress ?? [])) {
+          const ports = (rule.ports ?? []).map((p) => resolvePort(gateway, p.port));
+          const coversAdmin = ports.length === 0 || ports.includes(DEFAULTS.adminPort);
+          if (!coversAdmin) continue;
+          adminRules++;
+          expect(rule.from ?? [], 'a rule that admits the admin port names its sources').to.have.length.greaterThan(0);
+          for (const peer of rule.from!) {
+            const open = peer.ipBlock?.cidr === '0.0.0.0/0' || (peer.namespaceSelector !== undefined && Object.keys(peer.namespaceSelector).length === 0 && !peer.podSelector);
+            expect(open, 'no peer that means "everyone"').to.equal(false);
+          }
+        }
+        expect(adminRules, 'the admin port is reachable from somewhere (operators, Prometheus)').to.be.greaterThan(0);
+      });
+
+      it('the environment names only variables the app (or Node, OpenTelemetry, libpq) reads, in dependency order', () => {
+        const known = envNamesReadByApp();
+        for (const c of [gateway, ...objects.filter((o) => o.kind === 'Job').flatMap((j) => podSpec((j as unknown as IJob).spec?.template).containers)]) {
+          const env = c.env ?? [];
+          const referenced = new Set(env.flatMap((e) => [...(e.value ?? '').matchAll(/\$\(([A-Z0-9_]+)\)/g)].map((m) => m[1]!)));
+          env.forEach((e, i) => {
+            const ok = known.has(e.name) || referenced.has(e.name) || /^(OTEL_|PG)[A-Z_]+$/.test(e.name) || e.name === 'NODE_OPTIONS';
+            expect(ok, `${c.name}: ${e.name} is read by nothing`).to.equal(true);
+            for (const m of (e.value ?? '').matchAll(/\$\(([A-Z0-9_]+)\)/g)) {
+              expect(env.slice(0, i).some((x) => x.name === m[1]), `${c.name}: ${e.name} uses $(${m[1]}) before it is defined`).to.equal(true);
+            }
+          });
+        }
+      });
+
+      it('the ConfigMap gateway config is accepted by the gateway config loader, in production mode', () => {
+        const { config } = gatewayConfig(objects, spec, gateway);
+        expect(config.nodeEnv).to.equal('production');
+        expect(config.port).to.equal(DEFAULTS.port);
+        expect(config.adminPort).to.equal(DEFAULTS.adminPort);
+        expect(config.catalog, 'a catalog: never the embedded default in Kubernetes').to.be.a('string');
+        expect(config.shards.length).to.be.greaterThan(0);
+        expect(config.redis).to.be.a('string');
+      });
+
+      it('the topology points at the CloudNativePG clusters: -rw for primaries, -ro for replicas', () => {
+        const { config } = gatewayConfig(objects, spec, gateway);
+        const clusters = new Map(objects.filter((o) => o.kind === 'Cluster').map((o) => [o.metadata.name, o as CnpgCluster]));
+        const secretOf = (e: string) => gateway.env?.find((x) => x.name === e)?.valueFrom?.secretKeyRef?.name;
+        const check = (url: string, suffix: '-rw' | '-ro', what: string): CnpgCluster => {
+          const u = new URL(url);
+          expect(u.hostname.endsWith(suffix), `${what} uses the ${suffix} service`).to.equal(true);
+          const cluster = clusters.get(u.hostname.slice(0, -suffix.length));
+          expect(cluster, `${what}: a Cluster behind ${u.hostname}`).to.not.equal(undefined);
+          const initdb = cluster!.spec.bootstrap!.initdb!;
+          expect(u.pathname.slice(1), `${what}: database`).to.equal(initdb.database);
+          expect(decodeURIComponent(u.username), `${what}: user`).to.equal(initdb.owner);
+          expect(u.password, `${what}: no password in a ConfigMap`).to.equal('');
+          expect(Number(u.port || 5432)).to.equal(5432);
+          expect(initdb.secret!.name, `${what}: the cluster's credential is the gateway's PGPASSWORD`).to.equal(secretOf('PGPASSWORD'));
+          return cluster!;
+        };
+        check(config.catalog!, '-rw', 'catalog');
+        for (const shard of config.shards) {
+          const primary = check(shard.primary, '-rw', `${shard.id} primary`);
+          expect(shard.replicas.length, `${shard.id} has a replica URL`).to.be.greaterThan(0);
+          for (const r of shard.replicas) {
+            const replica = check(typeof r === 'string' ? r : r.url, '-ro', `${shard.id} replica`);
+            expect(replica, `${shard.id}: primary and replicas of one cluster`).to.equal(primary);
+          }
+          expect(createsHstore(primary), `${shard.id}: the bootstrap creates hstore`).to.equal(true);
+        }
+      });
+
+      it('Redis and the OpenTelemetry Collector the gateway points at exist, with a traces pipeline', () => {
+        const { config } = gatewayConfig(objects, spec, gateway);
+        const services = objects.filter((o) => o.kind === 'Service') as unknown as IService[];
+        const serviceAt = (url: string, defaultPort: number) => {
+          const u = new URL(url);
+          const s = services.find((x) => x.metadata?.name === u.hostname);
+          expect(s, `a Service ${u.hostname}`).to.not.equal(undefined);
+          const port = Number(u.port || defaultPort);
+          expect(s!.spec?.ports?.map((p) => p.port), `${u.hostname} serves ${port}`).to.include(port);
+          return { service: s!, port };
+        };
+        serviceAt(config.redis!, 6379);
+        const endpoint = gateway.env?.find((e) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value;
+        expect(endpoint, 'OTEL_EXPORTER_OTLP_ENDPOINT').to.be.a('string');
+        const { service, port } = serviceAt(endpoint!, 4318);
+        const collectorDeployment = (objects.filter((o) => o.kind === 'Deployment') as unknown as IDeployment[]).find((d) =>
+          labelsMatch(service.spec?.selector, d.spec?.template.metadata?.labels),
+        )!;
+        const collectorSpec = podSpec(collectorDeployment.spec?.template);
+        const volume = collectorSpec.volumes?.find((v) => v.configMap)?.configMap?.name;
+        const cm = find<IConfigMap>(objects, 'ConfigMap', volume!);
+        const file = Object.keys(cm.data ?? {}).find((k) => /\.ya?ml$/.test(k))!;
+        expect(collectorSpec.containers[0]!.args?.join(' '), 'the collector loads the mounted file').to.include(file);
+        const otel = parseYaml(cm.data![file]!) as Record<string, Record<string, unknown>> & {
+          service: { extensions?: string[]; pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }> };
+        };
+        expect(otel.service?.pipelines?.traces, 'a traces pipeline').to.be.an('object');
+        const traces = otel.service.pipelines.traces!;
+        for (const [section, ids] of [['receivers', traces.receivers], ['processors', traces.processors ?? []], ['exporters', traces.exporters], ['extensions', otel.service.extensions ?? []]] as const) {
+          for (const id of ids) expect(otel[section] ?? {}, `${section}.${id} is defined`).to.have.property(id);
+        }
+        expect(traces.exporters.length).to.be.greaterThan(0);
+        const otlp = otel.receivers?.otlp as { protocols?: { http?: { endpoint?: string } } } | undefined;
+        expect(traces.receivers).to.include('otlp');
+        expect(otlp?.protocols?.http?.endpoint, 'OTLP/HTTP receiver').to.match(new RegExp(`:${String(resolveTargetPort(service, port, collectorSpec))}$`));
+        if (traces.processors?.includes('memory_limiter')) expect(traces.processors[0]).to.equal('memory_limiter');
+      });
+
+      it('every Secret the pods read is described by a template under k8s/secrets', () => {
+        const refs = new Set<string>();
+        for (const o of objects) {
+          const template = (o as unknown as IDeployment).spec?.template;
+          if ((o.kind !== 'Deployment' && o.kind !== 'Job') || !template) continue;
+          for (const c of podSpec(template).containers) {
+            for (const e of c.env ?? []) {
+              const ref = e.valueFrom?.secretKeyRef;
+              if (ref && !ref.optional) refs.add(`${ref.name}/${ref.key}`);
+            }
+          }
+        }
+        for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
+          const name = c.spec.bootstrap?.initdb?.secret?.name;
+          if (name) refs.add(`${name}/username`).add(`${name}/password`);
+        }
+        const provided = new Set(templates.flatMap((s) => Object.keys(s.stringData ?? {}).map((k) => `${s.metadata?.name}/${k}`)));
+        expect([...refs].filter((r) => !provided.has(r)), 'secret keys without a template').to.deep.equal([]);
+        const owners = new Set((objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]).map((c) => c.spec.bootstrap?.initdb?.owner));
+        for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
+          const t = templates.find((s) => s.metadata?.name === c.spec.bootstrap?.initdb?.secret?.name)!;
+          expect(t.type, 'CloudNativePG wants a basic-auth Secret').to.equal('kubernetes.io/basic-auth');
+          expect(owners.has(t.stringData?.username)).to.equal(true);
+        }
+      });
+
+      it('the migration Job runs dist/src/migrate.js with the gateway image and configuration', () => {
+        const jobs = objects.filter((o) => o.kind === 'Job') as unknown as IJob[];
+        const job = jobs.find((j) => podSpec(j.spec?.template).containers.some((c) => [...(c.command ?? []), ...(c.args ?? [])].some((a) => /dist\/src\/migrate\.js$/.test(a))));
+        expect(job, 'a Job running dist/src/migrate.js').to.not.equal(undefined);
+        const jobSpec = podSpec(job!.spec?.template);
+        const migrate = jobSpec.containers[0]!;
+        expect(existsSync(path.join(ROOT, 'src', 'migrate.ts'))).to.equal(true);
+        expect(migrate.image).to.equal(gateway.image);
+        expect(migrate.command, 'keep the image entrypoint (tini)').to.equal(undefined);
+        const { script } = nodeInvocation(migrate.args ?? []);
+        expect(script && path.posix.resolve('/app', script)).to.equal('/app/dist/src/migrate.js');
+        expect(jobSpec.restartPolicy).to.be.oneOf(['Never', 'OnFailure']);
+        // the same config and credentials, so it migrates exactly what the gateways will use
+        const names = (c: IContainer) => (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef || e.name === 'GATEWAY_CONFIG' || e.name === 'NODE_ENV');
+        for (const e of names(gateway).filter((x) => x.name !== 'REDIS_PASSWORD')) {
+          expect(migrate.env?.find((x) => x.name === e.name), `Job env ${e.name}`).to.deep.equal(e);
+        }
+        const mount = (c: IContainer, s: IPodSpec) => s.volumes?.find((v) => v.name === c.volumeMounts?.find((m) => m.mountPath === '/etc/shardgate')?.name)?.configMap?.name;
+        expect(mount(migrate, jobSpec)).to.equal(mount(gateway, spec));
+        expect(migrate.securityContext?.readOnlyRootFilesystem).to.equal(true);
+      });
+
+      it('images are set by the overlay, with an explicit tag', () => {
+        for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
+          for (const c of podSpec((o as unknown as IDeployment).spec?.template).containers) {
+            expect(c.image, `${o.metadata.name}/${c.name}`).to.match(/^[^:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/);
+            expect(c.image).to.not.match(/:latest$/);
+          }
+        }
+        if (overlay === 'production') expect(gateway.image).to.not.match(/^shardgate[:@]/);
+        for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
+          expect((c.spec as { imageName?: string }).imageName, `${c.metadata.name} pins its PostgreSQL image`).to.match(/:\d+\.\d+/);
+        }
+      });
+    });
+  }
+});
+
+/** The Service port's target, as the container port number it lands on. */
+function resolveTargetPort(service: IService, port: number, spec: IPodSpec): number | undefined {
+  const p = service.spec?.ports?.find((x) => x.port === port);
+  return spec.containers.map((c) => resolvePort(c, p?.targetPort ?? p?.port)).find((x) => x !== undefined);
+}
+
+/** The gateway's configuration as the pod would load it: the ConfigMap file plus the pod env. */
+function gatewayConfig(objects: K8sObject[], spec: IPodSpec, gateway: IContainer) {
+  const env = podEnv(gateway.env);
+  const file = env.GATEWAY_CONFIG;
+  expect(file, 'GATEWAY_CONFIG').to.be.a('string');
+  const mount = gateway.volumeMounts?.find((m) => file!.startsWith(m.mountPath.replace(/\/?$/, '/')));
+  expect(mount, `a volume mounted over ${file}`).to.not.equal(undefined);
+  const cmName = spec.volumes?.find((v) => v.name === mount!.name)?.configMap?.name;
+  const cm = find<IConfigMap>(objects, 'ConfigMap', cmName!);
+  const key = path.posix.relative(mount!.mountPath, file!);
+  const json = cm.data?.[key];
+  expect(json, `ConfigMap ${cmName} has ${key}`).to.be.a('string');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-deploy-'));
+  try {
+    const local = path.join(dir, 'gateway.json');
+    writeFileSync(local, json!);
+    return { config: loadConfig({ ...env, GATEWAY_CONFIG: local }) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
