@@ -35,7 +35,8 @@ async function stop(child: ChildProcess): Promise<number | null> {
 }
 
 describe('embedded default (npm start with no services)', function () {
-  this.timeout(120_000);
+  // a first start runs initdb for three PGlite instances in WebAssembly: slow on a busy 2-core box
+  this.timeout(360_000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sg-embedded-default-'));
   const configFile = path.join(dataDir, 'config.json');
   writeFileSync(configFile, JSON.stringify({ port: 0, adminPort: 0, host: '127.0.0.1', embedded: { dataDir: path.join(dataDir, 'data'), shardCount: 2 } }));
