@@ -1,5 +1,6 @@
-import type { Response } from 'express';
-import { ValidationError } from '../errors/errors.js';
+import type { Request, Response } from 'express';
+import { NotFoundError, ValidationError } from '../errors/errors.js';
+import { UUID_PATTERN } from '../models/index.js';
 
 /** If-Match: "3" (or W/"3", or bare 3); `*` or absent means unconditional. */
 export function parseIfMatch(header: string | undefined): number | undefined {
@@ -14,4 +15,17 @@ export function sendRecord(res: Response, status: number, record: { readonly ver
   res.setHeader('ETag', `"${record.version}"`);
   if (token !== undefined) res.setHeader('X-Consistency-Token', token);
   res.status(status).json(record);
+}
+
+/** A record id from the path. A malformed id names no record: the same 404 as an unknown one. */
+export function recordId(req: Request, what: string): string {
+  const id = String(req.params.id);
+  if (!UUID_PATTERN.test(id)) throw new NotFoundError(what, id);
+  return id.toLowerCase();
+}
+
+/** `sort=-price` → { field: 'price', direction: 'DESC' } (the value was validated against a whitelist). */
+export function parseSort<F extends string>(sort: string): { field: F; direction: 'ASC' | 'DESC' } {
+  const descending = sort.startsWith('-');
+  return { field: (descending ? sort.slice(1) : sort) as F, direction: descending ? 'DESC' : 'ASC' };
 }

@@ -1,19 +1,11 @@
-import express, { type Request, type Router } from 'express';
+import express, { type Router } from 'express';
 import type { OrdersRepository } from '../../data/orders-repository.js';
 import type { OrderSortField } from '../../data/order-queries.js';
-import { UUID_PATTERN } from '../../models/index.js';
-import { NotFoundError } from '../../errors/errors.js';
 import { parseInput } from '../validation.js';
 import { sessionOf, tenantOf } from '../tenant-context.js';
 import { orderCreate, orderList, parseIdempotencyKey } from '../schemas/orders.js';
-import { sendRecord } from '../records.js';
+import { sendRecord, recordId } from '../records.js';
 
-function idParam(req: Request): string {
-  const id = String(req.params.id);
-  // a malformed id names no record: same answer as an unknown one
-  if (!UUID_PATTERN.test(id)) throw new NotFoundError('order', id);
-  return id.toLowerCase();
-}
 
 export interface OrderRoutesDeps {
   readonly orders: OrdersRepository;
@@ -55,7 +47,7 @@ export function ordersRoutes(deps: OrderRoutesDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'order');
     const session = sessionOf(res);
     sendRecord(res, 200, await session.read((node) => orders.get(node, session.tenantId, id)));
   });

@@ -1,19 +1,14 @@
-import express, { type Request, type Router } from 'express';
+import express, { type Router } from 'express';
 import type { ProductsRepository } from '../../data/products-repository.js';
 import type { ProductBatches } from '../../data/product-batches.js';
-import { UUID_PATTERN, type ProductSortField } from '../../models/index.js';
+import { type ProductSortField } from '../../models/index.js';
 import { NotFoundError } from '../../errors/errors.js';
 import { parseInput } from '../validation.js';
 import { sessionOf, tenantOf } from '../tenant-context.js';
 import { productCreate, productList, productPatch } from '../schemas/products.js';
 import { batchCreate, batchDelete, batchUpdate } from '../schemas/product-batches.js';
-import { parseIfMatch, sendRecord } from '../records.js';
+import { parseIfMatch, sendRecord, recordId, parseSort } from '../records.js';
 
-function idParam(req: Request): string {
-  const id = String(req.params.id);
-  if (!UUID_PATTERN.test(id)) throw new NotFoundError('product', id);
-  return id.toLowerCase();
-}
 
 export interface ProductRoutesDeps {
   readonly products: ProductsRepository;
@@ -68,8 +63,7 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
 
   router.get('/', async (req, res) => {
     const q = parseInput(productList, { ...req.query });
-    const descending = q.sort.startsWith('-');
-    const field = (descending ? q.sort.slice(1) : q.sort) as ProductSortField;
+    const sort = parseSort<ProductSortField>(q.sort);
     const session = sessionOf(res);
     // page numbers unless the client asked for keyset paging with a cursor
     const page = q.cursor === undefined ? (q.page ?? 1) : undefined;
@@ -83,13 +77,13 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
         q: q.q,
         createdFrom: q.createdFrom,
         createdTo: q.createdTo,
-        sort: { field, direction: descending ? 'DESC' : 'ASC' },
+        sort,
       })),
     );
   });
 
   router.get('/:id', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'product');
     const session = sessionOf(res);
     const { product, cache, servedBy } = await products.get(session, id);
     res.setHeader('X-Cache', cache);
@@ -99,7 +93,7 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
   });
 
   router.patch('/:id', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'product');
     const expected = parseIfMatch(req.header('if-match'));
     const patch = parseInput(productPatch, req.body);
     const session = sessionOf(res);
@@ -108,7 +102,7 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
   });
 
   router.delete('/:id', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'product');
     const session = sessionOf(res);
     await products.remove(session.forWrite().node, session.tenantId, id, actor(res));
     const token = await session.consistencyToken();
@@ -117,7 +111,7 @@ export function productsRoutes(deps: ProductRoutesDeps): Router {
   });
 
   router.post('/:id/restore', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'product');
     const session = sessionOf(res);
     const product = await products.restore(session.forWrite().node, session.tenantId, id, actor(res));
     sendRecord(res, 200, product, await session.consistencyToken());

@@ -1,9 +1,8 @@
-import express, { type Request, type Router } from 'express';
+import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { UsersRepository } from '../../data/users-repository.js';
-import { USER_SORTABLE, UUID_PATTERN, type UserSortField } from '../../models/index.js';
-import { NotFoundError } from '../../errors/errors.js';
-import { parseIfMatch, sendRecord } from '../records.js';
+import { USER_SORTABLE, type UserSortField } from '../../models/index.js';
+import { parseIfMatch, sendRecord, recordId, parseSort } from '../records.js';
 import { jsonObject, parseInput, queryBool, queryDate, queryInt, queryValue, safeString } from '../validation.js';
 import { sessionOf, tenantOf } from '../tenant-context.js';
 
@@ -42,12 +41,6 @@ const listSchema = z.strictObject({
   sort: queryValue.refine((v) => sortValues.includes(v), `must be one of ${sortValues.join(', ')}`).default('createdAt'),
 });
 
-function idParam(req: Request): string {
-  const id = String(req.params.id);
-  // a malformed id names no record: same answer as an unknown one
-  if (!UUID_PATTERN.test(id)) throw new NotFoundError('user', id);
-  return id.toLowerCase();
-}
 
 export function usersRoutes(repo: UsersRepository): Router {
   const router = express.Router();
@@ -62,8 +55,7 @@ export function usersRoutes(repo: UsersRepository): Router {
 
   router.get('/', async (req, res) => {
     const q = parseInput(listSchema, { ...req.query });
-    const descending = q.sort.startsWith('-');
-    const field = (descending ? q.sort.slice(1) : q.sort) as UserSortField;
+    const sort = parseSort<UserSortField>(q.sort);
     const session = sessionOf(res);
     const page = await session.read((node) => repo.list(node, session.tenantId, {
       page: q.page,
@@ -71,19 +63,19 @@ export function usersRoutes(repo: UsersRepository): Router {
       active: q.active,
       createdFrom: q.createdFrom,
       createdTo: q.createdTo,
-      sort: { field, direction: descending ? 'DESC' : 'ASC' },
+      sort,
     }));
     res.json(page);
   });
 
   router.get('/:id', async (req, res) => {
     const session = sessionOf(res);
-    const id = idParam(req);
+    const id = recordId(req, 'user');
     sendRecord(res, 200, await session.read((node) => repo.get(node, session.tenantId, id)));
   });
 
   router.patch('/:id', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'user');
     const expected = parseIfMatch(req.header('if-match'));
     const patch = parseInput(updateSchema, req.body);
     const session = sessionOf(res);
@@ -92,7 +84,7 @@ export function usersRoutes(repo: UsersRepository): Router {
   });
 
   router.delete('/:id', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'user');
     const session = sessionOf(res);
     await repo.remove(session.forWrite().node, session.tenantId, id, `tenant:${tenantOf(res).id}`);
     const token = await session.consistencyToken();
@@ -101,7 +93,7 @@ export function usersRoutes(repo: UsersRepository): Router {
   });
 
   router.post('/:id/restore', async (req, res) => {
-    const id = idParam(req);
+    const id = recordId(req, 'user');
     const session = sessionOf(res);
     const user = await repo.restore(session.forWrite().node, session.tenantId, id, `tenant:${tenantOf(res).id}`);
     sendRecord(res, 200, user, await session.consistencyToken());
