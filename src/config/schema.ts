@@ -133,6 +133,8 @@ export const configSchema = z
         cleanupGraceMs: z.number().int().min(0),
         /** ms between polls of replication progress */
         pollMs: z.number().int().min(5),
+        /** what must agree before cutover: row counts and checksums, or row counts only (a shorter write pause for big tenants) */
+        verify: z.enum(['checksum', 'count']),
       })
       .strict(),
     log: z

@@ -26,13 +26,20 @@ export function decodeCursor(text: string, sort: string): Cursor {
   const [cursorSort, value, id] = parsed as [unknown, unknown, string];
   if (cursorSort !== sort) throw new ValidationError('cursor', 'cursor was made for another sort order');
   if (value !== null && typeof value !== 'string' && typeof value !== 'number') throw new ValidationError('cursor', 'cursor is not a value this API returned');
+  // a forged value must still be one PostgreSQL can take as a literal
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new ValidationError('cursor', 'cursor is not a value this API returned');
+  if (typeof value === 'string' && (value.length > 512 || value.includes('\u0000') || !value.isWellFormed())) {
+    throw new ValidationError('cursor', 'cursor is not a value this API returned');
+  }
   return { sort, value, id };
 }
 
 /** Keyset condition: rows strictly after the cursor in (attribute, id) order. */
 export function afterCursor(attribute: string, direction: 'ASC' | 'DESC', cursor: Cursor): WhereOptions {
   const cmp = direction === 'ASC' ? Op.gt : Op.lt;
-  const value = cursor.value;
+  // numbers go as text literals: PostgreSQL reads them as the column's type, so a forged cursor
+  // with a number for a text column is a failed cast (400), never `text > integer` (a 500)
+  const value = typeof cursor.value === 'number' ? String(cursor.value) : cursor.value;
   return {
     [Op.or]: [{ [attribute]: { [cmp]: value } }, { [attribute]: value, id: { [cmp]: cursor.id } }],
   };

@@ -6,6 +6,8 @@
 export const ErrorCodes = {
   VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
+  /** the HTTP message itself could not be parsed (answered before routing) */
+  MALFORMED_REQUEST: { status: 400, title: 'Malformed HTTP request' },
   UNAUTHENTICATED: { status: 401, title: 'Missing or invalid credentials' },
   TENANT_SUSPENDED: { status: 403, title: 'Tenant is suspended' },
   NOT_FOUND: { status: 404, title: 'Resource not found' },
@@ -15,6 +17,7 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
   TENANT_FENCED: { status: 503, title: 'Tenant is being moved' },

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { answerClientErrors } from './client-errors.js';
 
 /** An HTTP listener that can drain: stop accepting, let in-flight requests finish. */
 export class Listener {
@@ -15,6 +16,8 @@ export class Listener {
     // longer than typical load balancer idle timeouts, so the LB closes first
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
+    // oversized headers and broken framing get problem+json too, not Node's empty 431 / 400
+    answerClientErrors(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

@@ -66,6 +66,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     let problem: GatewayError | undefined = err instanceof GatewayError ? err : undefined;
     problem ??= fromBodyParser(err as { type?: string });
+    // the router could not percent-decode a path parameter (`/v1/users/%E0%A4`): the client's URL, not a fault here
+    if (problem === undefined && err instanceof URIError && (err as { status?: unknown }).status === 400) problem = new GatewayError('VALIDATION_FAILED', 'The URL path is not valid percent-encoded UTF-8', { field: 'path' });
     if (problem === undefined) {
       logger.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
       problem = new GatewayError('INTERNAL', 'An unexpected error occurred');

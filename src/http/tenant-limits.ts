@@ -107,13 +107,13 @@ export class TenantLimits {
         }
         release = acquired.release;
       }
-      // 'close' follows 'finish', and comes alone when the client aborts; release is idempotent
       if (res.destroyed) {
         // the client left while this request waited: no work to do for it
         release();
         return;
       }
       this.#holding.add(res);
+      // 'close' follows 'finish', and comes alone when the client aborts; release is idempotent
       res.once('finish', release);
       res.once('close', release);
       next();

@@ -64,12 +64,28 @@ function checkJson(value: unknown, depth: number): string | undefined {
   return undefined;
 }
 
+/** true when an object at any depth (up to the nesting limit) has an own key `__proto__`. */
+function hasProtoKey(value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null || depth > MAX_JSON_DEPTH) return false;
+  if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return true;
+  return Object.values(value).some((item) => hasProtoKey(item, depth + 1));
+}
+
+/**
+ * Refuses objects with a `__proto__` key before a record schema copies them: the copy
+ * assigns `out['__proto__'] = v`, which drops the key (or swaps the copy's prototype), so
+ * the client would get a 201 for data that was silently not stored.
+ */
+export const noProtoKeys = z.custom<unknown>((value) => !hasProtoKey(value), { message: 'keys must not be "__proto__"' });
+
 /** A JSON object stored as jsonb: bounded in depth and size, storable as-is. */
-export const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  const problem = checkJson(value, 1);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  else if (Buffer.byteLength(JSON.stringify(value)) > MAX_JSON_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_JSON_BYTES} bytes as JSON` });
-});
+export const jsonObject = noProtoKeys.pipe(
+  z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+    const problem = checkJson(value, 1);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    else if (Buffer.byteLength(JSON.stringify(value)) > MAX_JSON_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_JSON_BYTES} bytes as JSON` });
+  }),
+);
 
 /** Query string values: a single string (a repeated parameter is an error). */
 export const queryValue = z.string({ error: 'must be given once, as a single value' });
@@ -80,5 +96,6 @@ export const queryInt = (min: number, max: number) =>
 export const queryBool = queryValue.refine((v) => v === 'true' || v === 'false', 'must be true or false').transform((v) => v === 'true');
 
 export const queryDate = queryValue
-  .refine((v) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date')
+  // year 1 or later in UTC: PostgreSQL has no year 0, and its refusal named `body`, not this parameter
+  .refine((v) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).getUTCFullYear() >= 1, 'must be an ISO 8601 date')
   .transform((v) => new Date(v));

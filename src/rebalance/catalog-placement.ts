@@ -1,6 +1,6 @@
 import type { CatalogStore } from '../catalog/catalog-store.js';
 import type { PlacementChanges } from './move-finish.js';
-import { ringOf } from './planner.js';
+import { currentPlacement, ringOf } from './planner.js';
 
 /**
  * A move's placement change in the catalog: the pin is dropped when the ring (of the
@@ -20,5 +20,11 @@ export class CatalogPlacement implements PlacementChanges {
     else await this.catalog.deletePin(tenantId);
     await this.announce([tenantId]);
     return { pinned };
+  }
+
+  /** The shard the catalog places the tenant on now (its pin, else the ring). */
+  async placedOn(tenantId: string): Promise<string> {
+    const [shards, pins] = await Promise.all([this.catalog.listShards(), this.catalog.listPins()]);
+    return currentPlacement({ tenantIds: [tenantId], shards, pins }).shardFor(tenantId).shardId;
   }
 }

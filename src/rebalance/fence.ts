@@ -61,9 +61,13 @@ export async function ensureFenceRow(client: AdminClient, tenantId: string, move
   );
 }
 
-/** Lifts the fence: the tenant is writable on this shard again. */
-export async function unfence(client: AdminClient, tenantId: string): Promise<void> {
-  await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
+/**
+ * Lifts the fence: the tenant is writable on this shard again. With a move id, only that
+ * move's fence (a later move's fence or tombstone is left alone).
+ */
+export async function unfence(client: AdminClient, tenantId: string, moveId?: string): Promise<void> {
+  if (moveId === undefined) await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
+  else await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1 AND move_id = $2', [tenantId, moveId]);
 }
 
 export async function isFenced(client: AdminClient, tenantId: string): Promise<boolean> {

@@ -13,6 +13,8 @@ export interface MoveDetail {
   readonly copyMs?: number;
   readonly rowsPerSecond?: number;
   readonly catchUpMs?: number;
+  /** ms of the unfenced warm-up pass of the verification reads */
+  readonly warmMs?: number;
   /** ms the source refused the tenant's writes: from taking the fence lock to the placement flip */
   readonly fenceMs?: number;
   /** ms the fence waited for writes already in flight */

@@ -19,6 +19,8 @@ export interface JobRunnerDeps {
   readonly logger: Logger;
   /** after the last move of a job: the job kind's own ending (a drain retires its shard) */
   readonly finishJob?: (job: JobRecord, moves: readonly MoveRecord[], succeeded: boolean) => Promise<void>;
+  /** the shard a tenant is placed on now, per the catalog (for the leftover sweeper) */
+  readonly placedOn?: (tenantId: string) => Promise<string>;
 }
 
 /** At most n tasks at once; the rest wait their turn in order. */
@@ -47,7 +49,7 @@ class Slots {
  * open jobs whose owner stopped renewing: a crashed gateway's jobs are resumed.
  */
 export class JobRunner {
-  readonly #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  readonly #running = new Map<string, { controller: AbortController; done: Promise<void>; renewedAt: number }>();
   readonly #slots: Slots;
   #timers: NodeJS.Timeout[] = [];
 
@@ -72,12 +74,22 @@ export class JobRunner {
     await this.#claimAndRun(jobId);
   }
 
-  /** Claims every open job nobody else holds, and runs it. */
+  /** Claims every open job nobody else holds, and runs it; then retries leftovers of failed moves. */
   async scan(): Promise<void> {
     try {
       for (const jobId of await this.deps.store.claimable(this.options.owner)) await this.#claimAndRun(jobId);
+      if (this.deps.placedOn) await this.#sweep(this.deps.placedOn);
     } catch (err) {
       this.deps.logger.warn({ err: (err as Error).message }, 'move job scan failed');
+    }
+  }
+
+  async #sweep(placedOn: (tenantId: string) => Promise<string>): Promise<void> {
+    for (const move of await this.deps.store.movesWithLeftovers()) {
+      const active = await this.deps.store.activeMove(move.tenantId);
+      const holds = (await placedOn(move.tenantId)) === move.target || active?.target === move.target;
+      const left = await this.deps.mover.sweep(move, holds);
+      this.deps.logger.info({ move: move.id, left }, left.length === 0 ? 'move leftovers removed' : 'move leftovers remain');
     }
   }
 
@@ -96,7 +108,7 @@ export class JobRunner {
         if (!controller.signal.aborted) this.deps.logger.error({ job: jobId, err: (err as Error).message }, 'move job crashed');
       })
       .finally(() => this.#running.delete(jobId));
-    this.#running.set(jobId, { controller, done });
+    this.#running.set(jobId, { controller, done, renewedAt: performance.now() });
   }
 
   async #run(jobId: string, signal: AbortSignal): Promise<void> {
@@ -109,6 +121,11 @@ export class JobRunner {
 
     const job = await store.job(jobId);
     const moves = await store.moves(jobId);
+    // a move past cutover only goes forward: its job stays open and a later scan retries it
+    if (moves.some((m) => !isTerminal(m.stage))) {
+      logger.warn({ job: jobId }, 'moves past cutover could not finish yet; the job is retried at the next scan');
+      return;
+    }
     const failed = moves.filter((m) => m.stage !== 'done');
     let error = failed.length === 0 ? null : `${failed.length} of ${moves.length} moves did not finish: ${failed.map((m) => `${m.tenantId} (${m.stage}): ${m.error ?? 'unknown error'}`).join('; ')}`;
     if (job && this.deps.finishJob) {
@@ -122,13 +139,21 @@ export class JobRunner {
     logger.info({ job: jobId, kind: job?.kind, moves: moves.length, failed: failed.length }, error === null ? 'move job succeeded' : 'move job failed');
   }
 
-  /** Renews every running job's lease; a job whose lease another gateway took is abandoned here. */
+  /**
+   * Renews every running job's lease. A job whose lease another gateway took is abandoned
+   * here; so is one whose lease could not be renewed for most of its length (the catalog
+   * unreachable): another gateway may take it over once it runs out, and two runners must
+   * never drive one move.
+   */
   async #renew(): Promise<void> {
     for (const [jobId, run] of this.#running) {
+      const started = performance.now();
       try {
-        if (!(await this.deps.store.claim(jobId, this.options.owner, this.options.leaseMs))) run.controller.abort('abandon' satisfies StopReason);
+        if (await this.deps.store.claim(jobId, this.options.owner, this.options.leaseMs)) run.renewedAt = started;
+        else run.controller.abort('abandon' satisfies StopReason);
       } catch (err) {
         this.deps.logger.warn({ job: jobId, err: (err as Error).message }, 'move job lease renewal failed');
+        if (performance.now() - run.renewedAt > this.options.leaseMs * 0.7) run.controller.abort('abandon' satisfies StopReason);
       }
     }
   }

@@ -110,6 +110,16 @@ export class JobStore {
     return rows[0] ? moveFromRow(rows[0]) : undefined;
   }
 
+  /** Failed moves whose rollback left objects behind, for the sweeper. */
+  async movesWithLeftovers(limit = 20): Promise<MoveRecord[]> {
+    const rows = await this.select(
+      `SELECT * FROM tenant_moves WHERE stage = 'failed' AND jsonb_array_length(coalesce(detail -> 'leftovers', '[]'::jsonb)) > 0
+        ORDER BY updated_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map(moveFromRow);
+  }
+
   /** Open jobs nobody holds a live lease on (or this owner does), oldest first. */
   async claimable(owner: string): Promise<string[]> {
     const rows = await this.select(

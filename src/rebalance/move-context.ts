@@ -26,6 +26,8 @@ export interface MoverTimings {
   readonly cleanupGraceMs: number;
   /** ms between polls of replication progress */
   readonly pollMs: number;
+  /** checksums (every stored column) or row counts only, compared while fenced */
+  readonly verify: 'checksum' | 'count';
 }
 
 /**

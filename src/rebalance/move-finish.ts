@@ -77,3 +77,28 @@ export async function rollback(ctx: MoveContext): Promise<string[]> {
   ctx.fence = undefined;
   return leftovers;
 }
+
+/**
+ * Retries what a failed move's rollback could not remove, long after: replication objects
+ * carry the move's name and its fence row the move's id, so removing them is always safe;
+ * copied rows on the target only while the tenant is neither placed there nor moving.
+ */
+export async function sweep(ctx: MoveContext, targetHoldsTenant: boolean): Promise<string[]> {
+  const leftovers: string[] = [];
+  try {
+    const target = await ctx.target();
+    await dropSubscription(target, ctx.name);
+    if (!targetHoldsTenant) await deleteTenantRows(target, ctx.move.tenantId, await tenantTables(target));
+  } catch (err) {
+    leftovers.push(`target ${ctx.move.target}: subscription ${ctx.name} or copied rows (${(err as Error).message})`);
+  }
+  try {
+    const source = await ctx.source();
+    await dropPublication(source, ctx.name);
+    await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
+    await unfence(source, ctx.move.tenantId, ctx.move.id);
+  } catch (err) {
+    leftovers.push(`source ${ctx.move.source}: publication, slot or fence of ${ctx.name} (${(err as Error).message})`);
+  }
+  return leftovers;
+}

@@ -1,9 +1,11 @@
 import { FenceHold } from './fence.js';
 import type { MoveContext } from './move-context.js';
 import {
-  createPublication, createSubscription, dropSubscription, slotConfirmed, slotLagBytes, subscriptionStatus, systemIdentifier,
+  createPublication, createSubscription, dropSubscription, slotConfirmed, slotLagBytes, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
 } from './replication-ops.js';
-import { countRows, deleteTenantRows, digestMismatch, digestRows } from './tenant-rows.js';
+import { countDigest, countRows, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from './tenant-rows.js';
+import { withAdminClient, type AdminClient } from './admin-client.js';
+import type { TenantTable } from './shard-admin-sql.js';
 import { schemaMismatch, tenantTables, unmovable } from './tenant-tables.js';
 
 /** A move that cannot go on; the mover rolls it back (before cutover). */
@@ -12,6 +14,14 @@ export class MoveError extends Error {
 }
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+/** A subscription that stopped (disable_on_error) or keeps failing never catches up: fail now, not at the timeout. */
+async function checkSubscription(ctx: MoveContext): Promise<SubscriptionStatus> {
+  const status = await subscriptionStatus(await ctx.target(), ctx.name);
+  if (!status) throw new MoveError('the subscription disappeared from the target');
+  if (!status.enabled || status.errors > 0) throw new MoveError('the subscription failed on the target (see its server log)');
+  return status;
+}
 
 /**
  * copying: publication (the tenant's rows of every tenant table) on the source, the
@@ -40,9 +50,7 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
   let lastCount = 0;
   let reported = 0;
   for (;;) {
-    const status = await subscriptionStatus(target, ctx.name);
-    if (!status) throw new MoveError('the subscription disappeared from the target');
-    if (!status.enabled || status.errors > 0) throw new MoveError('the subscription failed on the target (see its server log)');
+    const status = await checkSubscription(ctx);
     const ready = status.states.r ?? 0;
     const elapsed = performance.now() - started;
     if (ready === tables.length || elapsed - lastCount > 1000) {
@@ -61,18 +69,26 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
   }
 }
 
-/** catching_up: the subscription streams until its slot is within catchUpBytes of the source's WAL. */
+/**
+ * catching_up: the subscription streams until its slot is within catchUpBytes of the
+ * source's WAL. First, one unfenced pass of the verification reads on both sides: the
+ * freshly copied rows get their hint bits set and both sides' pages are cached, so the
+ * verification inside the fence (the tenant's write pause) reads hot, clean pages.
+ */
 export async function catchUp(ctx: MoveContext): Promise<void> {
   const source = await ctx.source();
   const started = performance.now();
+  await Promise.all([digestSide(ctx, await ctx.sourceUrl(), source), digestSide(ctx, await ctx.targetUrl(), await ctx.target())]);
+  const warmMs = Math.round(performance.now() - started);
   for (;;) {
+    await checkSubscription(ctx);
     const behind = await slotLagBytes(source, ctx.name);
     if (behind === undefined) throw new MoveError('the replication slot is gone from the source');
     if (behind <= ctx.timings.catchUpBytes) break;
     if (performance.now() - started > ctx.timings.catchUpTimeoutMs) throw new MoveError(`still ${behind} bytes behind after ${ctx.timings.catchUpTimeoutMs} ms`);
     await ctx.pause(ctx.timings.pollMs);
   }
-  await ctx.update({ detail: { catchUpMs: Math.round(performance.now() - started) } });
+  await ctx.update({ detail: { catchUpMs: Math.round(performance.now() - started), warmMs } });
 }
 
 /**
@@ -86,7 +102,8 @@ export async function fence(ctx: MoveContext): Promise<void> {
   ctx.fence = placed.hold;
   ctx.fenceStartedAt = placed.fencedFrom;
   const fencedAt = performance.now();
-  while (!(await slotConfirmed(source, ctx.name, placed.lsn))) {
+  for (let polls = 0; !(await slotConfirmed(source, ctx.name, placed.lsn)); polls++) {
+    if (polls % 10 === 9) await checkSubscription(ctx);
     if (performance.now() - ctx.fenceStartedAt > ctx.timings.fenceTimeoutMs) {
       throw new MoveError(`the target did not confirm ${placed.lsn} within ${ctx.timings.fenceTimeoutMs} ms of the fence`);
     }
@@ -95,10 +112,35 @@ export async function fence(ctx: MoveContext): Promise<void> {
   await ctx.update({ detail: { fenceLsn: placed.lsn, fenceDrainMs: Math.round(placed.drainMs), fenceCatchUpMs: Math.round(performance.now() - fencedAt) } });
 }
 
-/** verified: per table, the same row count and checksum on both sides; any difference fails the move. */
+/** Tables in up to n groups of about equal rows (largest first, each to the lightest group). */
+function balance(tables: readonly TenantTable[], rows: Readonly<Record<string, number>>, n: number): TenantTable[][] {
+  const groups = Array.from({ length: Math.max(1, Math.min(n, tables.length)) }, () => ({ rows: 0, tables: [] as TenantTable[] }));
+  for (const t of [...tables].sort((a, b) => (rows[b.name] ?? 0) - (rows[a.name] ?? 0))) {
+    const lightest = groups.reduce((a, b) => (b.rows < a.rows ? b : a));
+    lightest.tables.push(t);
+    lightest.rows += rows[t.name] ?? 0;
+  }
+  return groups.map((g) => g.tables).filter((g) => g.length > 0);
+}
+
+/** Connections per side for checksums: the tenant's write pause grows with its size, so spread the work. */
+const VERIFY_PARALLELISM = 4;
+
+/** One side's digests (checksums, or counts with moves.verify = 'count'), its tables spread over parallel connections. */
+async function digestSide(ctx: MoveContext, url: string, first: AdminClient): Promise<Record<string, TableDigest>> {
+  const groups = balance(await ctx.tables(), ctx.move.detail.tables ?? {}, VERIFY_PARALLELISM);
+  const digest = (c: AdminClient, g: TenantTable[]) => (ctx.timings.verify === 'count' ? countDigest(c, ctx.move.tenantId, g) : digestRows(c, ctx.move.tenantId, g));
+  const parts = await Promise.all(groups.map((g, i) => (i === 0 ? digest(first, g) : withAdminClient(url, ctx.timings.admin, 'verify', (c) => digest(c, g)))));
+  return Object.assign({}, ...parts) as Record<string, TableDigest>;
+}
+
+/**
+ * verified: per table, the same row count and checksum on both sides; any difference
+ * fails the move. The tenant's rows are frozen on both sides now (fenced source, fully
+ * applied target), so tables may be read in parallel, each in a snapshot of its own.
+ */
 export async function verify(ctx: MoveContext): Promise<void> {
-  const tables = await ctx.tables();
-  const [source, target] = await Promise.all([digestRows(await ctx.source(), ctx.move.tenantId, tables), digestRows(await ctx.target(), ctx.move.tenantId, tables)]);
+  const [source, target] = await Promise.all([digestSide(ctx, await ctx.sourceUrl(), await ctx.source()), digestSide(ctx, await ctx.targetUrl(), await ctx.target())]);
   const mismatch = digestMismatch(source, target);
   if (mismatch) throw new MoveError(`verification failed: ${mismatch}`);
   const counts = Object.fromEntries(Object.entries(source).map(([t, d]) => [t, d.rows]));

@@ -25,6 +25,7 @@ export interface MovesConfig {
   readonly fenceTimeoutMs: number;
   readonly cleanupGraceMs: number;
   readonly pollMs: number;
+  readonly verify: 'checksum' | 'count';
 }
 
 export interface MovesDeps {
@@ -59,10 +60,11 @@ export function createMoves(deps: MovesDeps): Moves {
     if (!row) throw new NotFoundError('shard', id);
     return row;
   };
+  const placement = new CatalogPlacement(catalog, deps.announce);
   const mover = new TenantMover({
     store,
     shards: { primaryUrl: async (id) => (await shard(id)).primary },
-    placement: new CatalogPlacement(catalog, deps.announce),
+    placement,
     migrateShard: async (id) => deps.migrateShard(await shard(id)),
     timings: { ...config, admin },
     logger: logger.child({ component: 'mover' }),
@@ -71,7 +73,7 @@ export function createMoves(deps: MovesDeps): Moves {
   // jobs and runner refer to each other: the runner ends a job through the job kind's rules
   const holder: { jobs?: MoveJobs } = {};
   const runner = new JobRunner(
-    { store, mover, logger, finishJob: (job, moves, ok) => holder.jobs?.finishJob(job, moves, ok) ?? Promise.resolve() },
+    { store, mover, logger, finishJob: (job, moves, ok) => holder.jobs?.finishJob(job, moves, ok) ?? Promise.resolve(), placedOn: (t) => placement.placedOn(t) },
     { owner: `gateway-${randomUUID()}`, concurrency: config.concurrency, leaseMs: config.leaseMs },
   );
   const jobs = new MoveJobs({ store, runner, announce: deps.announce, logger });

@@ -60,7 +60,11 @@ export function checksumSql(table: TenantTable): string {
 }
 
 export const countSql = (table: TenantTable): string => `SELECT count(*)::bigint::text AS rows FROM ${escapeIdentifier(table.name)} WHERE tenant_id = $1`;
-export const deleteTenantRowsSql = (table: TenantTable): string => `DELETE FROM ${escapeIdentifier(table.name)} WHERE tenant_id = $1`;
+/** At most $2 of the tenant's rows (ctid: no key needed). */
+export const deleteTenantRowsSql = (table: TenantTable): string => {
+  const name = escapeIdentifier(table.name);
+  return `DELETE FROM ${name} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${name} WHERE tenant_id = $1 LIMIT $2))`;
+};
 
 /**
  * Parents before children (the order to insert in; reversed, the order to delete in).

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { JobStore } from './job-store.js';
 import type { MoveRecord } from './job-records.js';
 import { MoveContext, type MoverTimings, type ShardDirectory } from './move-context.js';
-import { cleanup, cutover, rollback, type PlacementChanges } from './move-finish.js';
+import { cleanup, cutover, rollback, sweep, type PlacementChanges } from './move-finish.js';
 import { isPastCutover, nextStage, type MoveStage } from './move-stage.js';
 import { catchUp, copy, fence, verify } from './move-steps.js';
 
@@ -120,6 +120,21 @@ export class TenantMover {
         return cleanup(ctx);
       default:
         throw new Error(`no step for stage ${stage}`);
+    }
+  }
+
+  /**
+   * A failed move whose rollback left something behind (a server was unreachable): try
+   * again. `targetHoldsTenant`: the tenant lives on (or is moving to) the target by now.
+   */
+  async sweep(record: MoveRecord, targetHoldsTenant: boolean): Promise<readonly string[]> {
+    const ctx = new MoveContext(record, this.deps.store, this.deps.shards, this.deps.timings, new AbortController().signal, this.deps.logger.child({ move: record.id }));
+    try {
+      const leftovers = await sweep(ctx, targetHoldsTenant);
+      await ctx.update({ detail: { leftovers } });
+      return leftovers;
+    } finally {
+      await ctx.close();
     }
   }
 

@@ -34,6 +34,12 @@ export async function digestRows(client: AdminClient, tenantId: string, tables: 
   }
 }
 
+/** Row counts only, as digests with an empty checksum (moves.verify = 'count'). */
+export async function countDigest(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, TableDigest>> {
+  const counts = await countRows(client, tenantId, tables);
+  return Object.fromEntries(Object.entries(counts).map(([t, rows]) => [t, { rows, sum: '' }]));
+}
+
 /** The first table whose digest differs, described; undefined when all agree. */
 export function digestMismatch(source: Record<string, TableDigest>, target: Record<string, TableDigest>): string | undefined {
   for (const [table, s] of Object.entries(source)) {
@@ -45,16 +51,26 @@ export function digestMismatch(source: Record<string, TableDigest>, target: Reco
   return undefined;
 }
 
+/** Rows deleted per statement: each batch is a short transaction, however large the tenant. */
+const DELETE_BATCH = 5000;
+
 /**
- * Deletes every row of the tenant, children before parents, in one transaction, past the
- * fence (the only writer allowed to: the move's own cleanup and rollback).
+ * Deletes every row of the tenant, children before parents, past the fence (the only
+ * writer allowed to: the move's own cleanup and rollback). In batches, each committed:
+ * the rows are unreachable (the tenant is placed elsewhere and fenced here), so a
+ * half-done delete is harmless and the next run finishes it.
  */
 export async function deleteTenantRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<number> {
-  const order = fkOrder(tables).reverse();
-  return inAdminTransaction(client, async () => {
-    await client.query(`SET LOCAL shardgate.bypass_fence = 'on'`);
-    let deleted = 0;
-    for (const t of order) deleted += (await client.query(deleteTenantRowsSql(t), [tenantId])).rowCount ?? 0;
-    return deleted;
-  });
+  let deleted = 0;
+  for (const t of fkOrder(tables).reverse()) {
+    for (;;) {
+      const n = await inAdminTransaction(client, async () => {
+        await client.query(`SET LOCAL shardgate.bypass_fence = 'on'`);
+        return (await client.query(deleteTenantRowsSql(t), [tenantId, DELETE_BATCH])).rowCount ?? 0;
+      });
+      deleted += n;
+      if (n < DELETE_BATCH) break;
+    }
+  }
+  return deleted;
 }

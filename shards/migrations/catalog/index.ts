@@ -1,5 +1,6 @@
 import type { Migration } from '../../../src/schema/migrator.js';
 import { catalog0001 } from './0001-catalog.js';
+import { catalog0002 } from './0002-move-jobs.js';
 
 /** Catalog migrations in the order they apply; append, never reorder or edit a landed one. */
-export const catalogMigrations: readonly Migration[] = [catalog0001];
+export const catalogMigrations: readonly Migration[] = [catalog0001, catalog0002];

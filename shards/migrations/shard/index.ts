@@ -1,6 +1,7 @@
 import type { Migration } from '../../../src/schema/migrator.js';
 import { shard0001 } from './0001-users.js';
 import { shard0002 } from './0002-commerce.js';
+import { shard0003 } from './0003-move-fence.js';
 
 /** Shard migrations in the order they apply; append, never reorder or edit a landed one. */
-export const shardMigrations: readonly Migration[] = [shard0001, shard0002];
+export const shardMigrations: readonly Migration[] = [shard0001, shard0002, shard0003];

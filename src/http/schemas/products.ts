@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PRODUCT_SORTABLE } from '../../models/index.js';
-import { jsonObject, queryBool, queryDate, queryInt, queryValue, safeString } from '../validation.js';
+import { jsonObject, noProtoKeys, queryBool, queryDate, queryInt, queryValue, safeString } from '../validation.js';
 
 /** A price: a number or decimal string, at most two decimals, 0 … 9,999,999,999.99; normalised to text. */
 export const price = z
@@ -11,9 +11,9 @@ export const price = z
 export const stock = z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must not be negative').max(2_147_483_647, 'is too large');
 
 /** hstore: a flat map of strings */
-export const attributes = z
-  .record(safeString(1, 256), safeString(0, 4096))
-  .refine((v) => Object.keys(v).length <= 100, 'may hold at most 100 attributes');
+export const attributes = noProtoKeys.pipe(
+  z.record(safeString(1, 256), safeString(0, 4096)).refine((v) => Object.keys(v).length <= 100, 'may hold at most 100 attributes'),
+);
 
 export const productFields = {
   name: safeString(1, 200),

@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { REPO_DIR } from './options.js';
+
+export interface ClusterShard {
+  readonly id: string;
+  readonly primary: string;
+  readonly replicas: readonly (string | { readonly name: string; readonly url: string })[];
+}
+
+export interface ClusterFile {
+  readonly path: string;
+  readonly catalog: string;
+  readonly redis: string | undefined;
+  readonly shards: readonly ClusterShard[];
+}
+
+const DEFAULT_FILE = path.join(REPO_DIR, '.cluster', 'gateway.json');
+const CLUSTER_SH = path.join(REPO_DIR, 'shards', 'local', 'cluster.sh');
+
+function runClusterSh(command: 'up' | 'status'): boolean {
+  // the default cluster's own directory: CLUSTER_DIR/CLUSTER_PORT_BASE from the caller would point elsewhere
+  const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_DIR: path.dirname(DEFAULT_FILE) };
+  delete env.CLUSTER_PORT_BASE;
+  const r = spawnSync('bash', [CLUSTER_SH, command], { env, stdio: command === 'up' ? 'inherit' : 'ignore' });
+  return r.status === 0;
+}
+
+/**
+ * The cluster to measure. An explicit `--cluster` file is used as it is (its owner runs it);
+ * the default `.cluster/` is brought up when its file is missing or a node is down
+ * (`cluster.sh up` is idempotent).
+ */
+export function resolveCluster(explicit: string | undefined): ClusterFile {
+  let file = explicit;
+  if (file === undefined) {
+    file = DEFAULT_FILE;
+    if (!existsSync(file) || !runClusterSh('status')) {
+      console.log('bench: bringing the local cluster up (shards/local/cluster.sh up)');
+      if (!runClusterSh('up')) throw new Error('cluster.sh up failed');
+    }
+  }
+  if (!existsSync(file)) throw new Error(`cluster file ${file} does not exist`);
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Omit<ClusterFile, 'path'>;
+  if (typeof parsed.catalog !== 'string' || !Array.isArray(parsed.shards) || parsed.shards.length === 0) {
+    throw new Error(`${file} is not a gateway config with a catalog and shards`);
+  }
+  return { path: file, catalog: parsed.catalog, redis: parsed.redis, shards: parsed.shards };
+}
+
+export function replicaUrl(shard: ClusterShard): string {
+  const r = shard.replicas[0];
+  if (r === undefined) throw new Error(`shard ${shard.id} has no replica: the read baselines need one`);
+  return typeof r === 'string' ? r : r.url;
+}

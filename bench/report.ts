@@ -1,0 +1,124 @@
+import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RoundResult } from './load.js';
+import type { RoutingResult } from './routing.js';
+
+export interface Machine {
+  readonly cpu: string;
+  readonly nproc: number;
+  readonly memory_gb: number;
+  readonly node: string;
+  readonly os: string;
+  readonly date: string;
+  /** 1-minute load average when the run started and ended: how noisy the box was */
+  readonly loadavg_start: number;
+  readonly loadavg_end: number;
+}
+
+export interface ScenarioResult extends RoundResult {
+  readonly name: string;
+}
+
+export interface Ratios {
+  readonly routed_read_vs_raw: number | null;
+  readonly routed_read_vs_express_raw: number | null;
+  readonly routed_read_vs_naive: number | null;
+  readonly cache_hit_vs_routed_read: number | null;
+  readonly write_vs_naive: number | null;
+}
+
+export interface BenchReport {
+  readonly machine: Machine;
+  readonly settings: Record<string, unknown>;
+  readonly scenarios: readonly ScenarioResult[];
+  readonly ratios: Ratios;
+  /** the same ratios from server CPU per request instead of rps (requests per CPU-second) */
+  readonly cpu_ratios: Ratios;
+  readonly routing: RoutingResult | null;
+  /** tenant moves do not exist yet */
+  readonly move: { readonly rows_per_s: number; readonly write_pause_p99_ms: number; readonly others_p99_ratio: number } | null;
+}
+
+export function machine(loadStart: number): Machine {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    nproc: os.availableParallelism(),
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    date: new Date().toISOString(),
+    loadavg_start: loadStart,
+    loadavg_end: os.loadavg()[0] ?? 0,
+  };
+}
+
+type Metric = (r: ScenarioResult) => number | undefined;
+/** throughput: requests a second under load */
+const RPS: Metric = (r) => r.rps;
+/** requests a CPU-second of the server process: the same comparison, steadier on a shared machine */
+const PER_CPU: Metric = (r) => (r.cpu_us_per_req === undefined || r.cpu_us_per_req <= 0 ? undefined : 1e6 / r.cpu_us_per_req);
+
+/** metric of a over metric of b, when both ran; 3 decimals. */
+function ratio(results: readonly ScenarioResult[], metric: Metric, a: string, b: string): number | null {
+  const ra = results.find((r) => r.name === a);
+  const rb = results.find((r) => r.name === b);
+  const x = ra && metric(ra);
+  const y = rb && metric(rb);
+  if (x === undefined || y === undefined || !(y > 0)) return null;
+  return Math.round((x / y) * 1000) / 1000;
+}
+
+/** "routed read" is shardgate with production defaults (tracing on) and the cache off. */
+export function ratios(results: readonly ScenarioResult[], metric: 'rps' | 'per_cpu' = 'rps'): Ratios {
+  const m = metric === 'rps' ? RPS : PER_CPU;
+  const routed = 'shardgate-read-cache-off';
+  return {
+    routed_read_vs_raw: ratio(results, m, routed, 'baseline-raw-http-pg-read'),
+    routed_read_vs_express_raw: ratio(results, m, routed, 'baseline-express-pg-read'),
+    routed_read_vs_naive: ratio(results, m, routed, 'baseline-naive-sequelize-read'),
+    cache_hit_vs_routed_read: ratio(results, m, 'shardgate-read-cache-hit', routed),
+    write_vs_naive: ratio(results, m, 'shardgate-write', 'baseline-naive-sequelize-write'),
+  };
+}
+
+/** Targets from issue 8: quoted next to the ratios, never asserted. */
+const TARGETS: Record<string, string> = {
+  routed_read_vs_express_raw: '≥ 0.85',
+  routed_read_vs_naive: '≥ 1.3',
+  cache_hit_vs_routed_read: '≥ 1.3',
+};
+
+const fixed = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
+
+/** The README table (markdown reads fine in a terminal too). */
+export function table(report: BenchReport, labels: ReadonlyMap<string, string>): string {
+  const m = report.machine;
+  const lines = [
+    `${m.date.slice(0, 10)} · ${m.cpu} · nproc ${m.nproc} · ${m.memory_gb} GB · Node ${m.node.slice(1)} · load average ${m.loadavg_start.toFixed(1)} → ${m.loadavg_end.toFixed(1)}`,
+    '',
+    '| scenario | | req/s | p50 ms | p99 ms | server CPU µs/req | errors |',
+    '|---|---|--:|--:|--:|--:|--:|',
+    ...report.scenarios.map((s) => {
+      const hits = s.cache_hit_ratio === undefined ? '' : ` — ${(s.cache_hit_ratio * 100).toFixed(0)}% cache hits`;
+      const cpu = s.cpu_us_per_req === undefined ? 'n/a' : s.cpu_us_per_req.toFixed(0);
+      return `| \`${s.name}\` | ${labels.get(s.name) ?? ''}${hits} | ${Math.round(s.rps)} | ${s.p50_ms.toFixed(1)} | ${s.p99_ms.toFixed(1)} | ${cpu} | ${s.errors} |`;
+    }),
+    '',
+    '| ratio | by req/s | by server CPU per request | target |',
+    '|---|--:|--:|--|',
+    ...(Object.keys(report.ratios) as (keyof Ratios)[]).map((k) => `| ${k} | ${fixed(report.ratios[k])} | ${fixed(report.cpu_ratios[k])} | ${TARGETS[k] ?? ''} |`),
+  ];
+  const r = report.routing;
+  if (r !== null) {
+    lines.push('', `Routing: ${(r.ns_per_op / 1000).toFixed(2)} µs per decision over ${r.tenants.toLocaleString('en')} distinct tenants with ${r.pins.toLocaleString('en')} pins (target ≤ 5 µs); ${r.ns_per_op_hot.toFixed(0)} ns for a repeating set; placement state ${r.heap_mb.toFixed(1)} MB of heap.`);
+  }
+  lines.push('', `Moves: ${report.move === null ? 'not measured (tenant moves have not landed)' : JSON.stringify(report.move)}.`);
+  return lines.join('\n');
+}
+
+export function writeReport(file: string, report: BenchReport): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+}

@@ -1,0 +1,48 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCodes, type ErrorCode } from '../errors/errors.js';
+import { PROBLEM_TYPE_BASE } from './problem.js';
+
+/** What Node's HTTP parser refused, as the problem a client can act on. */
+function problemFor(err: NodeJS.ErrnoException): { code: ErrorCode; detail: string; field?: string } | undefined {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { code: 'HEADERS_TOO_LARGE', detail: 'The request headers exceed the size limit' };
+    case 'ECONNRESET':
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADER_TIMEOUT':
+      return undefined; // nobody is listening any more, or Node's own 408 handling applies
+    default:
+      return { code: 'MALFORMED_REQUEST', detail: 'The request is not a well-formed HTTP/1.1 message', field: 'request' };
+  }
+}
+
+/**
+ * Requests Node's HTTP parser rejects (oversized headers, broken framing) never reach
+ * Express, and Node answers them with an empty 431 or 400. This answers them as
+ * problem+json like every other error, when nothing has been written on the socket yet.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }) => {
+    // as Node itself does: never write into a response already under way on this (keep-alive) socket
+    const writable = socket.writable && socket._httpMessage?.headersSent !== true;
+    const problem = problemFor(err);
+    if (problem === undefined || !writable) {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && writable) socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    const { status, title } = ErrorCodes[problem.code];
+    const body = JSON.stringify({
+      type: PROBLEM_TYPE_BASE + problem.code.toLowerCase().replaceAll('_', '-'),
+      title,
+      status,
+      detail: problem.detail,
+      code: problem.code,
+      ...(problem.field === undefined ? {} : { field: problem.field }),
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+}

@@ -1,0 +1,92 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { testCluster } from '../support/test-cluster.js';
+
+const REPO_DIR = path.resolve(__dirname, '..', '..');
+
+const SCENARIOS = [
+  'baseline-raw-http-pg-read',
+  'baseline-express-pg-read',
+  'baseline-naive-sequelize-read',
+  'baseline-naive-sequelize-write',
+  'shardgate-read-cache-off',
+  'shardgate-read-cache-off-tracing-off',
+  'shardgate-read-cache-hit',
+  'shardgate-write',
+  'shardgate-mix-90-10',
+  'shardgate-read-token',
+];
+const RATIOS = ['routed_read_vs_raw', 'routed_read_vs_express_raw', 'routed_read_vs_naive', 'cache_hit_vs_routed_read', 'write_vs_naive'];
+
+/** `npm run bench -- args…`; resolves with its exit code and the tail of its output. */
+function bench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-8000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+function expectFinite(value: unknown, what: string): void {
+  expect(value, what).to.be.a('number');
+  expect(Number.isFinite(value), `${what} is finite`).to.equal(true);
+}
+
+// The harness must never rot: a short run against the test cluster, checking the shape of
+// what it writes (never the speed: the test machine is shared and noisy).
+describe('bench: npm run bench -- --smoke', function () {
+  this.timeout(150_000);
+  let dir: string;
+  before(() => {
+    testCluster(); // fails clearly outside `npm test`
+    dir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-bench-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs every scenario and the routing micro-benchmark, and writes the results file', async () => {
+    const out = path.join(dir, 'smoke.json');
+    const run = await bench(['--smoke', '--cluster', process.env.SHARDGATE_TEST_CLUSTER!, '--out', out], 140_000);
+    expect(run.code, run.output).to.equal(0);
+
+    const report = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+    expect(report).to.include.all.keys('machine', 'scenarios', 'ratios', 'cpu_ratios', 'routing', 'move');
+    const machine = report.machine as Record<string, unknown>;
+    expect(machine.cpu).to.be.a('string');
+    expectFinite(machine.nproc, 'machine.nproc');
+
+    const scenarios = report.scenarios as Record<string, unknown>[];
+    expect(scenarios.map((s) => s.name)).to.deep.equal(SCENARIOS);
+    for (const s of scenarios) {
+      for (const key of ['rps', 'p50_ms', 'p99_ms', 'errors']) {
+        expectFinite(s[key], `${String(s.name)}.${key}`);
+        expect(s[key] as number, `${String(s.name)}.${key}`).to.be.at.least(0);
+      }
+      expect(Number.isInteger(s.errors), `${String(s.name)}.errors is a count`).to.equal(true);
+    }
+
+    for (const field of ['ratios', 'cpu_ratios']) {
+      const ratios = report[field] as Record<string, unknown>;
+      expect(ratios, field).to.have.all.keys(...RATIOS);
+      // null only when a denominator served nothing in its second (a very busy machine)
+      for (const key of RATIOS) if (ratios[key] !== null) expectFinite(ratios[key], `${field}.${key}`);
+    }
+
+    const routing = report.routing as Record<string, unknown>;
+    for (const key of ['ns_per_op', 'tenants', 'pins', 'heap_mb']) expectFinite(routing[key], `routing.${key}`);
+    expect(routing.ns_per_op as number).to.be.greaterThan(0);
+    expect(report.move).to.equal(null);
+  });
+});

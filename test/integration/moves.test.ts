@@ -1,0 +1,387 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { ADMIN_TOKEN, TestGateway, TestTenant, sql, type HttpResult } from '../support/test-cluster.js';
+import {
+  allPrimaries, hasSpareShards, privateCatalog, purgeTenants, replicationLeftovers, spareShards, tenantRowCounts, total, waitForJob,
+} from '../support/moves.js';
+import type { MoveHooks } from '../../src/rebalance/moves.js';
+import { Ring } from '../../src/placement/ring.js';
+
+/** every tenant of this run starts with it, so the shared shards can be cleaned afterwards */
+const RUN = `mv-${randomUUID().slice(0, 8)}`;
+const TARGET = 'shard-4';
+/** tenant ids may hold '.', ':', '_' and '-': they reach row filters and fences only as quoted literals */
+const ODD = `${RUN}-eu.west:acme_co`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Load {
+  readonly acked: Set<string>;
+  readonly failures: HttpResult[];
+  stop(): Promise<void>;
+}
+
+/** Writes in a loop until stopped; remembers the id of every acknowledged write and every failure. */
+function writeLoop(write: () => Promise<HttpResult>): Load {
+  const acked = new Set<string>();
+  const failures: HttpResult[] = [];
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      const res = await write();
+      if (res.status === 201) acked.add(res.body.id as string);
+      else failures.push(res);
+    }
+  })();
+  return { acked, failures, stop: async () => { stopped = true; await done; } };
+}
+
+describe('tenant moves (real cluster)', function () {
+  this.timeout(180_000);
+  let catalog: Awaited<ReturnType<typeof privateCatalog>>;
+  let gw: TestGateway;
+  // the test seam: told before each stage's side effects
+  const hooks: { beforeStage?: MoveHooks['beforeStage'] } = {};
+  const moveHooks: MoveHooks = { beforeStage: (stage, move, signal) => hooks.beforeStage?.(stage, move, signal) };
+  const primaries = hasSpareShards() ? allPrimaries() : new Map<string, string>();
+  const primary = (shard: string) => primaries.get(shard)!;
+  const start = () => TestGateway.start({ catalog: catalog.url, moves: { cleanupGraceMs: 200, leaseMs: 1500, pollMs: 50, concurrency: 2 } }, undefined, { moveHooks });
+
+  before(async function () {
+    if (!hasSpareShards()) this.skip();
+    catalog = await privateCatalog();
+    gw = await start();
+  });
+
+  after(async () => {
+    hooks.beforeStage = undefined;
+    await gw?.stop();
+    await catalog?.drop();
+    if (hasSpareShards()) await purgeTenants(RUN);
+  });
+
+  async function seedTenant(t: TestTenant, users = 5, products = 0, orders = 0) {
+    const userIds: string[] = [];
+    for (let i = 0; i < users; i++) userIds.push((await t.createUser()).body.id as string);
+    const productIds: string[] = [];
+    for (let i = 0; i < products; i++) {
+      const res = await t.request('POST', '/v1/products', { body: { name: `p${i}`, price: '9.99', stock: 1_000_000, attributes: { color: 'red' }, metadata: { i } } });
+      expect(res.status, res.text).to.equal(201);
+      productIds.push(res.body.id as string);
+    }
+    for (let i = 0; i < orders; i++) {
+      const res = await t.request('POST', '/v1/orders', { body: { customerId: userIds[i % users], items: [{ productId: productIds[i % products]!, quantity: 1 }] } });
+      expect(res.status, res.text).to.equal(201);
+    }
+    return { userIds, productIds };
+  }
+
+  async function expectNoLeftovers(...shards: string[]) {
+    for (const s of shards) expect(await replicationLeftovers(primary(s)), `replication objects on ${s}`).to.deep.equal([]);
+  }
+
+  async function placementOf(tenantId: string) {
+    const res = await gw.admin('GET', `/admin/tenants/${tenantId}`);
+    return { shard: res.body.shard as string, pinned: res.body.pinned as boolean };
+  }
+
+  it('adds the spare shard as standby: validated, migrated, out of the ring', async () => {
+    const spare = spareShards()[0]!;
+    let res = await gw.admin('POST', '/admin/shards', { id: 'shard-9', primary: 'mysql://nope' });
+    expect([res.status, res.body.field]).to.deep.equal([400, 'primary']);
+    res = await gw.admin('POST', '/admin/shards', { id: 'Bad Id', primary: spare.primary });
+    expect([res.status, res.body.field]).to.deep.equal([400, 'id']);
+    res = await gw.admin('POST', '/admin/shards', { id: 'shard-9', primary: 'postgres://postgres@127.0.0.1:1/none' });
+    expect([res.status, res.body.field]).to.deep.equal([400, 'primary']);
+    res = await gw.admin('POST', '/admin/shards', { id: 'shard-9', primary: spare.primary, replicas: [spare.primary] });
+    expect([res.status, res.body.field]).to.deep.equal([400, 'replicas[0]']);
+
+    res = await gw.admin('POST', '/admin/shards', spare);
+    expect(res.status, res.text).to.equal(201);
+    expect(res.body).to.include({ id: TARGET, state: 'standby' });
+    res = await gw.admin('POST', '/admin/shards', spare);
+    expect([res.status, res.body.field]).to.deep.equal([409, 'id']);
+
+    const ring = await gw.admin('GET', '/admin/ring');
+    expect((ring.body.members as Array<{ shard: string }>).map((m) => m.shard)).to.deep.equal(['shard-1', 'shard-2', 'shard-3']);
+    const shards = (await gw.admin('GET', '/admin/shards')).body as unknown as Array<{ id: string; state: string }>;
+    expect(shards.find((s) => s.id === TARGET)?.state).to.equal('standby');
+    const migrated = await sql<{ n: number }>(primary(TARGET), "SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'shardgate_fence'");
+    expect(migrated[0]!.n).to.be.greaterThan(5);
+  });
+
+  it('refuses bad moves: 404 unknown tenant, 400 unknown shard, 409 already there', async () => {
+    const t = await gw.createTenant(RUN);
+    expect((await gw.admin('POST', `/admin/tenants/${RUN}-nobody/move`, { to: TARGET })).status).to.equal(404);
+    let res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: 'shard-77' });
+    expect([res.status, res.body.field]).to.deep.equal([400, 'to']);
+    res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, {});
+    expect([res.status, res.body.field]).to.deep.equal([400, 'to']);
+    res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: t.shard });
+    expect(res.status).to.equal(409);
+    expect((await gw.admin('GET', `/admin/jobs/${randomUUID()}`)).status).to.equal(404);
+  });
+
+  it('moves a tenant under write load through two gateways: every acknowledged write once on the target, nothing left behind', async () => {
+    const mover = await gw.createTenant(ODD);
+    // a second gateway on the same catalog: it learns of the cutover from the broadcast (or its own refresh)
+    const gw2 = await start();
+    const others = [await gw.createTenant(RUN), await gw.createTenant(RUN)];
+    const { userIds, productIds } = await seedTenant(mover, 10, 10, 10);
+    const source = mover.shard;
+
+    const moverUsers = writeLoop(() => mover.createUser());
+    const moverUsers2 = writeLoop(() => gw2.tenantFor(mover).createUser());
+    let n = 0;
+    const moverOrders = writeLoop(() => {
+      n++;
+      return mover.request('POST', '/v1/orders', { body: { customerId: userIds[n % userIds.length], items: [{ productId: productIds[n % productIds.length]!, quantity: 1 }] } });
+    });
+    const otherLoads = others.map((o) => writeLoop(() => o.createUser()));
+    await sleep(300);
+
+    const res = await gw.admin('POST', `/admin/tenants/${mover.id}/move`, { to: TARGET });
+    expect(res.status, res.text).to.equal(202);
+    const again = await gw.admin('POST', `/admin/tenants/${mover.id}/move`, { to: TARGET });
+    expect(again.status, 'a second move of a moving tenant').to.equal(409);
+    const job = await waitForJob(gw, res.body.jobId as string);
+    await sleep(300); // writes after cutover land on the target too
+    await Promise.all([moverUsers.stop(), moverUsers2.stop(), moverOrders.stop(), ...otherLoads.map((l) => l.stop())]);
+    const viaGw2 = await gw2.tenantFor(mover).request('GET', '/v1/users?pageSize=1');
+    await gw2.stop();
+    expect(viaGw2.headers.get('x-shard'), 'the second gateway routes to the target too').to.equal(TARGET);
+
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+    expect(job.progress).to.deep.include({ tenantsDone: 1, tenantsTotal: 1 });
+    const move = (job.moves as Array<Record<string, unknown>>)[0]!;
+    expect(move).to.include({ tenant: mover.id, from: source, to: TARGET, stage: 'done' });
+    console.log(`      move: ${String(move.rowsCopied)} rows, copy ${String(move.rowsPerSecond)} rows/s, fence ${String(move.fenceMs)} ms; ` +
+      `writes during the move: ${moverUsers.acked.size + moverUsers2.acked.size + moverOrders.acked.size} acknowledged, ` +
+      `${moverUsers.failures.length + moverUsers2.failures.length + moverOrders.failures.length} refused`);
+
+    // every acknowledged write is on the target, once (ids are primary keys)
+    const targetUsers = new Set((await sql<{ id: string }>(primary(TARGET), 'SELECT id::text FROM users WHERE tenant_id = $1', [mover.id])).map((r) => r.id));
+    expect(targetUsers.size).to.equal(userIds.length + moverUsers.acked.size + moverUsers2.acked.size);
+    for (const id of [...moverUsers.acked, ...moverUsers2.acked]) expect(targetUsers.has(id), `user ${id}`).to.equal(true);
+    const targetOrders = new Set((await sql<{ id: string }>(primary(TARGET), 'SELECT id::text FROM orders WHERE tenant_id = $1', [mover.id])).map((r) => r.id));
+    expect(targetOrders.size).to.equal(10 + moverOrders.acked.size);
+    for (const id of moverOrders.acked) expect(targetOrders.has(id), `order ${id}`).to.equal(true);
+    expect(moverUsers.acked.size + moverOrders.acked.size).to.be.greaterThan(0);
+
+    // nothing on the source, no replication object anywhere
+    expect(total(await tenantRowCounts(primary(source), mover.id))).to.equal(0);
+    await expectNoLeftovers(source, TARGET);
+    // the source keeps a tombstone fence: a stale gateway still cannot write there
+    expect(await sql(primary(source), 'SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [mover.id])).to.have.length(1);
+
+    // served from the target; an explicit move to a shard the ring does not choose keeps its pin
+    const read = await mover.request('GET', '/v1/users?pageSize=1');
+    expect([read.status, read.headers.get('x-shard')]).to.deep.equal([200, TARGET]);
+    expect(await placementOf(mover.id)).to.deep.equal({ shard: TARGET, pinned: true });
+    expect((await mover.createUser()).headers.get('x-shard')).to.equal(TARGET);
+
+    // other tenants never noticed; the moving tenant saw at most 503s with Retry-After
+    for (const l of otherLoads) expect(l.failures.map((f) => f.status)).to.deep.equal([]);
+    expect(moverUsers2.acked.size).to.be.greaterThan(0);
+    for (const f of [...moverUsers.failures, ...moverUsers2.failures, ...moverOrders.failures]) {
+      expect(f.status, f.text).to.equal(503);
+      expect(f.headers.get('retry-after')).to.equal('1');
+      expect(f.body.code).to.equal('TENANT_FENCED');
+    }
+  });
+
+  it('exports a tenant as NDJSON and imports it atomically (replace, into a new tenant, bad lines named)', async () => {
+    const a = await gw.createTenant(RUN);
+    await seedTenant(a, 4, 3, 2);
+    const exported = await fetch(`${gw.gateway.adminUrl}/admin/tenants/${a.id}/export`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(exported.status).to.equal(200);
+    expect(exported.headers.get('content-type')).to.contain('application/x-ndjson');
+    const text = await exported.text();
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { table: string; row: Record<string, unknown> });
+    const byTable = (t: string) => lines.filter((l) => l.table === t).length;
+    expect([byTable('users'), byTable('products'), byTable('orders'), byTable('order_items'), byTable('payments')]).to.deep.equal([4, 3, 2, 2, 2]);
+    expect(lines.every((l) => l.row.tenant_id === a.id)).to.equal(true);
+    expect(lines.findIndex((l) => l.table === 'orders')).to.be.greaterThan(lines.findIndex((l) => l.table === 'users'));
+    expect(lines.find((l) => l.table === 'products')!.row).to.not.have.property('search');
+
+    const post = (tenantId: string, body: string, query = '') =>
+      fetch(`${gw.gateway.adminUrl}/admin/tenants/${tenantId}/import${query}`, {
+        method: 'POST', body, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/x-ndjson' },
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+    expect((await post(a.id, text)).status, 'rows already there').to.equal(409);
+    const replaced = await post(a.id, text, '?replace=true');
+    expect(replaced.status, JSON.stringify(replaced.body)).to.equal(200);
+    expect(replaced.body.total).to.equal(lines.length);
+    const again = await fetch(`${gw.gateway.adminUrl}/admin/tenants/${a.id}/export`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(await again.text()).to.equal(text);
+
+    // into a new tenant: the client rewrites tenant_id; a row of another tenant is refused, naming its line
+    const b = await gw.createTenant(RUN);
+    const foreign = text.split('\n').map((l, i) => (i === 2 ? l : l.replaceAll(JSON.stringify(a.id), JSON.stringify(b.id)))).join('\n');
+    let res = await post(b.id, foreign);
+    expect([res.status, res.body.field]).to.deep.equal([400, 'line 3']);
+    res = await post(b.id, `${text.split('\n')[0]!.replaceAll(JSON.stringify(a.id), JSON.stringify(b.id))}\n{"table":"users",`);
+    expect([res.status, res.body.field]).to.deep.equal([400, 'line 2']);
+    res = await post(b.id, '{"table":"nope","row":{}}\n');
+    expect([res.status, res.body.field]).to.deep.equal([400, 'line 1']);
+    expect(total(await tenantRowCounts(primary(b.shard), b.id)), 'nothing of a refused import stays').to.equal(0);
+    res = await post(b.id, text.replaceAll(JSON.stringify(a.id), JSON.stringify(b.id)));
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    const list = await b.request('GET', '/v1/users?pageSize=100');
+    expect((list.body.items as unknown[]).length).to.equal(4);
+    expect((await gw.admin('GET', `/admin/tenants/${RUN}-nobody/export`)).status).to.equal(404);
+  });
+
+  it('a failed move (verification) leaves the tenant on the source, writable, with nothing left behind', async () => {
+    const t = await gw.createTenant(RUN);
+    await seedTenant(t, 5);
+    hooks.beforeStage = (stage, move) => {
+      if (move.tenantId === t.id && stage === 'verified') throw new Error('injected verification failure');
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+    const job = await waitForJob(gw, res.body.jobId as string);
+    hooks.beforeStage = undefined;
+
+    expect(job.state).to.equal('failed');
+    expect(String(job.error)).to.contain('injected verification failure');
+    expect((job.moves as Array<{ stage: string }>)[0]!.stage).to.equal('failed');
+    expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+    const write = await t.createUser();
+    expect([write.status, write.headers.get('x-shard')]).to.deep.equal([201, t.shard]);
+    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
+    expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.be.greaterThan(5);
+    expect(await sql(primary(t.shard), 'SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [t.id])).to.have.length(0);
+    await expectNoLeftovers(t.shard, TARGET);
+  });
+
+  it('a replication error on the target fails the move at once and rolls it back', async () => {
+    const t = await gw.createTenant(RUN);
+    await seedTenant(t, 3);
+    const clash = randomUUID();
+    const insert = `INSERT INTO audit_log (tenant_id, id, table_name, record_id, action) VALUES ($1, $2, 'users', 'clash', 'create')`;
+    hooks.beforeStage = async (stage, move) => {
+      if (move.tenantId !== t.id || stage !== 'catching_up') return;
+      // the same key on both sides: applying the source's insert fails on the target
+      await sql(primary(TARGET), insert, [t.id, clash]);
+      await sql(primary(t.shard), insert, [t.id, clash]);
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+    const job = await waitForJob(gw, res.body.jobId as string, 30_000);
+    hooks.beforeStage = undefined;
+    expect(job.state).to.equal('failed');
+    expect(String(job.error)).to.contain('subscription failed');
+    expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+    expect((await t.createUser()).status).to.equal(201);
+    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
+    await expectNoLeftovers(t.shard, TARGET);
+  });
+
+  /** Starts a move that stops at `stage`; then this gateway "dies" and a new one takes over. */
+  async function crashDuring(stage: 'verified' | 'cleanup') {
+    const t = await gw.createTenant(ODD);
+    const { userIds } = await seedTenant(t, 6);
+    let reached!: () => void;
+    const atStage = new Promise<void>((resolve) => (reached = resolve));
+    hooks.beforeStage = (s, move, signal) => {
+      if (move.tenantId !== t.id || s !== stage) return undefined;
+      reached();
+      return new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+    await atStage;
+    if (stage === 'verified') {
+      // fenced, not cut over: the write is refused (after the gateway waited for a placement change)
+      const write = await t.createUser();
+      expect([write.status, write.headers.get('retry-after')]).to.deep.equal([503, '1']);
+    }
+    // the process dies: no rollback, no release of the job's lease
+    await gw.gateway.moves.runner.stop('abandon');
+    hooks.beforeStage = undefined;
+    await gw.stop();
+    gw = await start(); // resumes the job once the lease has run out
+    const job = await waitForJob(gw, res.body.jobId as string);
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+    expect(await placementOf(t.id)).to.deep.equal({ shard: TARGET, pinned: true });
+    const users = await sql(primary(TARGET), 'SELECT id::text FROM users WHERE tenant_id = $1', [t.id]);
+    expect(users).to.have.length(userIds.length);
+    expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.equal(0);
+    await expectNoLeftovers(t.shard, TARGET);
+    expect((await gw.tenantFor(t).createUser()).status).to.equal(201);
+  }
+
+  it('resumes after a crash while fenced: rolls back, starts over, finishes', async () => {
+    await crashDuring('verified');
+  });
+
+  it('resumes after a crash past cutover: finishes the cleanup', async () => {
+    await crashDuring('cleanup');
+  });
+
+  it('rebalance dry run: moves only to the new shard, about a quarter of the tenants, nothing changed', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await gw.createTenant(RUN)).id);
+    const before = (await gw.admin('GET', '/admin/ring')).body;
+    const res = await gw.admin('POST', '/admin/rebalance', { dryRun: true });
+    expect(res.status, res.text).to.equal(200);
+    const moves = res.body.moves as Array<{ tenant: string; from: string; to: string }>;
+    for (const m of moves) expect(m.to).to.equal(TARGET);
+    const share = moves.filter((m) => ids.includes(m.tenant)).length / ids.length;
+    expect(share).to.be.within(0.1, 0.45);
+    expect((await gw.admin('GET', '/admin/ring')).body).to.deep.equal(before);
+    expect((await gw.admin('POST', '/admin/rebalance', { dryRun: 'yes' })).body.field).to.equal('dryRun');
+    // these tenants hold no data: drop them so the real rebalance below stays small
+    await sql(catalog.url, 'DELETE FROM tenants WHERE id = ANY($1)', [ids]);
+  });
+
+  it('rebalance: standby shard joins the ring, the tenants it now owns move to it, pins dropped', async () => {
+    // tenants chosen so that the new ring sends two of them to shard-4 and keeps two in place
+    const ring = new Ring(['shard-1', 'shard-2', 'shard-3', TARGET].map((shardId) => ({ shardId, weight: 100 })));
+    const moving: TestTenant[] = [];
+    const staying: TestTenant[] = [];
+    while (moving.length < 2 || staying.length < 2) {
+      const id = `${RUN}-${randomUUID()}`;
+      const goes = ring.get(id) === TARGET;
+      if ((goes && moving.length >= 2) || (!goes && staying.length >= 2)) continue;
+      const res = await gw.admin('POST', '/admin/tenants', { name: id, id });
+      const t = new TestTenant(gw, id, res.body.apiKey as string, res.body.shard as string);
+      await seedTenant(t, 3);
+      (goes ? moving : staying).push(t);
+    }
+    const dry = (await gw.admin('POST', '/admin/rebalance', { dryRun: true })).body.moves as Array<{ tenant: string }>;
+    expect(dry.map((m) => m.tenant)).to.include.members(moving.map((t) => t.id));
+
+    const res = await gw.admin('POST', '/admin/rebalance', {});
+    expect(res.status, res.text).to.equal(202);
+    const job = await waitForJob(gw, res.body.jobId as string);
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+    expect((job.progress as { tenantsDone: number }).tenantsDone).to.equal(dry.length);
+
+    const members = ((await gw.admin('GET', '/admin/ring')).body.members as Array<{ shard: string }>).map((m) => m.shard);
+    expect(members).to.include(TARGET);
+    for (const t of moving) {
+      expect(await placementOf(t.id)).to.deep.equal({ shard: TARGET, pinned: false });
+      expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.be.greaterThan(0);
+      expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.equal(0);
+      expect((await t.createUser()).headers.get('x-shard')).to.equal(TARGET);
+    }
+    for (const t of staying) expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+    await expectNoLeftovers('shard-1', 'shard-2', 'shard-3', TARGET);
+  });
+
+  it('drain: the shard leaves the ring, every tenant moves off, then it is retired', async () => {
+    const onTarget = (await sql<{ id: string }>(catalog.url, 'SELECT id FROM tenants')).map((r) => r.id);
+    const res = await gw.admin('POST', `/admin/shards/${TARGET}/drain`);
+    expect(res.status, res.text).to.equal(202);
+    const job = await waitForJob(gw, res.body.jobId as string);
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+    const shards = (await gw.admin('GET', '/admin/shards')).body as unknown as Array<{ id: string; state: string; tenants: number }>;
+    expect(shards.find((s) => s.id === TARGET)).to.include({ state: 'retired', tenants: 0 });
+    for (const id of onTarget) {
+      const p = await placementOf(id);
+      expect(p.shard).to.not.equal(TARGET);
+      expect(total(await tenantRowCounts(primary(TARGET), id)), id).to.equal(0);
+    }
+    expect((await gw.admin('POST', `/admin/shards/${TARGET}/drain`)).status).to.equal(409);
+    await expectNoLeftovers('shard-1', 'shard-2', 'shard-3', TARGET);
+  });
+});

@@ -1,0 +1,28 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+
+describe('limits configuration', () => {
+  it('defaults to 200/s, burst 400 for the standard plan and 8 concurrent requests per tenant, below the pool', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
+    expect(config.limits).to.deep.include({ enabled: true, expectedPods: 1, maxConcurrentPerTenant: 8, queueTimeoutMs: 1000 });
+    expect(config.limits.plans.standard).to.deep.equal({ ratePerSec: 200, burst: 400 });
+    expect(config.limits.maxConcurrentPerTenant).to.be.below(config.pool.max);
+  });
+
+  it('lets tests run unthrottled', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).limits.plans.standard!.ratePerSec).to.be.at.least(100_000);
+  });
+
+  it('adds plans, and refuses a bad bucket or cap', () => {
+    const config = loadConfig({ NODE_ENV: 'test' }, { overrides: { limits: { plans: { gold: { ratePerSec: 0.5, burst: 3 } } } } });
+    expect(Object.keys(config.limits.plans).sort()).to.deep.equal(['gold', 'standard']);
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { limits: { plans: { standard: { ratePerSec: 0, burst: 1 } } } } })).to.throw(ConfigError, /limits.plans.standard.ratePerSec/);
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { limits: { plans: { standard: { ratePerSec: 1, burst: 0.5 } } } } })).to.throw(ConfigError, /burst/);
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { limits: { maxConcurrentPerTenant: 0 } } })).to.throw(ConfigError, /maxConcurrentPerTenant/);
+  });
+
+  it('turns limits off with LIMITS_ENABLED=0', () => {
+    expect(loadConfig({ NODE_ENV: 'test', LIMITS_ENABLED: '0' }).limits.enabled).to.equal(false);
+    expect(loadConfig({ NODE_ENV: 'test', LIMITS_ENABLED: 'true' }).limits.enabled).to.equal(true);
+  });
+});

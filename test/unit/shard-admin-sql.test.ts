@@ -1,0 +1,41 @@
+import { expect } from 'chai';
+import { checksumSql, createPublicationSql, createSubscriptionSql, fkOrder, replicationName, type TenantTable } from '../../src/rebalance/shard-admin-sql.js';
+
+const table = (name: string, parents: string[] = []): TenantTable => ({ name, columns: ['tenant_id', 'id', 'name'], key: ['tenant_id', 'id'], parents });
+
+describe('shard admin SQL', () => {
+  it('names replication objects from the move id, and refuses anything else', () => {
+    expect(replicationName('01a215ec-c369-73b5-bc39-254bab6f111b')).to.equal('sg_move_01a215ecc36973b5bc39254bab6f111b');
+    expect(() => replicationName("x'; DROP TABLE users; --")).to.throw();
+  });
+
+  it('quotes tenant ids as literals in the row filter, and never publishes TRUNCATE', () => {
+    const sql = createPublicationSql('sg_move_1', [table('users'), table('order items')], "acme.eu:1-a_b'); DROP TABLE users; --");
+    expect(sql).to.equal(
+      `CREATE PUBLICATION "sg_move_1" FOR TABLE "users" WHERE (tenant_id = 'acme.eu:1-a_b''); DROP TABLE users; --'), ` +
+        `"order items" WHERE (tenant_id = 'acme.eu:1-a_b''); DROP TABLE users; --') WITH (publish = 'insert, update, delete')`,
+    );
+    expect(() => createPublicationSql('p', [], 't')).to.throw();
+  });
+
+  it('quotes the connection string of the source', () => {
+    expect(createSubscriptionSql('sg_move_1', "postgres://u:p'w@h/db")).to.contain(`CONNECTION 'postgres://u:p''w@h/db'`);
+  });
+
+  it('checksums stored columns only, bound to the tenant', () => {
+    const sql = checksumSql({ name: 'products', columns: ['tenant_id', 'id', 'price'], key: ['tenant_id', 'id'], parents: [] });
+    expect(sql).to.contain('ROW("tenant_id", "id", "price")::text').and.contain('WHERE tenant_id = $1');
+  });
+
+  it('orders tables parents first (insert) and reports cycles', () => {
+    const order = fkOrder([table('order_items', ['orders', 'products']), table('payments', ['orders']), table('orders', ['users']), table('products'), table('users'), table('audit_log')]);
+    const pos = (n: string) => order.findIndex((t) => t.name === n);
+    expect(pos('users')).to.be.lessThan(pos('orders'));
+    expect(pos('orders')).to.be.lessThan(pos('order_items'));
+    expect(pos('products')).to.be.lessThan(pos('order_items'));
+    expect(pos('orders')).to.be.lessThan(pos('payments'));
+    expect(order).to.have.length(6);
+    expect(fkOrder([table('a', ['a'])]).map((t) => t.name), 'self-references are fine').to.deep.equal(['a']);
+    expect(() => fkOrder([table('a', ['b']), table('b', ['a'])])).to.throw(/cycle/);
+  });
+});
