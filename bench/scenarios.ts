@@ -55,6 +55,8 @@ export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {
     ADMIN_PORT: '0',
     GATEWAY_ADMIN_TOKEN: ctx.adminToken,
     SHARDGATE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    // per-tenant rate limits would cap a throughput run at the plan's rate, not the gateway's
+    LIMITS_ENABLED: '0',
   };
   if (id !== 'shardgate') env.CACHE_ENABLED = '0';
   if (id === 'shardgate-cache-off-tracing-off') env.OTEL_SDK_DISABLED = 'true';

@@ -1,7 +1,7 @@
 import { FenceHold } from './fence.js';
 import type { MoveContext } from './move-context.js';
 import {
-  createPublication, createSubscription, dropSubscription, slotConfirmed, slotLagBytes, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
+  createPublication, createSubscription, dropSlots, dropSubscription, slotConfirmed, slotLagBytes, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
 } from './replication-ops.js';
 import { countDigest, countRows, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from './tenant-rows.js';
 import { withAdminClient, type AdminClient } from './admin-client.js';
@@ -40,7 +40,9 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
   const problem = unmovable(tables) ?? schemaMismatch(tables, await tenantTables(target));
   if (problem) throw new MoveError(problem);
 
+  // whatever an interrupted earlier attempt of this move left: its subscription, its slots, its rows
   await dropSubscription(target, ctx.name);
+  await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
   await deleteTenantRows(target, ctx.move.tenantId, tables);
   await createPublication(source, ctx.name, tables, ctx.move.tenantId);
   const started = performance.now();

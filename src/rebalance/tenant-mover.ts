@@ -86,7 +86,7 @@ export class TenantMover {
       } catch (err) {
         if (ctx.signal.aborted) {
           // a graceful stop rolls back what is not past cutover; an abandoned move is left as it is for its new owner
-          if (ctx.signal.reason === 'stop' && !forward) await this.#rollBack(ctx, 'the gateway stopped', false, true);
+          if (ctx.signal.reason === 'stop' && !forward) await this.#rollBack(ctx, 'the gateway stopped', false);
           throw err;
         }
         if (!forward) {
@@ -139,9 +139,8 @@ export class TenantMover {
   }
 
   /** Rolls back; `fail` marks the move failed, else it goes back to pending to start over. Returns whether it failed. */
-  async #rollBack(ctx: MoveContext, reason: string, fail: boolean, requeue = false): Promise<boolean> {
+  async #rollBack(ctx: MoveContext, reason: string, failed: boolean): Promise<boolean> {
     const leftovers = await rollback(ctx);
-    const failed = fail && !requeue;
     await ctx.update({ stage: failed ? 'failed' : 'pending', error: failed ? reason : null, detail: { leftovers } });
     if (leftovers.length > 0) ctx.logger.error({ leftovers }, 'move rollback left objects behind');
     if (failed) {

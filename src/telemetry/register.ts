@@ -10,8 +10,8 @@ import { currentContext } from '../tenancy/request-context.js';
 
 if (process.env.OTEL_SDK_DISABLED !== 'true') {
   if (!process.env.OTEL_TRACES_EXPORTER && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT && !process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
-    // Spans are still recorded (trace ids reach logs and routing attributes reach the
-    // server span) but nothing is exported until an endpoint is configured.
+    // Nothing to export to: the SDK then registers no tracer provider, so spans cost
+    // nothing until an endpoint (or OTEL_TRACES_EXPORTER=console) is configured.
     process.env.OTEL_TRACES_EXPORTER = 'none';
   }
   startTelemetry({

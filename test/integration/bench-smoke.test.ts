@@ -21,17 +21,20 @@ const SCENARIOS = [
 ];
 const RATIOS = ['routed_read_vs_raw', 'routed_read_vs_express_raw', 'routed_read_vs_naive', 'cache_hit_vs_routed_read', 'write_vs_naive'];
 
-/** `npm run bench -- args…`; resolves with its exit code and the tail of its output. */
+/**
+ * What `npm run bench -- args…` runs, minus npm and the tsx CLI in between: on a timeout the
+ * SIGTERM then reaches the harness itself, which stops its server processes before exiting.
+ */
 function bench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8000);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { TestGateway, TestTenant, type HttpResult } from '../support/test-cluster.js';
+import pg from 'pg';
+import { TestGateway, TestTenant, testCluster, type HttpResult } from '../support/test-cluster.js';
 import { faults } from '../support/cluster-faults.js';
 
 interface LoopResult {
@@ -120,6 +121,30 @@ describe('fault containment on the real cluster', function () {
       expect(admin.headers.get('retry-after')).to.match(/^\d+$/);
     } finally {
       faults.thaw('catalog');
+    }
+  });
+});
+
+describe('statement timeouts', function () {
+  this.timeout(60_000);
+  it('a query past the statement timeout is a 504 problem, and the row lock holder is untouched', async () => {
+    const gw = await TestGateway.start({ db: { statementTimeoutMs: 500 } });
+    const t = await gw.createTenant();
+    const created = await t.request('POST', '/v1/products', { body: { name: 'locked', price: 1, stock: 1 } });
+    const primary = testCluster().shards.find((s) => s.id === t.shard)!.primary;
+    const holder = new pg.Client({ connectionString: primary });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM products WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [t.id, created.body.id]);
+      const res = await t.request('PATCH', `/v1/products/${created.body.id}`, { body: { stock: 2 } });
+      expect(res.status).to.equal(504);
+      expect(res.body.code).to.equal('QUERY_TIMEOUT');
+      expect(res.headers.get('content-type')).to.match(/problem\+json/);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+      await gw.stop();
     }
   });
 });
