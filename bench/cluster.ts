@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { REPO_DIR } from './options.js';
+import { REPO_DIR, RESULTS_DIR } from './options.js';
 
 export interface ClusterShard {
   readonly id: string;
@@ -53,4 +54,20 @@ export function replicaUrl(shard: ClusterShard): string {
   const r = shard.replicas[0];
   if (r === undefined) throw new Error(`shard ${shard.id} has no replica: the read baselines need one`);
   return typeof r === 'string' ? r : r.url;
+}
+
+/**
+ * The gateway config the shardgate contenders get: the cluster file plus a per-tenant rate
+ * far above any load this harness makes. The limiter still runs (its Redis call per request
+ * is part of the production cost); it just never answers 429, so the plan's 200/s does not
+ * stand in for the gateway's throughput.
+ */
+export function benchGatewayConfig(cluster: ClusterFile): string {
+  const base = JSON.parse(readFileSync(cluster.path, 'utf8')) as Record<string, unknown>;
+  const config = { ...base, limits: { plans: { standard: { ratePerSec: 1_000_000, burst: 10_000_000 } } } };
+  const tag = createHash('sha1').update(cluster.path).digest('hex').slice(0, 10);
+  const file = path.join(RESULTS_DIR, `gateway-${tag}.json`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
 }

@@ -36,7 +36,7 @@ export interface BenchReport {
   /** the same ratios from server CPU per request instead of rps (requests per CPU-second) */
   readonly cpu_ratios: Ratios;
   readonly routing: RoutingResult | null;
-  /** tenant moves do not exist yet */
+  /** not measured yet: null */
   readonly move: { readonly rows_per_s: number; readonly write_pause_p99_ms: number; readonly others_p99_ratio: number } | null;
 }
 
@@ -114,7 +114,7 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
   if (r !== null) {
     lines.push('', `Routing: ${(r.ns_per_op / 1000).toFixed(2)} µs per decision over ${r.tenants.toLocaleString('en')} distinct tenants with ${r.pins.toLocaleString('en')} pins (target ≤ 5 µs); ${r.ns_per_op_hot.toFixed(0)} ns for a repeating set; placement state ${r.heap_mb.toFixed(1)} MB of heap.`);
   }
-  lines.push('', `Moves: ${report.move === null ? 'not measured (tenant moves have not landed)' : JSON.stringify(report.move)}.`);
+  lines.push('', `Moves: ${report.move === null ? 'not measured yet' : JSON.stringify(report.move)}.`);
   return lines.join('\n');
 }
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseOptions, REPO_DIR, type BenchOptions } from './options.js';
-import { resolveCluster } from './cluster.js';
+import { benchGatewayConfig, resolveCluster } from './cluster.js';
 import { spawnContender, stopAll, type Contender } from './contenders.js';
 import { ensureSeed } from './seed.js';
 import { runRound, summarize, type RoundResult } from './load.js';
@@ -81,7 +81,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const loadStart = os.loadavg()[0] ?? 0;
   const cluster = resolveCluster(o.cluster);
   const sink = await OtlpSink.start();
-  const ctx = { cluster, adminToken: randomBytes(24).toString('base64url'), cpuProfDir: o.cpuProfDir, otlpEndpoint: sink.endpoint };
+  const ctx = { cluster, gatewayConfig: benchGatewayConfig(cluster), adminToken: randomBytes(24).toString('base64url'), cpuProfDir: o.cpuProfDir, otlpEndpoint: sink.endpoint };
   const names = (Object.keys(SCENARIO_CONTENDERS) as ScenarioName[]).filter((n) => o.only.length === 0 || o.only.some((w) => n.includes(w)));
   if (names.length === 0) throw new Error(`--only ${o.only.join(',')} matches no scenario`);
   // 'shardgate' always runs: it seeds

@@ -29,6 +29,8 @@ export interface SpawnContext {
   readonly cpuProfDir: string | undefined;
   /** where tracing-on gateways export (bench/otlp-sink.ts) */
   readonly otlpEndpoint: string;
+  /** the cluster file with the plan rate lifted (cluster.ts benchGatewayConfig) */
+  readonly gatewayConfig: string;
 }
 
 export const SHARDGATE_IDS: readonly ContenderId[] = ['shardgate', 'shardgate-cache-off', 'shardgate-cache-off-tracing-off'];
@@ -50,13 +52,11 @@ function profiling(ctx: SpawnContext, name: string): string[] {
 export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
-    GATEWAY_CONFIG: ctx.cluster.path,
+    GATEWAY_CONFIG: ctx.gatewayConfig,
     PORT: '0',
     ADMIN_PORT: '0',
     GATEWAY_ADMIN_TOKEN: ctx.adminToken,
     SHARDGATE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    // per-tenant rate limits would cap a throughput run at the plan's rate, not the gateway's
-    LIMITS_ENABLED: '0',
   };
   if (id !== 'shardgate') env.CACHE_ENABLED = '0';
   if (id === 'shardgate-cache-off-tracing-off') env.OTEL_SDK_DISABLED = 'true';

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import HashRing from 'hashring';
 
 export interface RingMember {
@@ -27,7 +28,10 @@ export class Ring {
     }
     const servers: Record<string, { vnodes: number }> = {};
     for (const m of this.members) servers[m.shardId] = { vnodes: Math.max(1, Math.round((BASE_VNODES * m.weight) / 100)) };
-    this.#ring = new HashRing(servers, 'md5', { 'vnode count': BASE_VNODES, replicas: 4, 'max cache size': 10_000 });
+    // the same MD5 ketama points as hashring's default ('md5'), through the one-shot
+    // crypto.hash (no Hash object per lookup); its LRU is off because a million distinct
+    // tenants only churn it
+    this.#ring = new HashRing(servers, (key: string) => hash('md5', key, 'buffer'), { 'vnode count': BASE_VNODES, replicas: 4, 'max cache size': 1 });
   }
 
   /** The shard a key hashes to, or undefined for an empty ring. */

@@ -13,6 +13,9 @@ if (process.env.OTEL_SDK_DISABLED !== 'true') {
     // Nothing to export to: the SDK then registers no tracer provider, so spans cost
     // nothing until an endpoint (or OTEL_TRACES_EXPORTER=console) is configured.
     process.env.OTEL_TRACES_EXPORTER = 'none';
+    // NodeSDK would otherwise push metrics and logs to localhost:4318 by default
+    process.env.OTEL_METRICS_EXPORTER ??= 'none';
+    process.env.OTEL_LOGS_EXPORTER ??= 'none';
   }
   startTelemetry({
     dbSpanAttributes: () => dbSpanAttributes(currentContext()),

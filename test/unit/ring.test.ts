@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import HashRing from 'hashring';
 import { Ring } from '../../src/placement/ring.js';
 
 const tenants = Array.from({ length: 20_000 }, (_, i) => `tenant-${i}`);
@@ -47,6 +48,12 @@ describe('Ring', () => {
     const ring = new Ring([{ shardId: 'small', weight: 100 }, { shardId: 'big', weight: 300 }]);
     const big = tenants.filter((t) => ring.get(t) === 'big').length;
     expect(big / tenants.length).to.be.within(0.65, 0.85);
+  });
+
+  it('places every key exactly where hashring’s own md5 ring does (the ketama points never change)', () => {
+    const ring = new Ring(equal(3));
+    const reference = new HashRing({ 'shard-1': { vnodes: 40 }, 'shard-2': { vnodes: 40 }, 'shard-3': { vnodes: 40 } }, 'md5', { 'vnode count': 40, replicas: 4 });
+    for (const t of tenants) expect(ring.get(t)).to.equal(reference.get(t));
   });
 
   it('answers undefined on an empty ring', () => {
