@@ -180,6 +180,7 @@ export class Gateway {
         await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard);
       },
       forgetShard: (shardId) => registry.remove(shardId),
+      shardPassword: process.env.PGPASSWORD,
       hooks: {
         ...options.moveHooks,
         rowsCopied: (rows) => metrics.moveRowsCopied.inc(rows),

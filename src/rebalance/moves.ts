@@ -40,6 +40,25 @@ export interface MovesDeps {
   readonly migrateShard: (shard: ShardTopology) => Promise<void>;
   readonly forgetShard: (shardId: string) => Promise<void>;
   readonly hooks?: MoveHooks;
+  /**
+   * Password for shard URLs that carry none (Kubernetes keeps it in PGPASSWORD). The
+   * target server opens the subscription's connection itself and cannot see this process's
+   * environment, so the conninfo it gets must hold the password.
+   */
+  readonly shardPassword?: string | undefined;
+}
+
+/** The URL with the password filled in when it has none and one is known. */
+export function withPassword(url: string, password: string | undefined): string {
+  if (!password) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) return url;
+    parsed.password = password;
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 /** The moves subsystem, wired: the runner (start/stop with the gateway) and what the admin API calls. */
@@ -63,7 +82,7 @@ export function createMoves(deps: MovesDeps): Moves {
   const placement = new CatalogPlacement(catalog, deps.announce);
   const mover = new TenantMover({
     store,
-    shards: { primaryUrl: async (id) => (await shard(id)).primary },
+    shards: { primaryUrl: async (id) => withPassword((await shard(id)).primary, deps.shardPassword) },
     placement,
     migrateShard: async (id) => deps.migrateShard(await shard(id)),
     timings: { ...config, admin },
