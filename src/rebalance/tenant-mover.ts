@@ -4,6 +4,8 @@ import type { MoveRecord } from './job-records.js';
 import { MoveContext, type MoverTimings, type ShardDirectory } from './move-context.js';
 import { cleanup, cutover, rollback, sweep, type PlacementChanges } from './move-finish.js';
 import { isPastCutover, nextStage, type MoveStage } from './move-stage.js';
+import { withSpan } from '../telemetry/spans.js';
+import { Attr } from '../telemetry/attributes.js';
 import { catchUp, copy, fence, verify } from './move-steps.js';
 
 /** Test seams and telemetry: told before each stage's side effects, and of rows and outcomes. */
@@ -57,7 +59,11 @@ export class TenantMover {
       }
       while (stage !== undefined && stage !== 'done') {
         const started = performance.now();
-        await this.#step(ctx, stage);
+        const current = stage;
+        // one span per stage, so a trace shows where a move spent its time (and failed)
+        await withSpan(`move.${current}`, { [Attr.TenantId]: ctx.move.tenantId, 'gateway.move.id': ctx.move.id, 'gateway.move.stage': current }, () =>
+          this.#step(ctx, current),
+        );
         const stageMs = { ...ctx.move.detail.stageMs, [stage]: Math.round(performance.now() - started) };
         stage = nextStage(stage);
         if (stage) await ctx.update({ stage, detail: { stageMs } });
