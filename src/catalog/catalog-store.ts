@@ -1,7 +1,7 @@
 import { Sequelize, QueryTypes, UniqueConstraintError, type Transaction } from 'sequelize';
 import { migrate, MigrationLock } from '../schema/migrator.js';
 import { catalogMigrations } from '../../shards/migrations/catalog/index.js';
-import { CatalogUnavailableError, ConflictError, GatewayError } from '../errors/errors.js';
+import { CatalogUnavailableError, CONNECTION_FAILURE, ConflictError, GatewayError } from '../errors/errors.js';
 
 export type TenantStatus = 'active' | 'suspended';
 export type ShardState = 'active' | 'standby' | 'draining' | 'retired';
@@ -105,7 +105,8 @@ export class CatalogStore {
       name.startsWith('SequelizeConnection') ||
       name === 'SequelizeHostNotFoundError' ||
       name === 'SequelizeTimeoutError' ||
-      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|Connection terminated|Query read timeout|timeout expired|57P0[123]/.test(message)
+      CONNECTION_FAILURE.test(message) ||
+      /57P0[123]/.test(message)
     ) {
       return new CatalogUnavailableError({ cause: err });
     }

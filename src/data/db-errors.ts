@@ -2,7 +2,7 @@ import {
   BaseError, ConnectionError, DatabaseError, OptimisticLockError, UniqueConstraintError, ValidationError as SequelizeValidationError,
 } from 'sequelize';
 import {
-  ConflictError, GatewayError, QueryTimeoutError, ShardUnavailableError, TenantFencedError, ValidationError,
+  CONNECTION_FAILURE, ConflictError, GatewayError, QueryTimeoutError, ShardUnavailableError, TenantFencedError, ValidationError,
 } from '../errors/errors.js';
 
 /** SQLSTATEs that mean "this node cannot serve right now", not "the request was wrong". */
@@ -56,7 +56,7 @@ export function translateDbError(err: unknown, shardId: string, uniqueFields: Re
       return new ValidationError('body', 'A value has the wrong format or is out of range');
     }
   }
-  if (err instanceof BaseError && /ECONNREFUSED|ETIMEDOUT|ECONNRESET|EPIPE|Connection terminated|Query read timeout|timeout expired/i.test(err.message)) {
+  if (err instanceof BaseError && CONNECTION_FAILURE.test(err.message)) {
     return new ShardUnavailableError(shardId, { cause: err });
   }
   return err;

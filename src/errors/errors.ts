@@ -135,3 +135,10 @@ export class NotReadyError extends GatewayError {
 export function isGatewayError(err: unknown): err is GatewayError {
   return err instanceof GatewayError;
 }
+
+/**
+ * Driver messages that mean "the server could not be reached or stopped answering" (refused,
+ * reset, client-side query timeout): an outage, never the request's fault. One pattern for
+ * the shard and catalog error mappings.
+ */
+export const CONNECTION_FAILURE = /ECONNREFUSED|ETIMEDOUT|ECONNRESET|EPIPE|Connection terminated|Query read timeout|timeout expired/i;

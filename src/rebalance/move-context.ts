@@ -12,8 +12,11 @@ export interface ShardDirectory {
   primaryUrl(shardId: string): Promise<string>;
 }
 
-export interface MoverTimings {
-  readonly admin: AdminClientOptions;
+/** config.moves: what an operator sets (validated in config/schema.ts) */
+export interface MovesConfig {
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly statementTimeoutMs: number;
   /** ms the initial copy may take before the move fails */
   readonly copyTimeoutMs: number;
   /** ms to get within catchUpBytes of the source's WAL before fencing */
@@ -29,6 +32,9 @@ export interface MoverTimings {
   /** checksums (every stored column) or row counts only, compared while fenced */
   readonly verify: 'checksum' | 'count';
 }
+
+/** What one move run needs of the config, plus how to open its admin connections. */
+export type MoverTimings = Omit<MovesConfig, 'concurrency' | 'leaseMs' | 'statementTimeoutMs'> & { readonly admin: AdminClientOptions };
 
 /**
  * One run of one move: its record, its connections to both primaries (opened on first

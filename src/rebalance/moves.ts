@@ -14,19 +14,9 @@ import { TenantTransfer } from './tenant-transfer.js';
 
 export type { MoveHooks } from './tenant-mover.js';
 
-/** config.moves */
-export interface MovesConfig {
-  readonly concurrency: number;
-  readonly leaseMs: number;
-  readonly statementTimeoutMs: number;
-  readonly copyTimeoutMs: number;
-  readonly catchUpTimeoutMs: number;
-  readonly catchUpBytes: number;
-  readonly fenceTimeoutMs: number;
-  readonly cleanupGraceMs: number;
-  readonly pollMs: number;
-  readonly verify: 'checksum' | 'count';
-}
+/** config.moves (the shape is declared once, in move-context.ts, beside the timings it feeds) */
+export type { MovesConfig } from './move-context.js';
+import type { MovesConfig } from './move-context.js';
 
 export interface MovesDeps {
   readonly config: MovesConfig;
