@@ -123,6 +123,10 @@ export const configSchema = z
         statementTimeoutMs: z.number().int().min(100),
         /** ms the initial copy of a tenant may take */
         copyTimeoutMs: z.number().int().min(100),
+        /** rows per batch of the initial copy (one fetch from the source, one insert on the target) */
+        copyBatchRows: z.number().int().min(1).max(100_000).default(2000),
+        /** the initial copy's rate limit in rows a second, per move (spares the source and target under load); 0: unlimited */
+        copyRowsPerSecond: z.number().int().min(0).default(0),
         /** ms to catch up with the source before the fence */
         catchUpTimeoutMs: z.number().int().min(100),
         /** bytes of WAL the subscription may trail by when the fence goes up (bounds the write pause) */

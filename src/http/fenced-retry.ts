@@ -46,7 +46,8 @@ export function retryFencedWrites(api: Router, placement: PlacementService, opti
       await refresh().catch(() => undefined);
       if (placement.table.shardFor(tenantId).shardId !== shardId) return true;
       if (performance.now() + delay > deadline) return false;
-      await sleep(delay);
+      // the cutover's broadcast reloads the placement: retry then, not at the next poll
+      await Promise.race([sleep(delay), placement.nextReload()]);
     }
   };
 

@@ -19,6 +19,7 @@ export class PlacementService {
   #shards: readonly ShardRow[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly #listeners: Listener[] = [];
+  #reloaded: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(
     private readonly catalog: CatalogStore,
@@ -40,6 +41,16 @@ export class PlacementService {
     this.#listeners.push(listener);
   }
 
+  /** Settles at the next reload (a broadcast, a poll, a move's own cutover): lets a fenced write retry at once. */
+  nextReload(): Promise<void> {
+    if (!this.#reloaded) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#reloaded = { promise, resolve };
+    }
+    return this.#reloaded.promise;
+  }
+
   async reload(): Promise<void> {
     const version = await this.catalog.version();
     const [shards, pins] = await Promise.all([this.catalog.listShards(), this.catalog.listPins()]);
@@ -47,6 +58,9 @@ export class PlacementService {
     this.#shards = shards;
     this.#table = new PlacementTable(ring, new Map(pins.map((p) => [p.tenantId, p.shardId])), version);
     for (const listener of this.#listeners) listener(shards);
+    const waiting = this.#reloaded;
+    this.#reloaded = undefined;
+    waiting?.resolve();
   }
 
   /** Reloads only if the catalog version moved. */

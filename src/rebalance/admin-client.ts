@@ -8,20 +8,26 @@ export interface AdminClientOptions {
 
 export type AdminClient = pg.Client;
 
+/** node-postgres opens a walsender connection with `replication: 'database'`; its type declarations lack the field. */
+type ClientConfig = pg.ClientConfig & { replication?: 'database' };
+
 /**
  * A connection of its own for the mover, outside the gateway's pools: the mover's long
  * statements must not hold request connections, CREATE SUBSCRIPTION must run outside a
  * transaction block, and the fence lock lives as long as this session. Output settings
  * are pinned so row checksums read the same on every server.
  */
-export async function openAdminClient(url: string, options: AdminClientOptions, purpose: string): Promise<AdminClient> {
-  const client = new pg.Client({
+export async function openAdminClient(url: string, options: AdminClientOptions, purpose: string, mode: 'sql' | 'replication' = 'sql'): Promise<AdminClient> {
+  const config: ClientConfig = {
     connectionString: url,
     application_name: `shardgate:mover:${purpose}`.slice(0, 63),
     statement_timeout: options.statementTimeoutMs,
     connectionTimeoutMillis: options.connectTimeoutMs,
     options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3',
-  });
+    // a logical walsender: takes replication commands (CREATE_REPLICATION_SLOT) in the simple query protocol
+    ...(mode === 'replication' ? { replication: 'database' as const } : {}),
+  };
+  const client = new pg.Client(config);
   // an idle admin connection that dies (server restart) must not crash the process
   client.on('error', () => undefined);
   await client.connect();

@@ -5,7 +5,7 @@ const FENCE_LOCK_CLASS = 7301;
 
 export interface PlacedFence {
   readonly hold: FenceHold;
-  /** the source's WAL position after the fence committed: the target is complete once it confirms this */
+  /** the source's flushed WAL position after the fence committed: the target is complete once it has received this */
   readonly lsn: string;
   /** ms spent waiting for the tenant's in-flight writes to finish */
   readonly drainMs: number;
@@ -31,6 +31,8 @@ export class FenceHold {
       // tables added since the last migration get the trigger before the fence counts on it
       await client.query('SELECT public.shardgate_apply_fence_triggers()');
       await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+      // the fence row's commit must be flushed before its position is read (the server may commit asynchronously)
+      await client.query('SET synchronous_commit = on');
       const started = performance.now();
       await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [FENCE_LOCK_CLASS, tenantId]);
       const drainMs = performance.now() - started;
@@ -39,7 +41,10 @@ export class FenceHold {
          ON CONFLICT (tenant_id) DO UPDATE SET move_id = EXCLUDED.move_id, fenced_at = EXCLUDED.fenced_at`,
         [tenantId, moveId],
       );
-      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      // the flushed position, not the written one: the walsender streams only flushed WAL,
+      // so a position past it (WAL of other sessions written, not yet flushed) would keep
+      // the target from ever "receiving" it until the WAL writer's next flush (seconds when idle)
+      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
       return { hold: new FenceHold(client), lsn: rows[0]!.lsn, drainMs, fencedFrom: started };
     } catch (err) {
       await client.end().catch(() => undefined);

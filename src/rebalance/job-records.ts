@@ -12,6 +12,8 @@ export interface MoveDetail {
   readonly tables?: Readonly<Record<string, number>>;
   readonly copyMs?: number;
   readonly rowsPerSecond?: number;
+  /** where the slot's stream starts: the copy read the rows as of this position */
+  readonly slotLsn?: string;
   readonly catchUpMs?: number;
   /** ms of the unfenced warm-up pass of the verification reads */
   readonly warmMs?: number;
@@ -22,6 +24,8 @@ export interface MoveDetail {
   /** ms from the fence to the target confirming every write made before it */
   readonly fenceCatchUpMs?: number;
   readonly fenceLsn?: string;
+  /** ms the fenced verification (counts and checksums on both sides) took */
+  readonly verifyMs?: number;
   readonly pinKept?: boolean;
   /** ms each stage's side effects took in the run that completed it */
   readonly stageMs?: Readonly<Partial<Record<string, number>>>;
@@ -82,6 +86,12 @@ export const moveFromRow = (r: Row): MoveRecord => ({
   error: (r.error as string | null) ?? null,
 });
 
+/** Where a move's time went (ms), for operators and the benchmark: what is known so far. */
+function moveTimings(d: MoveDetail): Record<string, unknown> {
+  const pick = { copyMs: d.copyMs, catchUpMs: d.catchUpMs, warmMs: d.warmMs, fenceMs: d.fenceMs, fenceDrainMs: d.fenceDrainMs, fenceCatchUpMs: d.fenceCatchUpMs, verifyMs: d.verifyMs };
+  return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(d.stageMs ? { stages: d.stageMs } : {}) };
+}
+
 /** GET /admin/jobs/:id */
 export function jobView(job: JobRecord, moves: readonly MoveRecord[]) {
   return {
@@ -102,6 +112,7 @@ export function jobView(job: JobRecord, moves: readonly MoveRecord[]) {
       ...(m.detail.fenceMs !== undefined ? { fenceMs: Math.round(m.detail.fenceMs) } : {}),
       ...(m.detail.rowsPerSecond !== undefined ? { rowsPerSecond: Math.round(m.detail.rowsPerSecond) } : {}),
       ...(m.error ? { error: m.error } : {}),
+      timings: moveTimings(m.detail),
     })),
     ...(job.error ? { error: job.error } : {}),
     createdAt: job.createdAt.toISOString(),

@@ -19,6 +19,10 @@ export interface MovesConfig {
   readonly statementTimeoutMs: number;
   /** ms the initial copy may take before the move fails */
   readonly copyTimeoutMs: number;
+  /** rows per batch of the initial copy (one fetch, one insert) */
+  readonly copyBatchRows: number;
+  /** the initial copy's rate limit, rows a second per move; 0: unlimited */
+  readonly copyRowsPerSecond: number;
   /** ms to get within catchUpBytes of the source's WAL before fencing */
   readonly catchUpTimeoutMs: number;
   /** how close (bytes of WAL) the subscription must be before the fence goes up: bounds the write pause */
@@ -45,6 +49,8 @@ export class MoveContext {
   #source: AdminClient | undefined;
   #target: AdminClient | undefined;
   #tables: TenantTable[] | undefined;
+  /** extra connections per side for parallel verification, opened before the fence and kept for it */
+  readonly #helpers = new Map<'source' | 'target', AdminClient[]>();
   fence: FenceHold | undefined;
   /** performance.now() when the fence lock was requested in this run */
   fenceStartedAt: number | undefined;
@@ -76,6 +82,22 @@ export class MoveContext {
   async target(): Promise<AdminClient> {
     this.#target ??= await openAdminClient(await this.targetUrl(), this.timings.admin, `${this.move.target}:dst`);
     return this.#target;
+  }
+
+  /**
+   * `n` connections to one side: the stage's own first, then helpers opened once per run.
+   * The fenced verification reuses the ones the warm-up pass opened, so the tenant's write
+   * pause does not include connection setup.
+   */
+  async connections(side: 'source' | 'target', n: number): Promise<AdminClient[]> {
+    const first = side === 'source' ? await this.source() : await this.target();
+    const helpers = this.#helpers.get(side) ?? [];
+    this.#helpers.set(side, helpers);
+    while (helpers.length < n - 1) {
+      const url = side === 'source' ? await this.sourceUrl() : await this.targetUrl();
+      helpers.push(await openAdminClient(url, this.timings.admin, `${side === 'source' ? this.move.source : this.move.target}:verify`));
+    }
+    return [first, ...helpers.slice(0, n - 1)];
   }
 
   /** The source's tenant tables, read once per run. */
@@ -114,9 +136,10 @@ export class MoveContext {
 
   /** Drops the connections; a fence hold ends with its session (its row stays). */
   async close(): Promise<void> {
-    const clients = [this.#source, this.#target];
+    const clients = [this.#source, this.#target, ...[...this.#helpers.values()].flat()];
     this.#source = undefined;
     this.#target = undefined;
+    this.#helpers.clear();
     await Promise.all(clients.map((c) => c?.end().catch(() => undefined)));
     await this.fence?.release();
     this.fence = undefined;

@@ -1,5 +1,6 @@
 import { ensureFenceRow, unfence } from './fence.js';
 import type { MoveContext } from './move-context.js';
+import type { StageFindings } from './move-steps.js';
 import { dropPublication, dropSlots, dropSubscription } from './replication-ops.js';
 import { deleteTenantRows } from './tenant-rows.js';
 import { tenantTables } from './tenant-tables.js';
@@ -18,12 +19,12 @@ export interface PlacementChanges {
  * against the new placement); the target loses any fence an earlier move away from it
  * left; then the catalog places the tenant on the target and every gateway is told.
  */
-export async function cutover(ctx: MoveContext, placement: PlacementChanges): Promise<void> {
-  await ensureFenceRow(await ctx.source(), ctx.move.tenantId, ctx.move.id);
-  await unfence(await ctx.target(), ctx.move.tenantId);
+export async function cutover(ctx: MoveContext, placement: PlacementChanges): Promise<StageFindings> {
+  const [source, target] = await Promise.all([ctx.source(), ctx.target()]);
+  await Promise.all([ensureFenceRow(source, ctx.move.tenantId, ctx.move.id), unfence(target, ctx.move.tenantId)]);
   const { pinned } = await placement.place(ctx.move.tenantId, ctx.move.target, `move:${ctx.move.jobId}`);
   const fenceMs = ctx.fenceStartedAt === undefined ? undefined : Math.round(performance.now() - ctx.fenceStartedAt);
-  await ctx.update({ detail: { pinKept: pinned, ...(fenceMs !== undefined ? { fenceMs } : {}) } });
+  return { detail: { pinKept: pinned, ...(fenceMs !== undefined ? { fenceMs } : {}) } };
 }
 
 /**

@@ -1,10 +1,12 @@
 import { FenceHold } from './fence.js';
 import type { MoveContext } from './move-context.js';
+import type { MovePatch } from './job-store.js';
 import {
-  createPublication, createSubscription, dropSlots, dropSubscription, slotConfirmed, slotLagBytes, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
+  createPublication, createSubscription, dropSlots, dropSubscription, flushTarget, streamLagBytes, subscriptionReceived, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
 } from './replication-ops.js';
-import { countDigest, countRows, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from './tenant-rows.js';
+import { countDigest, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from './tenant-rows.js';
 import { withAdminClient, type AdminClient } from './admin-client.js';
+import { copySnapshot, createExportedSlot, importSnapshot } from './snapshot-copy.js';
 import type { TenantTable } from './shard-admin-sql.js';
 import { schemaMismatch, tenantTables, unmovable } from './tenant-tables.js';
 
@@ -12,6 +14,9 @@ import { schemaMismatch, tenantTables, unmovable } from './tenant-tables.js';
 export class MoveError extends Error {
   override readonly name = 'MoveError';
 }
+
+/** What a stage learnt, persisted with the move's next stage (not a write of its own). */
+export type StageFindings = Omit<MovePatch, 'stage' | 'attempt' | 'error'>;
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
@@ -25,8 +30,10 @@ async function checkSubscription(ctx: MoveContext): Promise<SubscriptionStatus> 
 
 /**
  * copying: publication (the tenant's rows of every tenant table) on the source, the
- * target emptied of anything an earlier attempt left, subscription with copy_data on the
- * target; done when every table's sync state is r(eady).
+ * target emptied of anything an earlier attempt left; then the move's slot is created
+ * with an exported snapshot, the tenant's rows as of that snapshot are copied in batches
+ * (at most moves.copyRowsPerSecond), and the subscription starts streaming from the slot:
+ * everything committed after the snapshot, nothing twice.
  */
 export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>, onRows: (n: number) => void): Promise<void> {
   const source = await ctx.source();
@@ -44,50 +51,73 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
   await dropSubscription(target, ctx.name);
   await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
   await deleteTenantRows(target, ctx.move.tenantId, tables);
+  // the publication first: the slot decodes with the catalog as of its start, so it must already see it
   await createPublication(source, ctx.name, tables, ctx.move.tenantId);
-  const started = performance.now();
-  const oid = await createSubscription(target, ctx.name, await ctx.sourceUrl());
-  await ctx.update({ detail: { subscriptionOid: oid } });
 
-  let lastCount = 0;
-  let reported = 0;
-  for (;;) {
-    const status = await checkSubscription(ctx);
-    const ready = status.states.r ?? 0;
-    const elapsed = performance.now() - started;
-    if (ready === tables.length || elapsed - lastCount > 1000) {
-      lastCount = elapsed;
-      const counts = await countRows(target, ctx.move.tenantId, tables);
-      const rows = sum(counts);
-      if (rows > reported) onRows(rows - reported);
-      reported = Math.max(reported, rows);
-      const done = ready === tables.length;
-      const seconds = Math.max(elapsed, 1) / 1000;
-      await ctx.update({ rowsCopied: rows, detail: { tables: counts, ...(done ? { copyMs: Math.round(elapsed), rowsPerSecond: rows / seconds } : {}) } });
-      if (done) return;
+  const sourceUrl = await ctx.sourceUrl();
+  const started = performance.now();
+  const slot = await createExportedSlot(sourceUrl, ctx.timings.admin, ctx.name);
+  const counts = await withAdminClient(sourceUrl, ctx.timings.admin, 'copy:read', async (reader) => {
+    try {
+      await importSnapshot(reader, slot.snapshot);
+    } finally {
+      await slot.release();
     }
-    if (elapsed > ctx.timings.copyTimeoutMs) throw new MoveError(`the initial copy took longer than ${ctx.timings.copyTimeoutMs} ms`);
-    await ctx.pause(ctx.timings.pollMs);
-  }
+    return withAdminClient(await ctx.targetUrl(), ctx.timings.admin, 'copy:write', (writer) => {
+      const done: Record<string, number> = {};
+      let reportedAt = started;
+      let reported = 0;
+      return copySnapshot(reader, writer, ctx.move.tenantId, tables, {
+        batchRows: ctx.timings.copyBatchRows,
+        rowsPerSecond: ctx.timings.copyRowsPerSecond,
+        pause: (ms) => ctx.pause(ms),
+        onBatch: async (table, rows) => {
+          done[table] = rows;
+          const now = performance.now();
+          const all = sum(done);
+          onRows(all - reported);
+          reported = all;
+          if (now - started > ctx.timings.copyTimeoutMs) throw new MoveError(`the initial copy took longer than ${ctx.timings.copyTimeoutMs} ms`);
+          // progress for GET /admin/jobs/:id, about once a second
+          if (now - reportedAt >= 1000) {
+            reportedAt = now;
+            await ctx.update({ rowsCopied: all, detail: { tables: { ...done } } });
+          }
+        },
+      });
+    });
+  });
+  const copyMs = performance.now() - started;
+  const rows = sum(counts);
+  await ctx.update({ rowsCopied: rows, detail: { tables: counts, slotLsn: slot.lsn, copyMs: Math.round(copyMs), rowsPerSecond: Math.round(rows / (Math.max(copyMs, 1) / 1000)) } });
+
+  const oid = await createSubscription(target, ctx.name, sourceUrl);
+  await ctx.update({ detail: { subscriptionOid: oid } });
+  await checkSubscription(ctx);
 }
 
 /**
- * catching_up: the subscription streams until its slot is within catchUpBytes of the
- * source's WAL. First, one unfenced pass of the verification reads on both sides: the
- * freshly copied rows get their hint bits set and both sides' pages are cached, so the
- * verification inside the fence (the tenant's write pause) reads hot, clean pages.
+ * catching_up: the subscription streams until the target has received the source's WAL
+ * to within catchUpBytes (measured on the target: a subscription whose apply worker has
+ * not started yet — the launcher starts at most one every wal_retrieve_retry_interval —
+ * has received nothing and is not caught up, however idle the source). First, one
+ * unfenced pass of the verification reads on both sides: the freshly copied rows get
+ * their hint bits set, both sides' pages are cached and the verification connections
+ * are open, so the verification inside the fence (the tenant's write pause) runs hot.
  */
 export async function catchUp(ctx: MoveContext): Promise<void> {
   const source = await ctx.source();
+  const target = await ctx.target();
   const started = performance.now();
-  await Promise.all([digestSide(ctx, await ctx.sourceUrl(), source), digestSide(ctx, await ctx.targetUrl(), await ctx.target())]);
+  await Promise.all([digestSide(ctx, 'source'), digestSide(ctx, 'target')]);
   const warmMs = Math.round(performance.now() - started);
   for (;;) {
     await checkSubscription(ctx);
-    const behind = await slotLagBytes(source, ctx.name);
-    if (behind === undefined) throw new MoveError('the replication slot is gone from the source');
+    const behind = await streamLagBytes(source, target, ctx.name);
     if (behind <= ctx.timings.catchUpBytes) break;
-    if (performance.now() - started > ctx.timings.catchUpTimeoutMs) throw new MoveError(`still ${behind} bytes behind after ${ctx.timings.catchUpTimeoutMs} ms`);
+    if (performance.now() - started > ctx.timings.catchUpTimeoutMs) {
+      throw new MoveError(Number.isFinite(behind) ? `still ${behind} bytes behind after ${ctx.timings.catchUpTimeoutMs} ms` : `the subscription received nothing in ${ctx.timings.catchUpTimeoutMs} ms`);
+    }
     await ctx.pause(ctx.timings.pollMs);
   }
   await ctx.update({ detail: { catchUpMs: Math.round(performance.now() - started), warmMs } });
@@ -95,24 +125,29 @@ export async function catchUp(ctx: MoveContext): Promise<void> {
 
 /**
  * fenced: the source refuses the tenant's writes from here on (writes in flight finish
- * first); then wait until the target has confirmed the source's WAL position after the
- * fence, so it holds every write the source ever accepted for the tenant.
+ * first); then wait until the target has received (so applied) the source's WAL up to
+ * the fence, and flush the target's WAL: it durably holds every write the source ever
+ * accepted for the tenant.
  */
-export async function fence(ctx: MoveContext): Promise<void> {
-  const source = await ctx.source();
+export async function fence(ctx: MoveContext): Promise<StageFindings> {
+  const target = await ctx.target();
   const placed = await FenceHold.place(await ctx.sourceUrl(), ctx.timings.admin, ctx.move.tenantId, ctx.move.id, ctx.timings.fenceTimeoutMs);
   ctx.fence = placed.hold;
   ctx.fenceStartedAt = placed.fencedFrom;
   const fencedAt = performance.now();
-  for (let polls = 0; !(await slotConfirmed(source, ctx.name, placed.lsn)); polls++) {
-    if (polls % 10 === 9) await checkSubscription(ctx);
+  for (let polls = 0; !(await subscriptionReceived(target, ctx.name, placed.lsn)); polls++) {
+    if (polls % 20 === 19) await checkSubscription(ctx);
     if (performance.now() - ctx.fenceStartedAt > ctx.timings.fenceTimeoutMs) {
-      throw new MoveError(`the target did not confirm ${placed.lsn} within ${ctx.timings.fenceTimeoutMs} ms of the fence`);
+      throw new MoveError(`the target did not receive ${placed.lsn} within ${ctx.timings.fenceTimeoutMs} ms of the fence`);
     }
-    await ctx.pause(Math.min(ctx.timings.pollMs, 10));
+    await ctx.pause(FENCE_POLL_MS);
   }
-  await ctx.update({ detail: { fenceLsn: placed.lsn, fenceDrainMs: Math.round(placed.drainMs), fenceCatchUpMs: Math.round(performance.now() - fencedAt) } });
+  await flushTarget(target);
+  return { detail: { fenceLsn: placed.lsn, fenceDrainMs: Math.round(placed.drainMs), fenceCatchUpMs: Math.round(performance.now() - fencedAt) } };
 }
+
+/** ms between looks at the target while fenced: the tenant's writes wait meanwhile. */
+const FENCE_POLL_MS = 2;
 
 /** Tables in up to n groups of about equal rows (largest first, each to the lightest group). */
 function balance(tables: readonly TenantTable[], rows: Readonly<Record<string, number>>, n: number): TenantTable[][] {
@@ -129,10 +164,11 @@ function balance(tables: readonly TenantTable[], rows: Readonly<Record<string, n
 const VERIFY_PARALLELISM = 4;
 
 /** One side's digests (checksums, or counts with moves.verify = 'count'), its tables spread over parallel connections. */
-async function digestSide(ctx: MoveContext, url: string, first: AdminClient): Promise<Record<string, TableDigest>> {
+async function digestSide(ctx: MoveContext, side: 'source' | 'target'): Promise<Record<string, TableDigest>> {
   const groups = balance(await ctx.tables(), ctx.move.detail.tables ?? {}, VERIFY_PARALLELISM);
+  const clients = await ctx.connections(side, groups.length);
   const digest = (c: AdminClient, g: TenantTable[]) => (ctx.timings.verify === 'count' ? countDigest(c, ctx.move.tenantId, g) : digestRows(c, ctx.move.tenantId, g));
-  const parts = await Promise.all(groups.map((g, i) => (i === 0 ? digest(first, g) : withAdminClient(url, ctx.timings.admin, 'verify', (c) => digest(c, g)))));
+  const parts = await Promise.all(groups.map((g, i) => digest(clients[i]!, g)));
   return Object.assign({}, ...parts) as Record<string, TableDigest>;
 }
 
@@ -141,10 +177,11 @@ async function digestSide(ctx: MoveContext, url: string, first: AdminClient): Pr
  * fails the move. The tenant's rows are frozen on both sides now (fenced source, fully
  * applied target), so tables may be read in parallel, each in a snapshot of its own.
  */
-export async function verify(ctx: MoveContext): Promise<void> {
-  const [source, target] = await Promise.all([digestSide(ctx, await ctx.sourceUrl(), await ctx.source()), digestSide(ctx, await ctx.targetUrl(), await ctx.target())]);
+export async function verify(ctx: MoveContext): Promise<StageFindings> {
+  const started = performance.now();
+  const [source, target] = await Promise.all([digestSide(ctx, 'source'), digestSide(ctx, 'target')]);
   const mismatch = digestMismatch(source, target);
   if (mismatch) throw new MoveError(`verification failed: ${mismatch}`);
   const counts = Object.fromEntries(Object.entries(source).map(([t, d]) => [t, d.rows]));
-  await ctx.update({ rowsCopied: sum(counts), detail: { tables: counts } });
+  return { rowsCopied: sum(counts), detail: { tables: counts, verifyMs: Math.round(performance.now() - started) } };
 }

@@ -1,4 +1,5 @@
-import type { AdminClient } from './admin-client.js';
+import { inAdminTransaction, type AdminClient } from './admin-client.js';
+import { parseLsn } from '../cluster/lsn.js';
 import {
   createPublicationSql, createSubscriptionSql, detachSlotSql, disableSubscriptionSql, dropPublicationSql, dropSubscriptionSql, type TenantTable,
 } from './shard-admin-sql.js';
@@ -19,7 +20,7 @@ export async function createPublication(source: AdminClient, name: string, table
   await source.query(createPublicationSql(name, tables, tenantId));
 }
 
-/** Target side: CREATE SUBSCRIPTION runs outside a transaction block (it creates the slot on the source). */
+/** Target side: CREATE SUBSCRIPTION runs outside a transaction block (it connects to the source to check the publication). */
 export async function createSubscription(target: AdminClient, name: string, sourceConninfo: string): Promise<string> {
   await target.query(createSubscriptionSql(name, sourceConninfo));
   const status = await subscriptionStatus(target, name);
@@ -41,24 +42,43 @@ export async function subscriptionStatus(target: AdminClient, name: string): Pro
   return r ? { oid: r.oid, enabled: r.enabled, states: r.states ?? {}, errors: Number(r.errors) } : undefined;
 }
 
-/** How far (bytes) the move's slot trails the source's WAL; undefined when the slot is gone. */
-export async function slotLagBytes(source: AdminClient, name: string): Promise<number | undefined> {
-  const { rows } = await source.query<{ behind: string | null }>(
-    'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS behind FROM pg_replication_slots WHERE slot_name = $1',
-    [name],
-  );
-  if (rows.length === 0) return undefined;
-  return rows[0]!.behind === null ? Number.POSITIVE_INFINITY : Number(rows[0]!.behind);
+/** How far (bytes) the target's apply worker trails the source's flushed WAL; infinite while it has received nothing. */
+export async function streamLagBytes(source: AdminClient, target: AdminClient, name: string): Promise<number> {
+  const [{ rows: src }, { rows: dst }] = await Promise.all([
+    source.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn'),
+    target.query<{ lsn: string | null }>('SELECT received_lsn::text AS lsn FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL', [name]),
+  ]);
+  const received = dst[0]?.lsn ? parseLsn(dst[0].lsn) : undefined;
+  const flushed = parseLsn(src[0]!.lsn);
+  if (received === undefined || flushed === undefined) return Number.POSITIVE_INFINITY;
+  return flushed > received ? Number(flushed - received) : 0;
 }
 
-/** Has the subscriber confirmed (applied and flushed) everything up to `lsn`? */
-export async function slotConfirmed(source: AdminClient, name: string, lsn: string): Promise<boolean> {
-  const { rows } = await source.query<{ ok: boolean | null }>(
-    'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
+/**
+ * Has the target's apply worker received the source's WAL up to `lsn`? Received in
+ * order means applied: the worker applies each transaction's messages before it reads
+ * the next message, and a position past the last transaction of the tenant arrives only
+ * in a later message (a keepalive, as the fenced tenant writes nothing more). Faster than
+ * the slot's confirmed_flush_lsn, which trails by the target's WAL writer delay (apply
+ * commits are asynchronous); flushTarget() then makes the applied rows durable.
+ */
+export async function subscriptionReceived(target: AdminClient, name: string, lsn: string): Promise<boolean> {
+  const { rows } = await target.query<{ ok: boolean | null }>(
+    'SELECT received_lsn >= $2::pg_lsn AS ok FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL',
     [name, lsn],
   );
-  if (rows.length === 0) throw new Error(`replication slot ${name} is gone`);
-  return rows[0]!.ok === true;
+  return rows[0]?.ok === true;
+}
+
+/**
+ * Flushes the target's WAL up to now: a transaction with an xid commits synchronously,
+ * and its flush covers every commit before it, the apply worker's included.
+ */
+export async function flushTarget(target: AdminClient): Promise<void> {
+  await inAdminTransaction(target, async () => {
+    await target.query('SET LOCAL synchronous_commit = on');
+    await target.query('SELECT pg_current_xact_id()');
+  });
 }
 
 /**

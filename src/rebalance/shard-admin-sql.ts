@@ -36,13 +36,14 @@ export function createPublicationSql(name: string, tables: readonly TenantTable[
 }
 
 /**
- * copy_data: the initial copy honours the row filter. disable_on_error: an apply error
- * (a conflicting row, a schema difference) stops the subscription instead of retrying
- * forever, and the mover sees it and fails the move.
+ * Streams from the slot the mover created (and whose exported snapshot it copied from):
+ * no copy_data, no slot of its own. disable_on_error: an apply error (a conflicting row,
+ * a schema difference) stops the subscription instead of retrying forever, and the mover
+ * sees it and fails the move.
  */
 export function createSubscriptionSql(name: string, sourceConninfo: string): string {
   return `CREATE SUBSCRIPTION ${escapeIdentifier(name)} CONNECTION ${escapeLiteral(sourceConninfo)} PUBLICATION ${escapeIdentifier(name)} ` +
-    `WITH (copy_data = true, create_slot = true, enabled = true, disable_on_error = true)`;
+    `WITH (copy_data = false, create_slot = false, slot_name = ${escapeLiteral(name)}, enabled = true, disable_on_error = true)`;
 }
 
 export const dropPublicationSql = (name: string): string => `DROP PUBLICATION IF EXISTS ${escapeIdentifier(name)}`;

@@ -154,7 +154,7 @@ describe('tenant moves (real cluster)', function () {
     expect(job.progress).to.deep.include({ tenantsDone: 1, tenantsTotal: 1 });
     const move = (job.moves as Array<Record<string, unknown>>)[0]!;
     expect(move).to.include({ tenant: mover.id, from: source, to: TARGET, stage: 'done' });
-    console.log(`      move: ${String(move.rowsCopied)} rows, copy ${String(move.rowsPerSecond)} rows/s, fence ${String(move.fenceMs)} ms; ` +
+    console.log(`      move: ${String(move.rowsCopied)} rows, copy ${String(move.rowsPerSecond)} rows/s, fence ${String(move.fenceMs)} ms ${JSON.stringify(move.timings)}; ` +
       `writes during the move: ${moverUsers.acked.size + moverUsers2.acked.size + moverOrders.acked.size} acknowledged, ` +
       `${moverUsers.failures.length + moverUsers2.failures.length + moverOrders.failures.length} refused`);
 

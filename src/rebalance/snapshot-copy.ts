@@ -1,0 +1,110 @@
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import { escapeIdentifier, escapeLiteral } from 'pg';
+import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
+import { fkOrder, type TenantTable } from './shard-admin-sql.js';
+
+/** The move's slot, created with an exported snapshot: the rows as of that snapshot plus what the slot streams are the tenant exactly. */
+export interface ExportedSlot {
+  /** snapshot name for SET TRANSACTION SNAPSHOT: valid until release() */
+  readonly snapshot: string;
+  /** where the slot's stream starts: every change committed after the snapshot */
+  readonly lsn: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Creates the move's logical slot over a replication connection, exporting the snapshot
+ * it starts from. Waits for transactions running on the source to finish (as any slot
+ * creation does). The snapshot stays importable only while this connection runs no other
+ * command: import it, then release().
+ */
+export async function createExportedSlot(url: string, options: AdminClientOptions, name: string): Promise<ExportedSlot> {
+  if (!/^sg_move_[0-9a-f]+$/.test(name)) throw new Error(`not a move's slot name: ${name}`);
+  const walsender = await openAdminClient(url, options, 'slot', 'replication');
+  try {
+    // untraced: the pg instrumentation's sqlcommenter would append a comment, which the
+    // replication command grammar rejects as a syntax error
+    const { rows } = await context.with(suppressTracing(context.active()), () =>
+      walsender.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${name} LOGICAL pgoutput (SNAPSHOT 'export')`),
+    );
+    const row = rows[0];
+    if (!row?.snapshot_name) throw new Error(`creating slot ${name} exported no snapshot`);
+    return { snapshot: row.snapshot_name, lsn: row.consistent_point, release: () => walsender.end().catch(() => undefined) };
+  } catch (err) {
+    await walsender.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Opens a read-only REPEATABLE READ transaction on `reader` that sees exactly the exported snapshot. */
+export async function importSnapshot(reader: AdminClient, snapshot: string): Promise<void> {
+  await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await reader.query(`SET TRANSACTION SNAPSHOT ${escapeLiteral(snapshot)}`);
+}
+
+export interface CopyLimits {
+  /** rows per fetch and per insert statement */
+  readonly batchRows: number;
+  /** rows a second at most, over the whole copy; 0: as fast as the servers go */
+  readonly rowsPerSecond: number;
+  /** waits ms (and throws when the move is stopped) */
+  readonly pause: (ms: number) => Promise<void>;
+  /** after every committed batch: rows of `table` copied so far in all */
+  readonly onBatch: (table: string, rows: number) => Promise<void> | void;
+}
+
+const selectSql = (t: TenantTable, tenantId: string): string => {
+  const asText = new Set(t.textColumns ?? []);
+  const cols = t.columns.map((c) => (asText.has(c) ? `${escapeIdentifier(c)}::text AS ${escapeIdentifier(c)}` : escapeIdentifier(c))).join(', ');
+  // DECLARE takes no bind parameters: the tenant id is quoted as a literal
+  return `DECLARE sg_copy NO SCROLL CURSOR FOR SELECT row_to_json(x)::text AS r FROM (SELECT ${cols} FROM ${escapeIdentifier(t.name)} WHERE tenant_id = ${escapeLiteral(tenantId)}) x`;
+};
+
+const insertSql = (t: TenantTable): string => {
+  const cols = t.columns.map(escapeIdentifier).join(', ');
+  return `INSERT INTO ${escapeIdentifier(t.name)} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::${escapeIdentifier(t.name)}, $1::json)`;
+};
+
+/**
+ * Copies the tenant's rows, as `reader`'s snapshot sees them, into `writer`: tables
+ * parents first, in batches (JSON rows, so numerics and text-cast types keep every digit),
+ * the next batch read while the last one is written. Each batch commits on its own (a
+ * failed copy is rolled back by deleting the tenant's rows on the target, as before).
+ * The writer passes the target's fence (a tombstone from a move away from it must not
+ * stop the copy) and skips waiting for its WAL flush: a crash of the target fails the move.
+ */
+export async function copySnapshot(reader: AdminClient, writer: AdminClient, tenantId: string, tables: readonly TenantTable[], limits: CopyLimits): Promise<Record<string, number>> {
+  await writer.query(`SET shardgate.bypass_fence = 'on'`);
+  await writer.query('SET synchronous_commit = off');
+  const copied: Record<string, number> = {};
+  const started = performance.now();
+  let total = 0;
+  for (const t of fkOrder(tables)) {
+    copied[t.name] = 0;
+    await reader.query(selectSql(t, tenantId));
+    const fetch = () => reader.query<{ r: string }>(`FETCH ${limits.batchRows} FROM sg_copy`).then((res) => res.rows.map((row) => row.r));
+    let next: Promise<string[]> | undefined = fetch();
+    while (next) {
+      const rows: string[] = await next;
+      // read ahead: the source reads the next batch while the target writes this one
+      next = rows.length === limits.batchRows ? fetch() : undefined;
+      try {
+        if (rows.length > 0) await writer.query(insertSql(t), [`[${rows.join(',')}]`]);
+        copied[t.name]! += rows.length;
+        total += rows.length;
+        await limits.onBatch(t.name, copied[t.name]!);
+        if (limits.rowsPerSecond > 0) {
+          const due = (total / limits.rowsPerSecond) * 1000 - (performance.now() - started);
+          if (due > 0) await limits.pause(due);
+        }
+      } catch (err) {
+        // the read-ahead must not fail unobserved once the copy is given up
+        await next?.catch(() => undefined);
+        throw err;
+      }
+    }
+    await reader.query('CLOSE sg_copy');
+  }
+  return copied;
+}
