@@ -183,7 +183,10 @@ export class Gateway {
       shardPassword: process.env.PGPASSWORD,
       hooks: {
         ...options.moveHooks,
-        rowsCopied: (rows) => metrics.moveRowsCopied.inc(rows),
+        rowsCopied: (rows) => {
+          metrics.moveRowsCopied.inc(rows);
+          options.moveHooks?.rowsCopied?.(rows);
+        },
         finished: (state, move) => {
           metrics.moves.inc({ state });
           options.moveHooks?.finished?.(state, move);

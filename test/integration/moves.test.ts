@@ -6,6 +6,7 @@ import {
 } from '../support/moves.js';
 import type { MoveHooks } from '../../src/rebalance/moves.js';
 import { Ring } from '../../src/placement/ring.js';
+import { faults } from '../support/cluster-faults.js';
 
 /** every tenant of this run starts with it, so the shared shards can be cleaned afterwards */
 const RUN = `mv-${randomUUID().slice(0, 8)}`;
@@ -40,11 +41,15 @@ describe('tenant moves (real cluster)', function () {
   let catalog: Awaited<ReturnType<typeof privateCatalog>>;
   let gw: TestGateway;
   // the test seam: told before each stage's side effects
-  const hooks: { beforeStage?: MoveHooks['beforeStage'] } = {};
-  const moveHooks: MoveHooks = { beforeStage: (stage, move, signal) => hooks.beforeStage?.(stage, move, signal) };
+  const hooks: { beforeStage?: MoveHooks['beforeStage']; rowsCopied?: MoveHooks['rowsCopied'] } = {};
+  const moveHooks: MoveHooks = {
+    beforeStage: (stage, move, signal) => hooks.beforeStage?.(stage, move, signal),
+    rowsCopied: (rows) => hooks.rowsCopied?.(rows),
+  };
   const primaries = hasSpareShards() ? allPrimaries() : new Map<string, string>();
   const primary = (shard: string) => primaries.get(shard)!;
-  const start = () => TestGateway.start({ catalog: catalog.url, moves: { cleanupGraceMs: 200, leaseMs: 1500, pollMs: 50, concurrency: 2 } }, undefined, { moveHooks });
+  const start = (moves: Record<string, number> = {}) =>
+    TestGateway.start({ catalog: catalog.url, moves: { cleanupGraceMs: 200, leaseMs: 1500, pollMs: 50, concurrency: 2, ...moves } }, undefined, { moveHooks });
 
   before(async function () {
     if (!hasSpareShards()) this.skip();
@@ -54,6 +59,7 @@ describe('tenant moves (real cluster)', function () {
 
   after(async () => {
     hooks.beforeStage = undefined;
+    hooks.rowsCopied = undefined;
     await gw?.stop();
     await catalog?.drop();
     if (hasSpareShards()) await purgeTenants(RUN);
@@ -315,6 +321,111 @@ describe('tenant moves (real cluster)', function () {
 
   it('resumes after a crash past cutover: finishes the cleanup', async () => {
     await crashDuring('cleanup');
+  });
+
+  /** A tenant with `bulk` extra audit rows written straight into its shard (quicker than the API, same tables). */
+  async function bulkTenant(bulk: number) {
+    const t = await gw.createTenant(RUN);
+    const { userIds } = await seedTenant(t, 3);
+    await sql(primary(t.shard), `INSERT INTO audit_log (tenant_id, id, table_name, record_id, action)
+      SELECT $1, gen_random_uuid(), 'users', 'bulk-' || i, 'create' FROM generate_series(1, $2::int) i`, [t.id, bulk]);
+    return { t, userIds, rows: total(await tenantRowCounts(primary(t.shard), t.id)) };
+  }
+
+  it('throttles the initial copy to moves.copyRowsPerSecond', async () => {
+    await gw.stop();
+    gw = await start({ copyRowsPerSecond: 1000, copyBatchRows: 100 });
+    try {
+      const { t, rows } = await bulkTenant(1500);
+      const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+      const job = await waitForJob(gw, res.body.jobId as string);
+      expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+      const move = (job.moves as Array<{ rowsCopied: number; rowsPerSecond: number; timings: { copyMs: number } }>)[0]!;
+      expect(move.rowsCopied).to.equal(rows);
+      // a lower bound the throttle guarantees however fast or slow the machine is
+      expect(move.timings.copyMs).to.be.at.least(Math.floor((rows / 1000) * 1000) - 5);
+      expect(move.rowsPerSecond).to.be.at.most(1000);
+      expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(rows);
+    } finally {
+      await gw.stop();
+      gw = await start();
+    }
+  });
+
+  it('a gateway that dies mid-copy leaves its slot and partial rows; the next one rolls back, starts over and finishes', async () => {
+    await gw.stop();
+    gw = await start({ copyRowsPerSecond: 2000, copyBatchRows: 100 });
+    const { t, userIds, rows } = await bulkTenant(3000);
+    let copied = 0;
+    let midCopy!: () => void;
+    const reached = new Promise<void>((resolve) => (midCopy = resolve));
+    hooks.rowsCopied = (n) => {
+      copied += n;
+      if (copied >= 500) midCopy();
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+    await reached;
+    // the process dies: no rollback, no release of the job's lease
+    await gw.gateway.moves.runner.stop('abandon');
+    hooks.rowsCopied = undefined;
+    await gw.stop();
+    const partial = total(await tenantRowCounts(primary(TARGET), t.id));
+    expect(partial).to.be.within(1, rows - 1);
+    // the dead gateway's slot and publication stay on the source until the move is resumed
+    expect((await replicationLeftovers(primary(t.shard))).filter((l) => l.startsWith('slot sg_move_'))).to.have.length(1);
+
+    gw = await start(); // resumes the job once the lease has run out
+    const job = await waitForJob(gw, res.body.jobId as string);
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(rows);
+    expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.equal(0);
+    expect((await sql(primary(TARGET), 'SELECT id::text FROM users WHERE tenant_id = $1', [t.id])).map((r) => (r as { id: string }).id).sort()).to.deep.equal([...userIds].sort());
+    await expectNoLeftovers(t.shard, TARGET);
+    expect((await gw.tenantFor(t).createUser()).headers.get('x-shard')).to.equal(TARGET);
+  });
+
+  it('the target killed mid-copy: the move fails, the tenant stays writable on its source, no slot is left, the sweeper clears the target once it is back', async () => {
+    await gw.stop();
+    gw = await start({ copyRowsPerSecond: 2000, copyBatchRows: 100 });
+    try {
+      const { t, rows } = await bulkTenant(3000);
+      let copied = 0;
+      let midCopy!: () => void;
+      const reached = new Promise<void>((resolve) => (midCopy = resolve));
+      hooks.rowsCopied = (n) => {
+        copied += n;
+        if (copied >= 500) midCopy();
+      };
+      const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+      await reached;
+      faults.kill(TARGET);
+      hooks.rowsCopied = undefined;
+      try {
+        const job = await waitForJob(gw, res.body.jobId as string, 60_000);
+        expect(job.state, JSON.stringify(job)).to.equal('failed');
+        expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+        const write = await t.createUser();
+        expect([write.status, write.headers.get('x-shard')]).to.deep.equal([201, t.shard]);
+        expect(await sql(primary(t.shard), 'SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2', [t.id, write.body.id])).to.have.length(1);
+        expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.be.greaterThan(rows);
+        // the source is reachable: its slot and publication went with the rollback
+        await expectNoLeftovers(t.shard);
+        expect(await sql(primary(t.shard), 'SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [t.id])).to.have.length(0);
+      } finally {
+        await faults.restore();
+      }
+      // the target is back: the sweeper removes the copied rows the rollback could not
+      const deadline = Date.now() + 60_000;
+      while (total(await tenantRowCounts(primary(TARGET), t.id).catch(() => ({ unreachable: 1 }))) > 0) {
+        if (Date.now() > deadline) throw new Error('the sweeper left copied rows on the target');
+        await sleep(250);
+      }
+      await expectNoLeftovers(t.shard, TARGET);
+    } finally {
+      hooks.rowsCopied = undefined;
+      await gw.stop();
+      gw = await start();
+    }
   });
 
   it('rebalance dry run: moves only to the new shard, about a quarter of the tenants, nothing changed', async () => {
