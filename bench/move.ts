@@ -46,8 +46,13 @@ export interface MoveSample {
   readonly rows_per_s: number | null;
   /** server-side: from the fence lock to the placement flip (job JSON) */
   readonly fence_ms: number | null;
-  /** client-side: the slowest write of the tenant that overlapped the move */
+  /**
+   * client-side: the larger of the two below. A fenced write that waits shows as a slow
+   * write; one refused (503 after the gateway's wait) as a gap: either way the client paused.
+   */
   readonly write_pause_ms: number | null;
+  /** client-side: the slowest write of the tenant that overlapped the move */
+  readonly slowest_write_ms: number | null;
   /** client-side: the longest stretch of the move in which none of the tenant's writes succeeded */
   readonly write_gap_ms: number;
   /** the tenant's write p99 in the quiet window before the move: what a pause compares to */
@@ -224,7 +229,7 @@ export async function moveScenario(env: MoveEnv, settings: MoveSettings): Promis
       const lost = run.state === 'succeeded' ? await lostWrites(env, p.tenant, w) : 0;
       measured.push({ ...p, run, quiet, writes: w.samples, lost });
       const ms = run.window.to - run.window.from;
-      env.say(`move ${p.tenant.id} (${p.tenant.rows} rows) ${p.from} → ${p.to}: ${run.state} in ${(ms / 1000).toFixed(1)} s, fence ${run.fenceMs ?? 'n/a'} ms, slowest write ${round(slowestOverlapping(w.samples, run.window), 0) ?? 'n/a'} ms${run.error ? `: ${run.error}` : ''}`);
+      env.say(`move ${p.tenant.id} (${p.tenant.rows} rows) ${p.from} → ${p.to}: ${run.state} in ${(ms / 1000).toFixed(1)} s, fence ${run.fenceMs ?? 'n/a'} ms, slowest write ${round(slowestOverlapping(w.samples, run.window), 0) ?? 'n/a'} ms, no write for ${round(longestGap(w.samples, run.window), 0)} ms${run.error ? `: ${run.error}` : ''}`);
       quietMs = Math.min(QUIET_MAX_MS, Math.max(QUIET_MIN_MS, ms));
     }
   } finally {
@@ -239,6 +244,8 @@ function sampleOf(m: Measured, others: readonly Sample[], timings: ReadonlyMap<s
   const shared = (s: Sample) => s.shard === m.from || s.shard === m.to;
   const errors = errorsByStatus(m.writes);
   const server = m.run.jobId === undefined ? undefined : timings.get(m.run.jobId);
+  const slowest = slowestOverlapping(m.writes, moving);
+  const gap = longestGap(m.writes, moving);
   return {
     tenant: m.tenant.id,
     rows: m.tenant.rows,
@@ -250,8 +257,9 @@ function sampleOf(m: Measured, others: readonly Sample[], timings: ReadonlyMap<s
     rows_copied: m.run.rowsCopied,
     rows_per_s: round(m.run.rowsPerSecond, 0),
     fence_ms: round(m.run.fenceMs, 0),
-    write_pause_ms: round(slowestOverlapping(m.writes, moving)),
-    write_gap_ms: round(longestGap(m.writes, moving))!,
+    write_pause_ms: round(Math.max(slowest ?? 0, gap)),
+    slowest_write_ms: round(slowest),
+    write_gap_ms: round(gap)!,
     write_p99_before_ms: round(percentile(within(m.writes, m.quiet).filter(ok).map(latency), 0.99)),
     writes: m.writes.length,
     writes_during_move: within(m.writes, moving).length,
