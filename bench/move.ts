@@ -100,7 +100,7 @@ export interface MoveResult {
 
 /** Others' load and the moving tenant's writers: offered rates, not flat out (bench/move-load.ts). */
 const LOAD = {
-  full: { otherWorkers: 12, otherIntervalMs: 40, firstQuietMs: 5_000, moveTimeoutMs: 10 * 60_000 },
+  full: { otherWorkers: 12, otherIntervalMs: 40, firstQuietMs: 10_000, moveTimeoutMs: 10 * 60_000 },
   smoke: { otherWorkers: 4, otherIntervalMs: 40, firstQuietMs: 1_000, moveTimeoutMs: 90_000 },
 };
 const WRITERS = 4;

@@ -20,6 +20,7 @@ import { probe } from './http.js';
 import { cpuMicros } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
 import { moveScenario, type MoveResult } from './move.js';
+import { loadConfig } from '../src/config/load.js';
 
 /** The move scenario's name for --only: it runs after the load scenarios, on the production-default gateway. */
 const MOVE_SCENARIO = 'shardgate-move';
@@ -40,6 +41,18 @@ function routingBenchmark(o: BenchOptions): RoutingResult {
   const last = r.stdout?.trim().split('\n').at(-1);
   if (r.status !== 0 || !last) throw new Error(`routing benchmark failed: ${r.stderr ?? r.error?.message ?? ''}`);
   return JSON.parse(last) as RoutingResult;
+}
+
+/**
+ * The gateway's `moves.*` settings as the shardgate contender loads them (its environment
+ * over config/ and the cluster file): a copy throttle or verify mode explains a number.
+ */
+function moverSettings(ctx: Parameters<typeof shardgateSpec>[1]): unknown {
+  try {
+    return loadConfig(shardgateSpec('shardgate', ctx).env).moves;
+  } catch (err) {
+    return `unreadable: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 /** Warm-up, then `rounds` rounds; each round runs every scenario once, starting one later each time. */
@@ -147,6 +160,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       smoke: o.smoke, rounds: o.rounds, duration_s: o.durationS, warmup_s: o.warmupS, connections: o.connections,
       tenants, products_per_tenant: o.productsPerTenant,
       move_tenants: o.moveTenants, move_tenant_rows: o.moveTenantRows, move_big_rows: o.moveBigRows,
+      ...(moves ? { moves_config: moverSettings(ctx) } : {}),
       tracing: 'OpenTelemetry SDK, default sampler (parent-based always-on), OTLP/HTTP protobuf to a local sink that discards',
       otlp_sink: sink.stats,
       load_generator: 'autocannon, in the harness process on the same machine',
