@@ -28,11 +28,15 @@ export interface BenchOptions {
   readonly only: readonly string[];
   /** write a V8 CPU profile per shardgate process into this directory */
   readonly cpuProfDir: string | undefined;
+  /** move scenario: small tenants moved (write pause), their products, and the big tenant's (rows/s; 0: none) */
+  readonly moveTenants: number;
+  readonly moveTenantRows: number;
+  readonly moveBigRows: number;
 }
 
 const USAGE = `usage: npm run bench -- [--smoke] [--cluster <gateway.json>] [--rounds N] [--duration S]
        [--warmup S] [--connections N] [--tenants N] [--products N] [--only <name>[,<name>]]
-       [--cpu-prof <dir>] [--out <file>]`;
+       [--cpu-prof <dir>] [--out <file>] [--move-tenants N] [--move-rows N] [--move-big-rows N|0]`;
 
 function num(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -61,6 +65,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     out: path.join(RESULTS_DIR, smoke ? 'smoke.json' : 'latest.json'),
     only: [],
     cpuProfDir: undefined,
+    moveTenants: smoke ? 1 : 5,
+    moveTenantRows: smoke ? 20 : 1000,
+    moveBigRows: smoke ? 0 : 50_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -77,6 +84,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--out': o.out = path.resolve(str(flag, next())); break;
       case '--only': o.only = str(flag, next()).split(',').filter(Boolean); break;
       case '--cpu-prof': o.cpuProfDir = path.resolve(str(flag, next())); break;
+      case '--move-tenants': o.moveTenants = Math.round(num(flag, next())); break;
+      case '--move-rows': o.moveTenantRows = Math.round(num(flag, next())); break;
+      // 0 is meaningful here: no big tenant
+      case '--move-big-rows': o.moveBigRows = next() === '0' ? 0 : Math.round(num(flag, argv[i])); break;
       case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown argument ${flag}\n${USAGE}`);
     }

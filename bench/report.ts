@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RoundResult } from './load.js';
 import type { RoutingResult } from './routing.js';
+import type { MoveResult, MoveSample } from './move.js';
 
 export interface Machine {
   readonly cpu: string;
@@ -36,8 +37,8 @@ export interface BenchReport {
   /** the same ratios from server CPU per request instead of rps (requests per CPU-second) */
   readonly cpu_ratios: Ratios;
   readonly routing: RoutingResult | null;
-  /** not measured yet: null */
-  readonly move: { readonly rows_per_s: number; readonly write_pause_p99_ms: number; readonly others_p99_ratio: number } | null;
+  /** the tenant-move scenario (bench/move.ts); null when not selected */
+  readonly move: MoveResult | null;
 }
 
 export function machine(loadStart: number): Machine {
@@ -95,9 +96,19 @@ const fixed = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
 /** The README table (markdown reads fine in a terminal too). */
 export function table(report: BenchReport, labels: ReadonlyMap<string, string>): string {
   const m = report.machine;
-  const lines = [
-    `${m.date.slice(0, 10)} · ${m.cpu} · nproc ${m.nproc} · ${m.memory_gb} GB · Node ${m.node.slice(1)} · load average ${m.loadavg_start.toFixed(1)} → ${m.loadavg_end.toFixed(1)}`,
-    '',
+  const lines = [`${m.date.slice(0, 10)} · ${m.cpu} · nproc ${m.nproc} · ${m.memory_gb} GB · Node ${m.node.slice(1)} · load average ${m.loadavg_start.toFixed(1)} → ${m.loadavg_end.toFixed(1)}`];
+  // `--only move` runs no load scenario: no empty tables
+  if (report.scenarios.length > 0) lines.push('', ...scenarioTables(report, labels));
+  const r = report.routing;
+  if (r !== null) {
+    lines.push('', `Routing: ${(r.ns_per_op / 1000).toFixed(2)} µs per decision over ${r.tenants.toLocaleString('en')} distinct tenants with ${r.pins.toLocaleString('en')} pins (target ≤ 5 µs); ${r.ns_per_op_hot.toFixed(0)} ns for a repeating set; placement state ${r.heap_mb.toFixed(1)} MB of heap.`);
+  }
+  lines.push('', ...(report.move === null ? ['Moves: not measured (not selected).'] : moveTable(report.move)));
+  return lines.join('\n');
+}
+
+function scenarioTables(report: BenchReport, labels: ReadonlyMap<string, string>): string[] {
+  return [
     '| scenario | | req/s | p50 ms | p99 ms | server CPU µs/req | errors |',
     '|---|---|--:|--:|--:|--:|--:|',
     ...report.scenarios.map((s) => {
@@ -110,12 +121,34 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
     '|---|--:|--:|--|',
     ...(Object.keys(report.ratios) as (keyof Ratios)[]).map((k) => `| ${k} | ${fixed(report.ratios[k])} | ${fixed(report.cpu_ratios[k])} | ${TARGETS[k] ?? ''} |`),
   ];
-  const r = report.routing;
-  if (r !== null) {
-    lines.push('', `Routing: ${(r.ns_per_op / 1000).toFixed(2)} µs per decision over ${r.tenants.toLocaleString('en')} distinct tenants with ${r.pins.toLocaleString('en')} pins (target ≤ 5 µs); ${r.ns_per_op_hot.toFixed(0)} ns for a repeating set; placement state ${r.heap_mb.toFixed(1)} MB of heap.`);
-  }
-  lines.push('', `Moves: ${report.move === null ? 'not measured yet' : JSON.stringify(report.move)}.`);
-  return lines.join('\n');
+}
+
+const ms = (v: number | null) => (v === null ? 'n/a' : v.toFixed(0));
+
+/** Where the fence's time went, per the mover's own stage timings (absent when the catalog could not be read). */
+function fenceStages(x: MoveSample): string {
+  const stageMs = x.server?.stageMs;
+  if (stageMs === undefined || Array.isArray(stageMs) || typeof stageMs !== 'object') return 'n/a';
+  const stages = stageMs as Readonly<Record<string, number>>;
+  return ['fenced', 'verified', 'cutover'].map((k) => ms(stages[k] ?? null)).join(' / ');
+}
+
+/** One line per move, then the three headline numbers against their targets (issue 8; never asserted). */
+function moveTable(m: MoveResult): string[] {
+  const errors = (e: Readonly<Record<string, number>>) => Object.entries(e).map(([status, n]) => `${n}× ${status === '0' ? 'no answer' : status}`).join(', ') || '0';
+  return [
+    '| move | rows copied | state | total s | copy rows/s | fence ms (server) | of it: fenced / verified / cutover stage ms | write pause ms = max(slowest write, longest no-write) | write p99 before ms | write errors | others p99 before → during ms |',
+    '|---|--:|---|--:|--:|--:|--|--|--:|--|--:|',
+    ...m.moves.map((x) => `| ${x.tenant} ${x.from} → ${x.to} | ${x.rows_copied} | ${x.state}${x.lost_writes > 0 ? `, ${x.lost_writes} lost` : ''} | ${(x.total_ms / 1000).toFixed(1)} | ${ms(x.rows_per_s)} | ${ms(x.fence_ms)} | ${fenceStages(x)} | ${ms(x.write_pause_ms)} = max(${ms(x.slowest_write_ms)}, ${ms(x.write_gap_ms)}) | ${ms(x.write_p99_before_ms)} | ${errors(x.write_errors)} | ${ms(x.others_p99_before_ms)} → ${ms(x.others_p99_during_ms)} |`),
+    '',
+    '| move metric | value | target |',
+    '|---|--:|--|',
+    `| rows_per_s (${m.rows_per_s_from}) | ${ms(m.rows_per_s)} | ≥ 50 000 |`,
+    `| write pause p50 / p99 / max ms (per move, client-side) | ${ms(m.write_pause_p50_ms)} / ${ms(m.write_pause_p99_ms)} / ${ms(m.write_pause_max_ms)} | p99 ≤ 50 |`,
+    `| fence p50 / p99 / max ms (server) | ${ms(m.fence_ms_p50)} / ${ms(m.fence_ms_p99)} / ${ms(m.fence_ms_max)} | |`,
+    `| others_p99_ratio (${ms(m.others_p99_during_ms)} / ${ms(m.others_p99_before_ms)} ms, ${m.others_requests_during} / ${m.others_requests_before} requests) | ${fixed(m.others_p99_ratio)} | ≤ 1.1 |`,
+    `| moving tenant: writes, errors, lost; others' errors; failed moves | ${m.writes}, ${m.write_errors}, ${m.lost_writes}; ${m.others_errors}; ${m.moves_failed} | all 0 but writes |`,
+  ];
 }
 
 export function writeReport(file: string, report: BenchReport): void {

@@ -19,6 +19,11 @@ import type { RoutingResult } from './routing.js';
 import { probe } from './http.js';
 import { cpuMicros } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
+import { moveScenario, type MoveResult } from './move.js';
+import { loadConfig } from '../src/config/load.js';
+
+/** The move scenario's name for --only: it runs after the load scenarios, on the production-default gateway. */
+const MOVE_SCENARIO = 'shardgate-move';
 
 const t0 = Date.now();
 /** Progress lines carry the time since start: where a slow run spends it shows at a glance. */
@@ -36,6 +41,18 @@ function routingBenchmark(o: BenchOptions): RoutingResult {
   const last = r.stdout?.trim().split('\n').at(-1);
   if (r.status !== 0 || !last) throw new Error(`routing benchmark failed: ${r.stderr ?? r.error?.message ?? ''}`);
   return JSON.parse(last) as RoutingResult;
+}
+
+/**
+ * The gateway's `moves.*` settings as the shardgate contender loads them (its environment
+ * over config/ and the cluster file): a copy throttle or verify mode explains a number.
+ */
+function moverSettings(ctx: Parameters<typeof shardgateSpec>[1]): unknown {
+  try {
+    return loadConfig(shardgateSpec('shardgate', ctx).env).moves;
+  } catch (err) {
+    return `unreadable: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 /** Warm-up, then `rounds` rounds; each round runs every scenario once, starting one later each time. */
@@ -83,7 +100,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const sink = await OtlpSink.start();
   const ctx = { cluster, gatewayConfig: benchGatewayConfig(cluster), adminToken: randomBytes(24).toString('base64url'), cpuProfDir: o.cpuProfDir, otlpEndpoint: sink.endpoint };
   const names = (Object.keys(SCENARIO_CONTENDERS) as ScenarioName[]).filter((n) => o.only.length === 0 || o.only.some((w) => n.includes(w)));
-  if (names.length === 0) throw new Error(`--only ${o.only.join(',')} matches no scenario`);
+  const moves = o.only.length === 0 || o.only.some((w) => MOVE_SCENARIO.includes(w));
+  if (names.length === 0 && !moves) throw new Error(`--only ${o.only.join(',')} matches no scenario`);
   // 'shardgate' always runs: it seeds
   const needed = new Set<ContenderId>(['shardgate', ...names.map((n) => contenderFor(n, o))]);
 
@@ -100,6 +118,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   let results: ScenarioResult[];
   let labels: Map<string, string>;
   let tenants: number;
+  let move: MoveResult | null = null;
   try {
     // the shardgate processes boot together; the production-default one (cache on) seeds
     const gateways = SHARDGATE_IDS.filter((id) => needed.has(id)).map((id) => start(id, shardgateSpec(id, ctx)));
@@ -118,7 +137,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       .map((s) => ({ ...s, contender: contenderFor(s.name as ScenarioName, o) }));
     labels = new Map(list.map((s) => [s.name, s.label]));
     say(`${list.length} scenarios × ${o.rounds} rounds × ${o.durationS} s, ${o.connections} connections; reads on ${reads.shardId} (${reads.tenants.length} tenants, ${reads.targets.length} products)`);
-    results = await measure(list, running, o);
+    results = list.length === 0 ? [] : await measure(list, running, o);
+    if (moves) {
+      say(`${MOVE_SCENARIO}: ${o.moveTenants} tenants × ${o.moveTenantRows} products${o.moveBigRows > 0 ? ` and one of ${o.moveBigRows}` : ''}, moved one shard on, under load`);
+      move = await moveScenario(
+        { tenantUrl: gw.url, adminUrl: gw.adminUrl!, adminToken: ctx.adminToken, catalog: cluster.catalog, shards: cluster.shards.map((s) => s.id), seed, say },
+        { smoke: o.smoke, smallTenants: o.moveTenants, smallRows: o.moveTenantRows, bigRows: o.moveBigRows },
+      );
+    }
   } finally {
     const settled = await Promise.allSettled(starts);
     await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
@@ -133,6 +159,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     settings: {
       smoke: o.smoke, rounds: o.rounds, duration_s: o.durationS, warmup_s: o.warmupS, connections: o.connections,
       tenants, products_per_tenant: o.productsPerTenant,
+      move_tenants: o.moveTenants, move_tenant_rows: o.moveTenantRows, move_big_rows: o.moveBigRows,
+      ...(moves ? { moves_config: moverSettings(ctx) } : {}),
       tracing: 'OpenTelemetry SDK, default sampler (parent-based always-on), OTLP/HTTP protobuf to a local sink that discards',
       otlp_sink: sink.stats,
       load_generator: 'autocannon, in the harness process on the same machine',
@@ -142,7 +170,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     ratios: ratios(results),
     cpu_ratios: ratios(results, 'per_cpu'),
     routing,
-    move: null,
+    move,
   };
   writeReport(o.out, report);
   console.log('\n' + table(report, labels) + '\n');

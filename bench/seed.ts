@@ -39,7 +39,7 @@ async function stillValid(seed: Seed, target: SeedTarget): Promise<boolean> {
   return true;
 }
 
-async function createTenant(target: SeedTarget, id: string): Promise<{ apiKey: string; shard: string }> {
+export async function createTenant(target: SeedTarget, id: string): Promise<{ apiKey: string; shard: string }> {
   const res = await expectStatus(`create tenant ${id}`, 201, request('POST', `${target.adminUrl}/admin/tenants`, { authorization: `Bearer ${target.adminToken}` }, { name: id, id }));
   const body = res.body as { apiKey: string; shard: string };
   return { apiKey: body.apiKey, shard: body.shard };
@@ -47,7 +47,7 @@ async function createTenant(target: SeedTarget, id: string): Promise<{ apiKey: s
 
 const BATCH = 250;
 
-async function createProducts(target: SeedTarget, apiKey: string, count: number): Promise<string[]> {
+export async function createProducts(target: SeedTarget, apiKey: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   // 250 a request: these rows are ~260 bytes of JSON, and bodies stop at http.bodyLimit (100kb)
   for (let start = 0; start < count; start += BATCH) {
