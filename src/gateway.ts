@@ -201,6 +201,8 @@ export class Gateway {
       lifecycle,
       bodyLimit: config.http.bodyLimit,
       trustProxy: config.http.trustProxy,
+      // as long as a move may hold the fence before it must have reached cutover (or rolled back)
+      fencedWriteWaitMs: config.moves.fenceTimeoutMs,
       authenticator,
       placement,
       registry,

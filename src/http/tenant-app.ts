@@ -22,6 +22,8 @@ export interface TenantAppDeps extends TenantContextDeps, Omit<ProductRoutesDeps
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
   readonly bodyLimit: string;
+  /** ms a write refused by a move's fence waits for the tenant's placement to move before its 503 */
+  readonly fencedWriteWaitMs: number;
   readonly trustProxy: boolean;
   readonly users: UsersRepository;
   readonly orders: OrdersRepository;
@@ -53,7 +55,7 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   v1.use('/orders', ordersRoutes(deps));
   v1.use('/analytics', analyticsRoutes(deps.analytics));
   // a write refused by a move's fence is re-dispatched once the tenant's placement has moved
-  app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: 2000 }));
+  app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: deps.fencedWriteWaitMs }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(deps.logger));

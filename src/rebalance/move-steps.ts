@@ -182,6 +182,11 @@ export async function verify(ctx: MoveContext): Promise<StageFindings> {
   const [source, target] = await Promise.all([digestSide(ctx, 'source'), digestSide(ctx, 'target')]);
   const mismatch = digestMismatch(source, target);
   if (mismatch) throw new MoveError(`verification failed: ${mismatch}`);
+  // the tenant's writes wait out the fence (up to the same bound): past it, give the tenant back
+  const fencedFor = ctx.fenceStartedAt === undefined ? 0 : performance.now() - ctx.fenceStartedAt;
+  if (fencedFor > ctx.timings.fenceTimeoutMs) {
+    throw new MoveError(`verified ${Math.round(fencedFor)} ms into the fence, past moves.fenceTimeoutMs (${ctx.timings.fenceTimeoutMs}); raise it, or use moves.verify = 'count', for a tenant this size`);
+  }
   const counts = Object.fromEntries(Object.entries(source).map(([t, d]) => [t, d.rows]));
   return { rowsCopied: sum(counts), detail: { tables: counts, verifyMs: Math.round(performance.now() - started) } };
 }
