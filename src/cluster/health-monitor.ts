@@ -4,7 +4,7 @@ import type { Shard } from './shard.js';
 import type { ShardNode } from './shard-node.js';
 import { parseLsn } from './lsn.js';
 import { LagEstimator } from './lag-estimator.js';
-import { NodeProbe } from './node-probe.js';
+import { NodeProbe, ProbeTimeoutError } from './node-probe.js';
 
 export interface HealthMonitorOptions {
   readonly intervalMs: number;
@@ -20,6 +20,8 @@ export class HealthMonitor {
   readonly #estimators = new Map<string, LagEstimator>();
   readonly #inFlight = new Set<ShardNode>();
   readonly #probes = new Map<ShardNode, NodeProbe>();
+  /** probes in a row that timed out, per node: one alone is a stall of this busy process as often as of the node */
+  readonly #timeouts = new Map<ShardNode, number>();
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
 
@@ -76,9 +78,14 @@ export class HealthMonitor {
       this.#probes.set(node, probe);
     }
     try {
-      return (await probe.query<Record<string, unknown>>(sql)) ?? {};
+      const row = (await probe.query<Record<string, unknown>>(sql)) ?? {};
+      this.#timeouts.delete(node);
+      return row;
     } catch (err) {
-      this.markDown(node, err as Error);
+      // a refused or broken connection is down now; a slow answer is down the second time in a row
+      const timeouts = err instanceof ProbeTimeoutError ? (this.#timeouts.get(node) ?? 0) + 1 : 0;
+      this.#timeouts.set(node, timeouts);
+      if (timeouts !== 1) this.markDown(node, err as Error);
       return undefined;
     } finally {
       this.#inFlight.delete(node);

@@ -1,5 +1,10 @@
 import pg from 'pg';
 
+/** The node did not answer within the probe's timeout (it may be hung, or this process stalled). */
+export class ProbeTimeoutError extends Error {
+  override readonly name = 'ProbeTimeoutError';
+}
+
 export interface NodeProbeOptions {
   readonly connectTimeoutMs: number;
   /** a probe that takes longer counts as a failure and drops the connection */
@@ -24,7 +29,7 @@ export class NodeProbe {
   async query<T extends pg.QueryResultRow>(sql: string): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`probe timed out after ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      timer = setTimeout(() => reject(new ProbeTimeoutError(`probe timed out after ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
     });
     try {
       const work = (async () => {

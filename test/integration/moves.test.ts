@@ -283,7 +283,7 @@ describe('tenant moves (real cluster)', function () {
   });
 
   /** Starts a move that stops at `stage`; then this gateway "dies" and a new one takes over. */
-  async function crashDuring(stage: 'verified' | 'cleanup') {
+  async function crashDuring(stage: 'verified' | 'cutover' | 'cleanup', how: 'abandon' | 'stop' = 'abandon') {
     const t = await gw.createTenant(ODD);
     const { userIds } = await seedTenant(t, 6);
     let reached!: () => void;
@@ -300,11 +300,19 @@ describe('tenant moves (real cluster)', function () {
       const write = await t.createUser();
       expect([write.status, write.headers.get('retry-after')]).to.deep.equal([503, '1']);
     }
-    // the process dies: no rollback, no release of the job's lease
-    await gw.gateway.moves.runner.stop('abandon');
+    if (how === 'abandon') {
+      // the process dies: no rollback, no release of the job's lease
+      await gw.gateway.moves.runner.stop('abandon');
+    } else {
+      // SIGTERM: the move, short of cutover, is rolled back and its lease released
+      await gw.gateway.moves.runner.stop('stop');
+      expect(await sql(primary(t.shard), 'SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [t.id])).to.have.length(0);
+      await expectNoLeftovers(t.shard, TARGET);
+      expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
+    }
     hooks.beforeStage = undefined;
     await gw.stop();
-    gw = await start(); // resumes the job once the lease has run out
+    gw = await start(); // resumes the job once the lease has run out (at once after a graceful stop)
     const job = await waitForJob(gw, res.body.jobId as string);
     expect(job.state, JSON.stringify(job)).to.equal('succeeded');
     expect(await placementOf(t.id)).to.deep.equal({ shard: TARGET, pinned: true });
@@ -317,6 +325,14 @@ describe('tenant moves (real cluster)', function () {
 
   it('resumes after a crash while fenced: rolls back, starts over, finishes', async () => {
     await crashDuring('verified');
+  });
+
+  it('a gateway stopping (SIGTERM) while fenced rolls the move back, unfenced, and the next gateway runs it', async () => {
+    await crashDuring('verified', 'stop');
+  });
+
+  it('resumes after a crash at cutover (stage recorded, placement not yet flipped): finishes it', async () => {
+    await crashDuring('cutover');
   });
 
   it('resumes after a crash past cutover: finishes the cleanup', async () => {
