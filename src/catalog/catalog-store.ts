@@ -224,23 +224,21 @@ export class CatalogStore {
     return rows.map((r) => ({ tenantId: r.tenant_id as string, shardId: r.shard_id as string, reason: r.reason as string }));
   }
 
+  // pins change at every move's cutover, inside the tenant's write pause: one statement
+  // (a data-modifying CTE is atomic with the version bump) rather than a four-trip transaction
+
   async setPin(pin: PinRow): Promise<void> {
-    await this.sequelize.transaction(async (transaction) => {
-      await this.exec(
-        `INSERT INTO pins (tenant_id, shard_id, reason) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id) DO UPDATE SET shard_id = EXCLUDED.shard_id, reason = EXCLUDED.reason`,
-        [pin.tenantId, pin.shardId, pin.reason],
-        transaction,
-      );
-      await this.bumpVersion(transaction);
-    });
+    await this.exec(
+      `WITH pin AS (
+         INSERT INTO pins (tenant_id, shard_id, reason) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET shard_id = EXCLUDED.shard_id, reason = EXCLUDED.reason)
+       UPDATE catalog_meta SET version = version + 1`,
+      [pin.tenantId, pin.shardId, pin.reason],
+    );
   }
 
   async deletePin(tenantId: string): Promise<void> {
-    await this.sequelize.transaction(async (transaction) => {
-      await this.exec('DELETE FROM pins WHERE tenant_id = $1', [tenantId], transaction);
-      await this.bumpVersion(transaction);
-    });
+    await this.exec('WITH gone AS (DELETE FROM pins WHERE tenant_id = $1) UPDATE catalog_meta SET version = version + 1', [tenantId]);
   }
 
   async close(): Promise<void> {
