@@ -123,6 +123,8 @@ export const configSchema = z
         statementTimeoutMs: z.number().int().min(100),
         /** ms the initial copy of a tenant may take */
         copyTimeoutMs: z.number().int().min(100),
+        /** connection pairs (source reader, target writer) copying a table side by side, by heap block: the target's index upkeep is most of a copy's cost */
+        copyLanes: z.number().int().min(1).max(16).default(2),
         /** rows per batch of the initial copy (one fetch from the source, one insert on the target) */
         copyBatchRows: z.number().int().min(1).max(100_000).default(2000),
         /** the initial copy's rate limit in rows a second, per move (spares the source and target under load); 0: unlimited */

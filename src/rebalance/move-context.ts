@@ -19,6 +19,8 @@ export interface MovesConfig {
   readonly statementTimeoutMs: number;
   /** ms the initial copy may take before the move fails */
   readonly copyTimeoutMs: number;
+  /** connection pairs (source reader, target writer) the initial copy runs on side by side */
+  readonly copyLanes: number;
   /** rows per batch of the initial copy (one fetch, one insert) */
   readonly copyBatchRows: number;
   /** the initial copy's rate limit, rows a second per move; 0: unlimited */

@@ -5,8 +5,8 @@ import {
   createPublication, createSubscription, dropSlots, dropSubscription, flushTarget, streamLagBytes, subscriptionReceived, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
 } from './replication-ops.js';
 import { countDigest, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from './tenant-rows.js';
-import { withAdminClient, type AdminClient } from './admin-client.js';
-import { copySnapshot, createExportedSlot, importSnapshot } from './snapshot-copy.js';
+import { openAdminClient, type AdminClient } from './admin-client.js';
+import { copySnapshot, createExportedSlot, importSnapshot, type CopyLane } from './snapshot-copy.js';
 import type { TenantTable } from './shard-admin-sql.js';
 import { schemaMismatch, tenantTables, unmovable } from './tenant-tables.js';
 
@@ -55,38 +55,49 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
   await createPublication(source, ctx.name, tables, ctx.move.tenantId);
 
   const sourceUrl = await ctx.sourceUrl();
+  const targetUrl = await ctx.targetUrl();
   const started = performance.now();
   const slot = await createExportedSlot(sourceUrl, ctx.timings.admin, ctx.name);
-  const counts = await withAdminClient(sourceUrl, ctx.timings.admin, 'copy:read', async (reader) => {
+  const lanes: CopyLane[] = [];
+  const done: Record<string, number> = {};
+  let reportedAt = started;
+  let reported = 0;
+  let counts: Record<string, number>;
+  try {
     try {
-      await importSnapshot(reader, slot.snapshot);
+      for (let i = 0; i < ctx.timings.copyLanes; i++) {
+        const reader = await openAdminClient(sourceUrl, ctx.timings.admin, `copy:read:${i}`);
+        lanes.push({ reader, writer: await openAdminClient(targetUrl, ctx.timings.admin, `copy:write:${i}`).catch(async (err: unknown) => {
+          await reader.end().catch(() => undefined);
+          throw err;
+        }) });
+        // every reader imports the snapshot while the slot's walsender still holds it
+        await importSnapshot(reader, slot.snapshot);
+      }
     } finally {
       await slot.release();
     }
-    return withAdminClient(await ctx.targetUrl(), ctx.timings.admin, 'copy:write', (writer) => {
-      const done: Record<string, number> = {};
-      let reportedAt = started;
-      let reported = 0;
-      return copySnapshot(reader, writer, ctx.move.tenantId, tables, {
-        batchRows: ctx.timings.copyBatchRows,
-        rowsPerSecond: ctx.timings.copyRowsPerSecond,
-        pause: (ms) => ctx.pause(ms),
-        onBatch: async (table, rows) => {
-          done[table] = rows;
-          const now = performance.now();
-          const all = sum(done);
-          onRows(all - reported);
-          reported = all;
-          if (now - started > ctx.timings.copyTimeoutMs) throw new MoveError(`the initial copy took longer than ${ctx.timings.copyTimeoutMs} ms`);
-          // progress for GET /admin/jobs/:id, about once a second
-          if (now - reportedAt >= 1000) {
-            reportedAt = now;
-            await ctx.update({ rowsCopied: all, detail: { tables: { ...done } } });
-          }
-        },
-      });
+    counts = await copySnapshot(lanes, ctx.move.tenantId, tables, {
+      batchRows: ctx.timings.copyBatchRows,
+      rowsPerSecond: ctx.timings.copyRowsPerSecond,
+      pause: (ms) => ctx.pause(ms),
+      onBatch: async (table, rows) => {
+        done[table] = rows;
+        const now = performance.now();
+        const all = sum(done);
+        onRows(all - reported);
+        reported = all;
+        if (now - started > ctx.timings.copyTimeoutMs) throw new MoveError(`the initial copy took longer than ${ctx.timings.copyTimeoutMs} ms`);
+        // progress for GET /admin/jobs/:id, about once a second
+        if (now - reportedAt >= 1000) {
+          reportedAt = now;
+          await ctx.update({ rowsCopied: all, detail: { tables: { ...done } } });
+        }
+      },
     });
-  });
+  } finally {
+    await Promise.all(lanes.flatMap((l) => [l.reader.end().catch(() => undefined), l.writer.end().catch(() => undefined)]));
+  }
   const copyMs = performance.now() - started;
   const rows = sum(counts);
   await ctx.update({ rowsCopied: rows, detail: { tables: counts, slotLsn: slot.lsn, copyMs: Math.round(copyMs), rowsPerSecond: Math.round(rows / (Math.max(copyMs, 1) / 1000)) } });

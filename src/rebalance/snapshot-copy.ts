@@ -54,11 +54,13 @@ export interface CopyLimits {
   readonly onBatch: (table: string, rows: number) => Promise<void> | void;
 }
 
-const selectSql = (t: TenantTable, tenantId: string): string => {
+/** Lane `lane` of `lanes`: the rows of the heap blocks it owns (any table, no key assumed). */
+const selectSql = (t: TenantTable, tenantId: string, lane: number, lanes: number): string => {
   const asText = new Set(t.textColumns ?? []);
   const cols = t.columns.map((c) => (asText.has(c) ? `${escapeIdentifier(c)}::text AS ${escapeIdentifier(c)}` : escapeIdentifier(c))).join(', ');
+  const share = lanes > 1 ? ` AND ((ctid::text::point)[0]::bigint % ${lanes}) = ${lane}` : '';
   // DECLARE takes no bind parameters: the tenant id is quoted as a literal
-  return `DECLARE sg_copy NO SCROLL CURSOR FOR SELECT row_to_json(x)::text AS r FROM (SELECT ${cols} FROM ${escapeIdentifier(t.name)} WHERE tenant_id = ${escapeLiteral(tenantId)}) x`;
+  return `DECLARE sg_copy NO SCROLL CURSOR FOR SELECT row_to_json(x)::text AS r FROM (SELECT ${cols} FROM ${escapeIdentifier(t.name)} WHERE tenant_id = ${escapeLiteral(tenantId)}${share}) x`;
 };
 
 const insertSql = (t: TenantTable): string => {
@@ -66,27 +68,50 @@ const insertSql = (t: TenantTable): string => {
   return `INSERT INTO ${escapeIdentifier(t.name)} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::${escapeIdentifier(t.name)}, $1::json)`;
 };
 
+/** One reader (in the snapshot) and one writer (on the target): a copy runs several side by side. */
+export interface CopyLane {
+  readonly reader: AdminClient;
+  readonly writer: AdminClient;
+}
+
 /**
- * Copies the tenant's rows, as `reader`'s snapshot sees them, into `writer`: tables
- * parents first, in batches (JSON rows, so numerics and text-cast types keep every digit),
- * the next batch read while the last one is written. Each batch commits on its own (a
- * failed copy is rolled back by deleting the tenant's rows on the target, as before).
- * The writer passes the target's fence (a tombstone from a move away from it must not
- * stop the copy) and skips waiting for its WAL flush: a crash of the target fails the move.
+ * Copies the tenant's rows, as the readers' snapshot sees them, to the target: tables
+ * parents first; each table split over the lanes by heap block, so the target's index
+ * maintenance (most of a copy's cost) runs on as many cores as there are lanes. In
+ * batches (JSON rows, so numerics and text-cast types keep every digit), each lane
+ * reading its next batch while it writes the last, each batch committed on its own (a
+ * failed copy is rolled back by deleting the tenant's rows on the target). Writers pass
+ * the target's fence (a tombstone from a move away from it must not stop the copy) and
+ * skip waiting for their WAL flush: the fence stage flushes the target before cutover.
  */
-export async function copySnapshot(reader: AdminClient, writer: AdminClient, tenantId: string, tables: readonly TenantTable[], limits: CopyLimits): Promise<Record<string, number>> {
-  await writer.query(`SET shardgate.bypass_fence = 'on'`);
-  await writer.query('SET synchronous_commit = off');
+export async function copySnapshot(lanes: readonly CopyLane[], tenantId: string, tables: readonly TenantTable[], limits: CopyLimits): Promise<Record<string, number>> {
+  for (const { writer } of lanes) {
+    await writer.query(`SET shardgate.bypass_fence = 'on'`);
+    await writer.query('SET synchronous_commit = off');
+  }
   const copied: Record<string, number> = {};
   const started = performance.now();
   let total = 0;
-  for (const t of fkOrder(tables)) {
-    copied[t.name] = 0;
-    await reader.query(selectSql(t, tenantId));
+  // a lane that fails stops the others at their next batch
+  let failure: { reason: unknown } | undefined;
+  const lane = async ({ reader, writer }: CopyLane, i: number, t: TenantTable): Promise<void> => {
+    try {
+      await laneCopy(reader, writer, i, t);
+    } catch (err) {
+      failure ??= { reason: err };
+      throw err;
+    }
+  };
+  const laneCopy = async (reader: AdminClient, writer: AdminClient, i: number, t: TenantTable): Promise<void> => {
+    await reader.query(selectSql(t, tenantId, i, lanes.length));
     const fetch = () => reader.query<{ r: string }>(`FETCH ${limits.batchRows} FROM sg_copy`).then((res) => res.rows.map((row) => row.r));
     let next: Promise<string[]> | undefined = fetch();
     while (next) {
       const rows: string[] = await next;
+      if (failure) {
+        await next?.catch(() => undefined);
+        throw failure.reason;
+      }
       // read ahead: the source reads the next batch while the target writes this one
       next = rows.length === limits.batchRows ? fetch() : undefined;
       try {
@@ -95,6 +120,7 @@ export async function copySnapshot(reader: AdminClient, writer: AdminClient, ten
         total += rows.length;
         await limits.onBatch(t.name, copied[t.name]!);
         if (limits.rowsPerSecond > 0) {
+          // one budget for all lanes
           const due = (total / limits.rowsPerSecond) * 1000 - (performance.now() - started);
           if (due > 0) await limits.pause(due);
         }
@@ -105,6 +131,13 @@ export async function copySnapshot(reader: AdminClient, writer: AdminClient, ten
       }
     }
     await reader.query('CLOSE sg_copy');
+  };
+  for (const t of fkOrder(tables)) {
+    copied[t.name] = 0;
+    // every lane finishes a table before the next starts: children never arrive before their parents
+    const runs = lanes.map((l, i) => lane(l, i, t));
+    await Promise.allSettled(runs);
+    if (failure) throw failure.reason;
   }
   return copied;
 }
