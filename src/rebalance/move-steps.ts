@@ -173,10 +173,13 @@ function balance(tables: readonly TenantTable[], rows: Readonly<Record<string, n
 
 /** Connections per side for checksums: the tenant's write pause grows with its size, so spread the work. */
 const VERIFY_PARALLELISM = 4;
+/** Rows one connection checksums before another is worth its round trip (a small tenant: one statement a side). */
+const VERIFY_ROWS_PER_CONNECTION = 25_000;
 
 /** One side's digests (checksums, or counts with moves.verify = 'count'), its tables spread over parallel connections. */
 async function digestSide(ctx: MoveContext, side: 'source' | 'target'): Promise<Record<string, TableDigest>> {
-  const groups = balance(await ctx.tables(), ctx.move.detail.tables ?? {}, VERIFY_PARALLELISM);
+  const rows = ctx.move.detail.tables ?? {};
+  const groups = balance(await ctx.tables(), rows, Math.min(VERIFY_PARALLELISM, Math.ceil(sum(rows) / VERIFY_ROWS_PER_CONNECTION)));
   const clients = await ctx.connections(side, groups.length);
   const digest = (c: AdminClient, g: TenantTable[]) => (ctx.timings.verify === 'count' ? countDigest(c, ctx.move.tenantId, g) : digestRows(c, ctx.move.tenantId, g));
   const parts = await Promise.all(groups.map((g, i) => digest(clients[i]!, g)));

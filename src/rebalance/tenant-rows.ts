@@ -1,3 +1,4 @@
+import { escapeIdentifier, escapeLiteral } from 'pg';
 import { inAdminTransaction, type AdminClient } from './admin-client.js';
 import { checksumSql, countSql, deleteTenantRowsSql, fkOrder, type TenantTable } from './shard-admin-sql.js';
 
@@ -17,27 +18,23 @@ export async function countRows(client: AdminClient, tenantId: string, tables: r
 }
 
 /**
- * Count and checksum of the tenant's rows per table, all read in one REPEATABLE READ
- * snapshot so the tables agree with each other.
+ * Count and checksum of the tenant's rows per table, in one statement (so one snapshot,
+ * and so the tables agree with each other, in one round trip: this runs inside the fence).
  */
 export async function digestRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, TableDigest>> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    const out: Record<string, TableDigest> = {};
-    for (const t of tables) {
-      const { rows } = await client.query<{ rows: string; sum: string }>(checksumSql(t), [tenantId]);
-      out[t.name] = { rows: Number(rows[0]?.rows ?? 0), sum: rows[0]?.sum ?? '0' };
-    }
-    return out;
-  } finally {
-    await client.query('COMMIT').catch(() => undefined);
-  }
+  return digest(client, tenantId, tables, checksumSql);
 }
 
 /** Row counts only, as digests with an empty checksum (moves.verify = 'count'). */
 export async function countDigest(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, TableDigest>> {
-  const counts = await countRows(client, tenantId, tables);
-  return Object.fromEntries(Object.entries(counts).map(([t, rows]) => [t, { rows, sum: '' }]));
+  return digest(client, tenantId, tables, (t) => `SELECT count(*)::bigint::text AS rows, '' AS sum FROM ${escapeIdentifier(t.name)} WHERE tenant_id = $1`);
+}
+
+async function digest(client: AdminClient, tenantId: string, tables: readonly TenantTable[], perTable: (t: TenantTable) => string): Promise<Record<string, TableDigest>> {
+  if (tables.length === 0) return {};
+  const sql = tables.map((t) => `SELECT ${escapeLiteral(t.name)}::text AS tbl, d.rows, d.sum FROM (${perTable(t)}) d`).join(' UNION ALL ');
+  const { rows } = await client.query<{ tbl: string; rows: string; sum: string }>(sql, [tenantId]);
+  return Object.fromEntries(rows.map((r) => [r.tbl, { rows: Number(r.rows), sum: r.sum ?? '0' }]));
 }
 
 /** The first table whose digest differs, described; undefined when all agree. */
