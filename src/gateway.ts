@@ -165,8 +165,11 @@ export class Gateway {
     // the others hear the new catalog version, and the tenants' cached reads are dropped
     const announce = async (tenantIds: readonly string[]) => {
       await placement.reload();
-      await cacheStack.bus?.publish({ kind: 'catalog', version: placement.table.version.toString() });
-      await Promise.all(tenantIds.map((t) => cacheStack.cache.invalidateTenant(t)));
+      // the other gateways and the cache at once: a cutover waits for this inside the tenant's write pause
+      await Promise.all([
+        cacheStack.bus?.publish({ kind: 'catalog', version: placement.table.version.toString() }),
+        ...tenantIds.map((t) => cacheStack.cache.invalidateTenant(t)),
+      ]);
     };
     const moves = createMoves({
       config: config.moves,
