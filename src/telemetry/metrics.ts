@@ -26,6 +26,9 @@ export class GatewayMetrics {
   readonly rateLimited: Counter<'tenant_plan' | 'limit'>;
   readonly moveRowsCopied: Counter;
   readonly moves: Counter<'state'>;
+  /** the moving tenant's write pause, as the source saw it: from the fence to the end of cutover */
+  readonly moveWritePause: Histogram;
+  readonly moveCopyRate: Histogram;
   readonly slowQueries: Counter<'shard' | 'role'>;
 
   constructor(nodes: () => readonly NodeSnapshot[]) {
@@ -50,6 +53,18 @@ export class GatewayMetrics {
     this.rateLimited = new Counter({ name: `${PREFIX}rate_limited_total`, help: 'Requests answered 429', labelNames: ['tenant_plan', 'limit'], registers });
     this.moveRowsCopied = new Counter({ name: `${PREFIX}move_rows_copied_total`, help: 'Rows copied by tenant moves', registers });
     this.moves = new Counter({ name: `${PREFIX}moves_total`, help: 'Tenant moves by final state', labelNames: ['state'], registers });
+    this.moveWritePause = new Histogram({
+      name: `${PREFIX}move_write_pause_seconds`,
+      help: "A finished move's write pause: from its fence on the source to the end of cutover",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.moveCopyRate = new Histogram({
+      name: `${PREFIX}move_copy_rows_per_second`,
+      help: "A finished move's initial copy rate",
+      buckets: [100, 1000, 5000, 10_000, 25_000, 50_000, 100_000, 250_000],
+      registers,
+    });
 
     new Gauge({
       name: `${PREFIX}replica_lag_seconds`,

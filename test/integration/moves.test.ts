@@ -164,6 +164,11 @@ describe('tenant moves (real cluster)', function () {
       `writes during the move: ${moverUsers.acked.size + moverUsers2.acked.size + moverOrders.acked.size} acknowledged, ` +
       `${moverUsers.failures.length + moverUsers2.failures.length + moverOrders.failures.length} refused`);
 
+    // the pause and the copy rate are metrics too, one observation per finished move
+    const metrics = (await gw.admin('GET', '/metrics')).text;
+    expect(metrics).to.match(/^shardgate_move_write_pause_seconds_count [1-9]/m);
+    expect(metrics).to.match(/^shardgate_move_copy_rows_per_second_count [1-9]/m);
+
     // every acknowledged write is on the target, once (ids are primary keys)
     const targetUsers = new Set((await sql<{ id: string }>(primary(TARGET), 'SELECT id::text FROM users WHERE tenant_id = $1', [mover.id])).map((r) => r.id));
     expect(targetUsers.size).to.equal(userIds.length + moverUsers.acked.size + moverUsers2.acked.size);
