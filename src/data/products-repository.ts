@@ -1,4 +1,4 @@
-import { Op, Sequelize, type WhereOptions } from 'sequelize';
+import { Op, QueryTypes, Sequelize, type WhereOptions } from 'sequelize';
 import type { ShardNode } from '../cluster/shard-node.js';
 import { audited, PRODUCT_SORTABLE, type ProductRecord, type ProductSortField } from '../models/index.js';
 import { NotFoundError, VersionMismatchError } from '../errors/errors.js';
@@ -7,6 +7,7 @@ import type { TenantSession } from './tenant-session.js';
 import type { ReadThroughCache } from '../cache/read-through-cache.js';
 import { cacheKeys } from '../cache/cache-keys.js';
 import { afterCursor, decodeCursor, encodeCursor, type ListPage } from './pagination.js';
+import { PRODUCT_ROW_SQL, rowToDto, type ProductRow } from './product-rows.js';
 
 export interface ProductDto {
   readonly id: string;
@@ -88,6 +89,13 @@ export interface ProductRead {
   readonly cache: 'hit' | 'miss' | 'bypass';
 }
 
+/**
+ * The hottest statement of the API, raw: `Product.findOne` built a model instance (option
+ * cloning, getters, dataValues) per read only to copy it into a DTO. The conditions are the
+ * model's: the tenant's own row, and a soft-deleted one is no row (paranoid).
+ */
+const POINT_READ = `SELECT ${PRODUCT_ROW_SQL} FROM products WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`;
+
 function servedBy(node: ShardNode): string {
   return node.role === 'primary' ? 'primary' : `replica:${node.name}`;
 }
@@ -119,8 +127,11 @@ export class ProductsRepository {
   async get(session: TenantSession, id: string): Promise<ProductRead> {
     const load = () =>
       session.read(async (node) => {
-        const product = await read(node, () => node.models.Product.findOne({ where: { tenantId: session.tenantId, id } }));
-        return product ? { product: toProductDto(product), servedBy: servedBy(node) } : undefined;
+        const rows = await read(node, () =>
+          node.sequelize.query<ProductRow>(POINT_READ, { bind: [session.tenantId, id], type: QueryTypes.SELECT, raw: true }),
+        );
+        const row = rows[0];
+        return row ? { product: rowToDto(row), servedBy: servedBy(node) } : undefined;
       });
     if (this.deps.cache === undefined || !session.eventual) return { ...(await load()), cache: 'bypass' };
     const destination = session.peekRead();
