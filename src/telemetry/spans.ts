@@ -52,8 +52,3 @@ export async function shutdownTelemetry(): Promise<void> {
   const provider = (global.getDelegate?.() ?? global) as Flushable;
   if (typeof provider.shutdown === 'function') await provider.shutdown();
 }
-
-/** A zero-duration child span marking a decision (routing), with its attributes. */
-export function recordDecision(name: string, attributes: Attributes): void {
-  tracer.startSpan(name, { attributes }).end();
-}
