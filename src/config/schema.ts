@@ -137,6 +137,16 @@ export const configSchema = z
         verify: z.enum(['checksum', 'count']),
       })
       .strict(),
+    telemetry: z
+      .object({
+        /**
+         * share of new traces recorded: parent-based, so a request whose caller sampled its
+         * trace is always traced; read at process start, and OTEL_TRACES_SAMPLER (with
+         * OTEL_TRACES_SAMPLER_ARG) replaces it
+         */
+        traceSampleRatio: z.number().min(0).max(1),
+      })
+      .strict(),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),

@@ -2,11 +2,24 @@
  * Loaded with `--import` before the application so instrumentation can patch http,
  * express, pg and ioredis as they load. Configured by the standard OTEL_* variables;
  * `OTEL_SDK_DISABLED=true` turns tracing off; `SHARDGATE_SQLCOMMENTER=1` appends the
- * trace context to every SQL statement as a sqlcommenter comment.
+ * trace context to every SQL statement as a sqlcommenter comment. The sampler is
+ * `telemetry.traceSampleRatio` of the configuration (production: 5 %) unless
+ * OTEL_TRACES_SAMPLER names one.
  */
 import { startTelemetry } from './sdk.js';
 import { dbSpanAttributes } from './db-span-attributes.js';
 import { currentContext } from '../tenancy/request-context.js';
+import { loadConfig } from '../config/load.js';
+
+function configuredSampleRatio(): number | undefined {
+  if (process.env.OTEL_TRACES_SAMPLER) return undefined;
+  try {
+    return loadConfig().telemetry.traceSampleRatio;
+  } catch {
+    // an invalid configuration is reported by main, which refuses to start
+    return undefined;
+  }
+}
 
 if (process.env.OTEL_SDK_DISABLED !== 'true') {
   if (!process.env.OTEL_TRACES_EXPORTER && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT && !process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
@@ -20,5 +33,6 @@ if (process.env.OTEL_SDK_DISABLED !== 'true') {
   startTelemetry({
     dbSpanAttributes: () => dbSpanAttributes(currentContext()),
     sqlCommenter: process.env.SHARDGATE_SQLCOMMENTER === '1' || process.env.SHARDGATE_SQLCOMMENTER === 'true',
+    traceSampleRatio: configuredSampleRatio(),
   });
 }

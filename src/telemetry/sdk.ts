@@ -1,5 +1,5 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Attributes } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
@@ -15,6 +15,16 @@ export interface TelemetryOptions {
   readonly dbSpanAttributes?: () => Attributes | undefined;
   /** append the trace context to SQL as a sqlcommenter comment (visible in pg_stat_activity) */
   readonly sqlCommenter?: boolean;
+  /**
+   * share of new traces recorded, parent-based (a caller's sampling decision is followed);
+   * absent or 1: the SDK's own choice (OTEL_TRACES_SAMPLER, else every trace)
+   */
+  readonly traceSampleRatio?: number;
+}
+
+export function traceSampler(ratio: number | undefined): Sampler | undefined {
+  if (ratio === undefined || ratio >= 1) return undefined;
+  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
 }
 
 /**
@@ -22,9 +32,11 @@ export interface TelemetryOptions {
  * so it is imported with `node --import` (see `register.ts`), never from application code.
  */
 export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
+  const chosen = traceSampler(options.traceSampleRatio);
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? 'shardgate' }),
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    ...(chosen ? { sampler: chosen } : {}),
     instrumentations: [
       new HttpInstrumentation({
         // health probes would otherwise be most of the traces
