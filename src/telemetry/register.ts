@@ -3,7 +3,7 @@
  * express, pg and ioredis as they load. Configured by the standard OTEL_* variables;
  * `OTEL_SDK_DISABLED=true` turns tracing off; `SHARDGATE_SQLCOMMENTER=1` appends the
  * trace context to every SQL statement as a sqlcommenter comment. The sampler is
- * `telemetry.traceSampleRatio` of the configuration (production: 5 %) unless
+ * `telemetry.traceSampleRatio` of the configuration (production: 10 %) unless
  * OTEL_TRACES_SAMPLER names one.
  */
 import { startTelemetry } from './sdk.js';
@@ -26,10 +26,12 @@ if (process.env.OTEL_SDK_DISABLED !== 'true') {
     // Nothing to export to: the SDK then registers no tracer provider, so spans cost
     // nothing until an endpoint (or OTEL_TRACES_EXPORTER=console) is configured.
     process.env.OTEL_TRACES_EXPORTER = 'none';
-    // NodeSDK would otherwise push metrics and logs to localhost:4318 by default
-    process.env.OTEL_METRICS_EXPORTER ??= 'none';
-    process.env.OTEL_LOGS_EXPORTER ??= 'none';
   }
+  // Metrics are Prometheus on the admin port and logs are pino on stdout. NodeSDK would
+  // otherwise push both over OTLP too, and the http and pg instrumentations would record a
+  // duration histogram for every request and query (sampled or not) only to duplicate them.
+  process.env.OTEL_METRICS_EXPORTER ??= 'none';
+  process.env.OTEL_LOGS_EXPORTER ??= 'none';
   startTelemetry({
     dbSpanAttributes: () => dbSpanAttributes(currentContext()),
     sqlCommenter: process.env.SHARDGATE_SQLCOMMENTER === '1' || process.env.SHARDGATE_SQLCOMMENTER === 'true',
