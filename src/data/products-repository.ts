@@ -1,4 +1,4 @@
-import { Op, QueryTypes, Sequelize, type WhereOptions } from 'sequelize';
+import { Op, Sequelize, type WhereOptions } from 'sequelize';
 import type { ShardNode } from '../cluster/shard-node.js';
 import { audited, uuidv7, PRODUCT_SORTABLE, type ProductRecord, type ProductSortField } from '../models/index.js';
 import { NotFoundError, VersionMismatchError } from '../errors/errors.js';
@@ -148,14 +148,10 @@ export class ProductsRepository {
       version: 0, createdAt: at, updatedAt: at, deletedAt: null,
     };
     const rows = await writeStatement(node, () =>
-      node.sequelize.query<ProductRow>(CREATE, {
-        bind: [
-          tenantId, id, input.name, description, input.price, input.stock, categoryId, isActive,
-          JSON.stringify(attributes), JSON.stringify(metadata), now, uuidv7(), actor, JSON.stringify(image),
-        ],
-        type: QueryTypes.SELECT,
-        raw: true,
-      }),
+      node.query<ProductRow>(CREATE, [
+        tenantId, id, input.name, description, input.price, input.stock, categoryId, isActive,
+        JSON.stringify(attributes), JSON.stringify(metadata), now, uuidv7(), actor, JSON.stringify(image),
+      ]),
     );
     return rowToDto(rows[0]!);
   }
@@ -169,9 +165,7 @@ export class ProductsRepository {
   async get(session: TenantSession, id: string): Promise<ProductRead> {
     const load = () =>
       session.read(async (node) => {
-        const rows = await read(node, () =>
-          node.sequelize.query<ProductRow>(POINT_READ, { bind: [session.tenantId, id], type: QueryTypes.SELECT, raw: true }),
-        );
+        const rows = await read(node, () => node.query<ProductRow>(POINT_READ, [session.tenantId, id]));
         const row = rows[0];
         return row ? { product: rowToDto(row), servedBy: servedBy(node) } : undefined;
       });
