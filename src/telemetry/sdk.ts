@@ -2,7 +2,6 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Attributes } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -28,7 +27,7 @@ export function traceSampler(ratio: number | undefined): Sampler | undefined {
 }
 
 /**
- * Starts the OpenTelemetry SDK. It must run before express, pg and ioredis are loaded,
+ * Starts the OpenTelemetry SDK. It must run before http, pg and ioredis are loaded,
  * so it is imported with `node --import` (see `register.ts`), never from application code.
  */
 export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
@@ -42,9 +41,10 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
         // health probes would otherwise be most of the traces
         ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
       }),
-      // one span per middleware and router layer was most of a request's tracing cost; the
-      // request handler span still shows the matched route
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+      // No Express instrumentation: it wraps every layer of every request (route strings
+      // built per layer even for layers it does not trace) for one handler span that only
+      // repeated the server span; the matched route reaches the server span from the
+      // access log's route template (http/observe.ts, `nameServerRoute`).
       new PgInstrumentation({
         requireParentSpan: true,
         addSqlCommenterCommentToQueries: options.sqlCommenter ?? false,
