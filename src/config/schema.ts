@@ -104,6 +104,13 @@ export const configSchema = z
           .refine((plans) => Object.hasOwn(plans, 'standard'), 'must define the "standard" plan'),
         /** gateway pods sharing the budget: while Redis is unreachable each pod allows plan ÷ pods */
         expectedPods: z.number().int().min(1).max(10_000),
+        /**
+         * most tokens a pod leases from the shared bucket per Redis call, spending them without
+         * one (1: a Redis call per request, exact across pods); see limits/rate-limiter.ts
+         */
+        leaseMax: z.number().int().min(1).max(1000),
+        /** ms leased tokens stay spendable */
+        leaseTtlMs: z.number().int().min(10).max(60_000),
         /** requests of one tenant doing database work at once in one process; keep it below pool.max */
         maxConcurrentPerTenant: z.number().int().min(1).max(10_000),
         /** requests of one tenant waiting for a slot; more are refused at once */
@@ -141,6 +148,16 @@ export const configSchema = z
         pollMs: z.number().int().min(5),
         /** what must agree before cutover: row counts and checksums, or row counts only (a shorter write pause for big tenants) */
         verify: z.enum(['checksum', 'count']),
+      })
+      .strict(),
+    telemetry: z
+      .object({
+        /**
+         * share of new traces recorded: parent-based, so a request whose caller sampled its
+         * trace is always traced; read at process start, and OTEL_TRACES_SAMPLER (with
+         * OTEL_TRACES_SAMPLER_ARG) replaces it
+         */
+        traceSampleRatio: z.number().min(0).max(1),
       })
       .strict(),
     log: z

@@ -4,10 +4,7 @@ import { uuidv7, writeAuditRows, type AuditEntry } from '../models/index.js';
 import { NotFoundError } from '../errors/errors.js';
 import { write } from './transactions.js';
 import type { ProductDto, ProductInput, ProductPatch } from './products-repository.js';
-
-/** jsonb object of strings → hstore, inline (no helper function needed on the shard) */
-const HSTORE_FROM_JSONB = (expr: string) =>
-  `COALESCE((SELECT hstore(array_agg(k), array_agg(v)) FROM jsonb_each_text(${expr}) AS kv(k, v)), ''::hstore)`;
+import { HSTORE_FROM_JSONB, PRODUCT_ROW_SQL, rowImage, rowToDto, type ProductRow } from './product-rows.js';
 
 // Timestamps are bound from the app (millisecond precision, like every Sequelize write),
 // never now(): keyset cursors carry the value as a JS date and must compare equal.
@@ -25,46 +22,7 @@ const COLUMNS: Record<keyof ProductPatch, { column: string; cast: (param: string
   metadata: { column: 'metadata', cast: (p) => `${p}::jsonb` },
 };
 
-const RETURNING = `id::text, name, description, price::text, stock, category_id, is_active,
-  hstore_to_jsonb(attributes) AS attributes, metadata, version, created_at, updated_at`;
-
-interface Row {
-  id: string;
-  name: string;
-  description: string;
-  price: string;
-  stock: number;
-  category_id: string | null;
-  is_active: boolean;
-  attributes: Record<string, string>;
-  metadata: Record<string, unknown>;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-  inserted?: boolean;
-}
-
-function toDto(r: Row): ProductDto {
-  return {
-    id: r.id,
-    name: r.name,
-    description: r.description,
-    price: Number(r.price),
-    stock: r.stock,
-    categoryId: r.category_id,
-    isActive: r.is_active,
-    attributes: r.attributes,
-    metadata: r.metadata,
-    version: r.version,
-    createdAt: new Date(r.created_at).toISOString(),
-    updatedAt: new Date(r.updated_at).toISOString(),
-  };
-}
-
-/** The audit image of a row: the API's field names, like the hooks write. */
-function image(r: Row): Record<string, unknown> {
-  return { ...toDto(r), price: r.price };
-}
+type Row = ProductRow & { inserted?: boolean };
 
 function changedOnly(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> {
   const old: Record<string, unknown> = {};
@@ -111,18 +69,18 @@ export class ProductBatches {
          FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, name text, description text, price numeric, stock integer,
               category_id text, is_active boolean, attributes jsonb, metadata jsonb)
          ${conflict}
-         RETURNING ${RETURNING}, (xmax = 0) AS inserted`,
+         RETURNING ${PRODUCT_ROW_SQL}, (xmax = 0) AS inserted`,
         { bind: [tenantId, JSON.stringify(rows), new Date()], type: QueryTypes.SELECT, transaction },
       );
       const audit: AuditEntry[] = written.map((r) => {
         const old = before.get(r.id);
         return old === undefined
-          ? { tenantId, recordId: r.id, action: 'create', oldValues: null, newValues: image(r) }
-          : { tenantId, recordId: r.id, action: 'update', oldValues: changedOnly(image(old), image(r)), newValues: image(r) };
+          ? { tenantId, recordId: r.id, action: 'create', oldValues: null, newValues: rowImage(r) }
+          : { tenantId, recordId: r.id, action: 'update', oldValues: changedOnly(rowImage(old), rowImage(r)), newValues: rowImage(r) };
       });
       await writeAuditRows(node.models.AuditLog, 'products', audit, { transaction, actor });
       const created = written.filter((r) => r.inserted).length;
-      return { items: written.map(toDto), created, updated: written.length - created };
+      return { items: written.map(rowToDto), created, updated: written.length - created };
     });
   }
 
@@ -141,16 +99,16 @@ export class ProductBatches {
       const written = await node.sequelize.query<Row>(
         `UPDATE products SET ${assignments.join(', ')}, version = version + 1, updated_at = $3
          WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND deleted_at IS NULL
-         RETURNING ${RETURNING}`,
+         RETURNING ${PRODUCT_ROW_SQL}`,
         { bind, type: QueryTypes.SELECT, transaction },
       );
       await writeAuditRows(
         node.models.AuditLog,
         'products',
-        written.map((r) => ({ tenantId, recordId: r.id, action: 'update', oldValues: changedOnly(image(before.get(r.id)!), image(r)), newValues: image(r) })),
+        written.map((r) => ({ tenantId, recordId: r.id, action: 'update', oldValues: changedOnly(rowImage(before.get(r.id)!), rowImage(r)), newValues: rowImage(r) })),
         { transaction, actor },
       );
-      return { items: written.map(toDto) };
+      return { items: written.map(rowToDto) };
     });
   }
 
@@ -160,13 +118,13 @@ export class ProductBatches {
       const written = await node.sequelize.query<Row>(
         `UPDATE products SET deleted_at = $3, version = version + 1, updated_at = $3
          WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND deleted_at IS NULL
-         RETURNING ${RETURNING}`,
+         RETURNING ${PRODUCT_ROW_SQL}`,
         { bind: [tenantId, ids, new Date()], type: QueryTypes.SELECT, transaction },
       );
       await writeAuditRows(
         node.models.AuditLog,
         'products',
-        written.map((r) => ({ tenantId, recordId: r.id, action: 'delete', oldValues: image(before.get(r.id)!), newValues: null })),
+        written.map((r) => ({ tenantId, recordId: r.id, action: 'delete', oldValues: rowImage(before.get(r.id)!), newValues: null })),
         { transaction, actor },
       );
       return { deleted: written.length, ids: written.map((r) => r.id) };
@@ -179,7 +137,7 @@ export class ProductBatches {
    */
   private async lock(node: ShardNode, transaction: Transaction, tenantId: string, ids: readonly string[], includeDeleted: boolean): Promise<Map<string, Row>> {
     const rows = await node.sequelize.query<Row>(
-      `SELECT ${RETURNING} FROM products
+      `SELECT ${PRODUCT_ROW_SQL} FROM products
        WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ${includeDeleted ? '' : 'AND deleted_at IS NULL'}
        ORDER BY id FOR UPDATE`,
       { bind: [tenantId, ids], type: QueryTypes.SELECT, transaction },

@@ -1,12 +1,13 @@
 import { Op, Sequelize, type WhereOptions } from 'sequelize';
 import type { ShardNode } from '../cluster/shard-node.js';
-import { audited, PRODUCT_SORTABLE, type ProductRecord, type ProductSortField } from '../models/index.js';
+import { audited, uuidv7, PRODUCT_SORTABLE, type ProductRecord, type ProductSortField } from '../models/index.js';
 import { NotFoundError, VersionMismatchError } from '../errors/errors.js';
-import { read, write } from './transactions.js';
+import { read, write, writeStatement } from './transactions.js';
 import type { TenantSession } from './tenant-session.js';
 import type { ReadThroughCache } from '../cache/read-through-cache.js';
 import { cacheKeys } from '../cache/cache-keys.js';
 import { afterCursor, decodeCursor, encodeCursor, type ListPage } from './pagination.js';
+import { HSTORE_FROM_JSONB, PRODUCT_ROW_SQL, rowToDto, type ProductRow } from './product-rows.js';
 
 export interface ProductDto {
   readonly id: string;
@@ -73,9 +74,9 @@ function cursorValue(dto: ProductDto, field: ProductSortField): string | number 
 }
 
 /**
- * Products of one tenant on one node. Single-row writes go through model instances, so
- * hooks audit them and bump the version; set-based batch writes live in
- * `product-batches.ts`.
+ * Products of one tenant on one node. Updates, deletes and restores go through model
+ * instances, so hooks audit them and bump the version; a create is one statement that
+ * writes its own audit row (see CREATE); set-based batch writes live in `product-batches.ts`.
  */
 /**
  * A product read and where its data came from. A cache hit reports the node that produced
@@ -87,6 +88,30 @@ export interface ProductRead {
   readonly servedBy?: string | undefined;
   readonly cache: 'hit' | 'miss' | 'bypass';
 }
+
+/**
+ * The hottest statement of the API, raw: `Product.findOne` built a model instance (option
+ * cloning, getters, dataValues) per read only to copy it into a DTO. The conditions are the
+ * model's: the tenant's own row, and a soft-deleted one is no row (paranoid).
+ */
+const POINT_READ = `SELECT ${PRODUCT_ROW_SQL} FROM products WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`;
+
+/**
+ * A create as one autocommitted statement: the product and its audit row commit together
+ * (a statement is atomic), the fence trigger still guards the insert, and there is no
+ * BEGIN / SET TRANSACTION / COMMIT round trip nor a model instance for either row.
+ * Timestamps are bound from the app, like every Sequelize write (keyset cursors compare them).
+ */
+const CREATE = `WITH p AS (
+    INSERT INTO products (tenant_id, id, name, description, price, stock, category_id, is_active, attributes, metadata, version, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, ${HSTORE_FROM_JSONB('$9::jsonb')}, $10::jsonb, 0, $11, $11)
+    RETURNING *
+  ), audit AS (
+    INSERT INTO audit_log (tenant_id, id, table_name, record_id, action, actor, old_values, new_values, created_at)
+    SELECT p.tenant_id, $12, 'products', p.id::text, 'create', $13, NULL, $14::jsonb || jsonb_build_object('price', p.price::text), $11
+    FROM p
+  )
+  SELECT ${PRODUCT_ROW_SQL} FROM p`;
 
 function servedBy(node: ShardNode): string {
   return node.role === 'primary' ? 'primary' : `replica:${node.name}`;
@@ -103,11 +128,32 @@ export interface ProductsRepositoryDeps {
 export class ProductsRepository {
   constructor(private readonly deps: ProductsRepositoryDeps) {}
 
+  /**
+   * One round trip: the row and its audit row in one statement (see CREATE). It has
+   * committed when this returns, so a consistency token read afterwards (by the route) is
+   * past its commit record.
+   */
   async create(node: ShardNode, tenantId: string, input: ProductInput, actor: string): Promise<ProductDto> {
-    return write(node, async (transaction) => {
-      const product = await node.models.Product.create({ tenantId, ...input }, audited(transaction, actor));
-      return toProductDto(product);
-    });
+    const id = uuidv7();
+    const now = new Date();
+    const at = now.toISOString();
+    const attributes = input.attributes ?? {};
+    const metadata = input.metadata ?? {};
+    const categoryId = input.categoryId ?? null;
+    const isActive = input.isActive ?? true;
+    const description = input.description ?? '';
+    // the audit image has the fields the model hooks record for a create (price is taken from the stored row)
+    const image = {
+      tenantId, id, name: input.name, description, stock: input.stock, categoryId, isActive, attributes, metadata,
+      version: 0, createdAt: at, updatedAt: at, deletedAt: null,
+    };
+    const rows = await writeStatement(node, () =>
+      node.query<ProductRow>(CREATE, [
+        tenantId, id, input.name, description, input.price, input.stock, categoryId, isActive,
+        JSON.stringify(attributes), JSON.stringify(metadata), now, uuidv7(), actor, JSON.stringify(image),
+      ]),
+    );
+    return rowToDto(rows[0]!);
   }
 
   /**
@@ -119,8 +165,9 @@ export class ProductsRepository {
   async get(session: TenantSession, id: string): Promise<ProductRead> {
     const load = () =>
       session.read(async (node) => {
-        const product = await read(node, () => node.models.Product.findOne({ where: { tenantId: session.tenantId, id } }));
-        return product ? { product: toProductDto(product), servedBy: servedBy(node) } : undefined;
+        const rows = await read(node, () => node.query<ProductRow>(POINT_READ, [session.tenantId, id]));
+        const row = rows[0];
+        return row ? { product: rowToDto(row), servedBy: servedBy(node) } : undefined;
       });
     if (this.deps.cache === undefined || !session.eventual) return { ...(await load()), cache: 'bypass' };
     const destination = session.peekRead();

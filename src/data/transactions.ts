@@ -25,6 +25,20 @@ export async function write<T>(node: ShardNode, work: (t: Transaction) => Promis
   }
 }
 
+/**
+ * A write that is a single autocommitted statement: atomic like any statement (writable
+ * CTEs included), without the BEGIN / SET TRANSACTION / COMMIT round trips of `write`.
+ * Same primary-only guard and error mapping.
+ */
+export async function writeStatement<T>(node: ShardNode, work: () => Promise<T>): Promise<T> {
+  if (node.role !== 'primary') throw new Error(`refusing to write on ${node.shardId}/${node.name}`);
+  try {
+    return await work();
+  } catch (err) {
+    throw translateDbError(err, node.shardId);
+  }
+}
+
 /** A read (no transaction) whose failures come back as typed gateway errors. */
 export async function read<T>(node: ShardNode, work: () => Promise<T>): Promise<T> {
   try {

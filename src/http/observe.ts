@@ -2,10 +2,11 @@ import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { currentContext } from '../tenancy/request-context.js';
+import { nameServerRoute } from '../telemetry/spans.js';
 
 /**
- * Per-request metrics and the access log. The route label is the matched route template
- * (`/v1/users/:id`), never the raw path, so label cardinality stays bounded.
+ * Per-request metrics, the access log and the server span's route. The route label is the
+ * matched route template (`/v1/users/:id`), never the raw path, so label cardinality stays bounded.
  */
 export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs: number): RequestHandler {
   return (req, res, next) => {
@@ -14,6 +15,7 @@ export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs:
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const routePath = (req.route as { path?: string } | undefined)?.path;
       const route = routePath === undefined ? 'unmatched' : `${req.baseUrl}${routePath === '/' ? '' : routePath}` || '/';
+      if (routePath !== undefined) nameServerRoute(route);
       const ctx = currentContext();
       const shard = ctx?.shardId ?? 'none';
       metrics.httpDuration.observe({ route, status: String(res.statusCode), shard, method: req.method }, seconds);

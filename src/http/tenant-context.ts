@@ -9,7 +9,7 @@ import { decodeToken, type ConsistencyToken } from '../cluster/consistency-token
 import { currentContext } from '../tenancy/request-context.js';
 import { ValidationError } from '../errors/errors.js';
 import { Attr } from '../telemetry/attributes.js';
-import { recordDecision, tagRequest, withSpan } from '../telemetry/spans.js';
+import { tagRequest } from '../telemetry/spans.js';
 
 export interface TenantContextDeps {
   readonly authenticator: TenantAuthenticator;
@@ -54,11 +54,8 @@ function readPreference(header: (name: string) => string | undefined): { strong:
  */
 export function tenantContext(deps: TenantContextDeps): RequestHandler {
   return async (req, res, next) => {
-    const tenant = await withSpan('tenancy.authenticate', {}, async (span) => {
-      const t = await deps.authenticator.authenticate(req.header('authorization'));
-      span.setAttribute(Attr.TenantId, t.id);
-      return t;
-    });
+    // no span of its own: almost every call is a cache hit, and a catalog lookup has its pg span
+    const tenant = await deps.authenticator.authenticate(req.header('authorization'));
     const ctx = currentContext();
     if (ctx) ctx.tenantId = tenant.id;
     tagRequest({ [Attr.TenantId]: tenant.id });
@@ -78,7 +75,6 @@ export function tenantContext(deps: TenantContextDeps): RequestHandler {
         [Attr.RouteReason]: d.reason,
         ...(d.role === 'replica' ? { [Attr.DbReplica]: d.node.name } : {}),
       };
-      recordDecision('gateway.route', attributes);
       if (ctx) {
         ctx.dbRole = d.role;
         ctx.dbNode = d.node.name;

@@ -25,7 +25,7 @@ function rateLimited(detail: string, retryAfterSeconds: number): GatewayError {
 
 /**
  * Per-tenant limits as two middlewares for the `/v1` router, both after authentication:
- * `rate()` spends a token of the tenant's plan bucket (shared across pods through Redis);
+ * `rate()` spends a token of the tenant's plan bucket (shared across pods through Redis, leased in small batches);
  * `concurrency()` holds one of the tenant's slots of database work in this process until
  * the response is finished or the client goes away. Both answer 429 RATE_LIMITED with
  * Retry-After: the tenant is over its own share, the gateway is not unavailable.
@@ -42,7 +42,14 @@ export class TenantLimits {
     io: { readonly redis: Redis | undefined; readonly commandTimeoutMs: number; readonly logger: Logger; readonly metrics: GatewayMetrics },
   ): TenantLimits {
     return new TenantLimits({
-      rateLimiter: new TenantRateLimiter({ redis: io.redis, expectedPods: limits.expectedPods, timeoutMs: io.commandTimeoutMs, logger: io.logger }),
+      rateLimiter: new TenantRateLimiter({
+        redis: io.redis,
+        expectedPods: limits.expectedPods,
+        leaseMax: limits.leaseMax,
+        leaseTtlMs: limits.leaseTtlMs,
+        timeoutMs: io.commandTimeoutMs,
+        logger: io.logger,
+      }),
       semaphores: new TenantSemaphores({ maxConcurrent: limits.maxConcurrentPerTenant, maxQueued: limits.maxQueuedPerTenant, queueTimeoutMs: limits.queueTimeoutMs }),
       plans: limits.plans,
       metrics: io.metrics,

@@ -1,24 +1,29 @@
 import { createHash } from 'node:crypto';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { cacheKeys } from '../cache/cache-keys.js';
 import { LocalBuckets } from './local-buckets.js';
 import { perPodShare, type BucketLimits } from './token-bucket.js';
+import { TokenLeases } from './token-leases.js';
 
 /**
- * Refill and take in one step, atomically, on Redis's clock: `token-bucket.ts` in Lua.
+ * Refill and lease in one step, atomically, on Redis's clock: `token-bucket.ts` in Lua,
+ * except that a call may take several tokens at once (a lease the pod then spends locally).
  * The clock is Redis `TIME`, not the caller's: every pod then refills the one shared
  * bucket from the same clock, so a pod whose clock runs ahead cannot mint tokens and one
  * that runs behind cannot stall the bucket. (Scripts are replicated by effects, so a
  * script that reads TIME may write; Redis 7 does nothing else, 3.2–4 need the call below.)
  * The key expires once the bucket would be full again: a missing key is a full bucket.
- * KEYS[1] bucket; ARGV rate per second, burst, cost. Returns {allowed, whole tokens left, ms to wait}.
+ * KEYS[1] bucket; ARGV rate per second, burst, tokens wanted. Returns {tokens granted
+ * (at most the whole tokens there are; 0 when not even one), whole tokens left, ms until one}.
  */
-const TAKE_SCRIPT = `
+const LEASE_SCRIPT = `
 if redis.replicate_commands then redis.replicate_commands() end
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
+local want = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'at')
@@ -33,17 +38,17 @@ if now > at then
   tokens = math.min(burst, tokens + (now - at) * rate / 1000)
   at = now
 end
-local allowed = 0
+local granted = 0
 local wait = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
+if tokens >= 1 then
+  granted = math.min(want, math.floor(tokens))
+  tokens = tokens - granted
 else
-  wait = math.ceil((cost - tokens) * 1000 / rate)
+  wait = math.ceil((1 - tokens) * 1000 / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
-return { allowed, math.floor(tokens), wait }
+return { granted, math.floor(tokens), wait }
 `;
 
 export interface RateLimiterOptions {
@@ -53,10 +58,14 @@ export interface RateLimiterOptions {
   readonly expectedPods: number;
   /** max ms a request waits for Redis before the local bucket decides (the client's command timeout) */
   readonly timeoutMs: number;
+  /** most tokens one Redis call leases to this pod (1: a Redis call per request) */
+  readonly leaseMax?: number;
+  /** ms leased tokens stay spendable */
+  readonly leaseTtlMs?: number;
   /** after a Redis failure, decide locally for this long before trying Redis again */
   readonly backoffMs?: number;
   readonly logger: Logger;
-  /** monotonic ms clock (local buckets and back-off) */
+  /** monotonic ms clock (local buckets, leases and back-off) */
   readonly now?: () => number;
 }
 
@@ -71,16 +80,39 @@ export interface RateDecision {
   readonly source: 'shared' | 'local';
 }
 
+interface LeaseReply {
+  readonly granted: number;
+  readonly remaining: number;
+  readonly waitMs: number;
+}
+
 class RedisTimeoutError extends Error {}
+
+/**
+ * How many tokens one Redis call leases: at most `leaseMax`, and small against the burst,
+ * so that what pods hold unspent (up to lease − 1 each) stays within a quarter of it; a
+ * plan with a small burst is leased one token at a time, exactly as without leases.
+ */
+export function leaseSize(limits: BucketLimits, expectedPods: number, leaseMax: number): number {
+  return Math.max(1, Math.min(leaseMax, Math.floor(limits.burst / (4 * expectedPods))));
+}
 
 /**
  * A per-tenant token bucket shared by every gateway pod through Redis, and a local bucket
  * for each tenant when Redis cannot answer in time. A Redis fault never fails a request and
  * never delays one past `timeoutMs`: the request is decided locally instead.
+ *
+ * Tokens come from Redis in small leases (`leaseSize`) and are spent here, so most requests
+ * make no Redis call. The price is precision across pods: a pod's unspent leased tokens are
+ * not available to the others (a tenant near its limit may see a 429 on one pod while
+ * another still holds a few tokens), and tokens are spent up to `leaseTtlMs` after Redis
+ * counted them, so over any window a tenant gets at most one lease per pod more than the
+ * exact bucket would allow.
  */
 export class TenantRateLimiter {
-  readonly #sha = createHash('sha1').update(TAKE_SCRIPT).digest('hex');
+  readonly #sha = createHash('sha1').update(LEASE_SCRIPT).digest('hex');
   readonly #local: LocalBuckets;
+  readonly #leases: TokenLeases<LeaseReply>;
   readonly #now: () => number;
   #redisDownUntil = 0;
   #degraded = false;
@@ -88,21 +120,27 @@ export class TenantRateLimiter {
   constructor(private readonly options: RateLimiterOptions) {
     this.#now = options.now ?? (() => performance.now());
     this.#local = new LocalBuckets({ now: this.#now });
+    this.#leases = new TokenLeases({ ttlMs: options.leaseTtlMs ?? 1000 });
   }
 
   async take(tenantId: string, limits: BucketLimits): Promise<RateDecision> {
     const redis = this.options.redis;
-    if (redis !== undefined && redis.status === 'ready' && this.#now() >= this.#redisDownUntil) {
+    // each pass spends a leased token, or has Redis lease more (one call per tenant at a
+    // time: concurrent requests wait for it and share what it brought)
+    for (;;) {
+      const remaining = this.#leases.spend(tenantId, this.#now());
+      if (remaining !== undefined) return { allowed: true, limit: limits.burst, remaining, retryAfterMs: 0, source: 'shared' };
+      if (redis === undefined || redis.status !== 'ready' || this.#now() < this.#redisDownUntil) break;
+      let reply: LeaseReply;
       try {
-        const [allowed, remaining, wait] = await this.#bounded(this.#eval(redis, cacheKeys.rateLimit(tenantId), limits));
-        if (this.#degraded) this.options.logger.info('rate limiter: Redis answers again; buckets shared');
-        this.#degraded = false;
-        return { allowed: allowed === 1, limit: limits.burst, remaining, retryAfterMs: wait, source: 'shared' };
+        reply = await this.#leases.refill(tenantId, () => this.#lease(redis, tenantId, limits));
       } catch (err) {
         this.#redisDownUntil = this.#now() + (this.options.backoffMs ?? 1000);
         if (!this.#degraded) this.options.logger.warn({ err: (err as Error).message }, 'rate limiter: Redis failed; deciding locally with per-pod shares');
         this.#degraded = true;
+        break;
       }
+      if (reply.granted === 0) return { allowed: false, limit: limits.burst, remaining: reply.remaining, retryAfterMs: reply.waitMs, source: 'shared' };
     }
     const share = redis === undefined ? limits : perPodShare(limits, this.options.expectedPods);
     const result = this.#local.take(tenantId, share);
@@ -114,20 +152,39 @@ export class TenantRateLimiter {
     return this.#local.size;
   }
 
-  async #eval(redis: Redis, key: string, limits: BucketLimits): Promise<[number, number, number]> {
-    const args = [key, String(limits.ratePerSec), String(limits.burst), '1'];
+  /** Tenants holding leased tokens (leak checks). */
+  get leases(): number {
+    return this.#leases.size;
+  }
+
+  /** One lease from Redis, stored for the requests waiting on it. */
+  async #lease(redis: Redis, tenantId: string, limits: BucketLimits): Promise<LeaseReply> {
+    const want = leaseSize(limits, this.options.expectedPods, this.options.leaseMax ?? 1);
+    const [granted, remaining, waitMs] = await this.#bounded(this.#eval(redis, cacheKeys.rateLimit(tenantId), limits, want));
+    if (this.#degraded) this.options.logger.info('rate limiter: Redis answers again; buckets shared');
+    this.#degraded = false;
+    this.#leases.store(tenantId, granted, remaining, this.#now());
+    return { granted, remaining, waitMs };
+  }
+
+  async #eval(redis: Redis, key: string, limits: BucketLimits, want: number): Promise<[number, number, number]> {
+    const args = [key, String(limits.ratePerSec), String(limits.burst), String(want)];
+    // the lease is bookkeeping of the limiter, not work of the request that happens to refill it
+    const untraced = suppressTracing(context.active());
     let reply: unknown;
     try {
-      reply = await redis.evalsha(this.#sha, 1, ...args);
+      reply = await context.with(untraced, () => redis.evalsha(this.#sha, 1, ...args));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
       // first use after a Redis restart or SCRIPT FLUSH: EVAL loads it again
-      reply = await redis.eval(TAKE_SCRIPT, 1, ...args);
+      reply = await context.with(untraced, () => redis.eval(LEASE_SCRIPT, 1, ...args));
     }
     if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((v) => typeof v === 'number')) {
       throw new Error(`unexpected rate-limit reply ${JSON.stringify(reply)}`);
     }
-    return reply as [number, number, number];
+    const [granted, remaining, waitMs] = reply as [number, number, number];
+    if (granted < 0 || granted > want) throw new Error(`unexpected rate-limit reply ${JSON.stringify(reply)}`);
+    return [granted, remaining, waitMs];
   }
 
   /** ioredis bounds each command by its own timeout; this bounds the whole exchange (NOSCRIPT retry included). */

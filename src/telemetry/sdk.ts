@@ -1,8 +1,7 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Attributes } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -15,24 +14,37 @@ export interface TelemetryOptions {
   readonly dbSpanAttributes?: () => Attributes | undefined;
   /** append the trace context to SQL as a sqlcommenter comment (visible in pg_stat_activity) */
   readonly sqlCommenter?: boolean;
+  /**
+   * share of new traces recorded, parent-based (a caller's sampling decision is followed);
+   * absent or 1: the SDK's own choice (OTEL_TRACES_SAMPLER, else every trace)
+   */
+  readonly traceSampleRatio?: number;
+}
+
+export function traceSampler(ratio: number | undefined): Sampler | undefined {
+  if (ratio === undefined || ratio >= 1) return undefined;
+  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
 }
 
 /**
- * Starts the OpenTelemetry SDK. It must run before express, pg and ioredis are loaded,
+ * Starts the OpenTelemetry SDK. It must run before http, pg and ioredis are loaded,
  * so it is imported with `node --import` (see `register.ts`), never from application code.
  */
 export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
+  const chosen = traceSampler(options.traceSampleRatio);
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? 'shardgate' }),
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    ...(chosen ? { sampler: chosen } : {}),
     instrumentations: [
       new HttpInstrumentation({
         // health probes would otherwise be most of the traces
         ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
       }),
-      // one span per middleware and router layer was most of a request's tracing cost; the
-      // request handler span still shows the matched route
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+      // No Express instrumentation: it wraps every layer of every request (route strings
+      // built per layer even for layers it does not trace) for one handler span that only
+      // repeated the server span; the matched route reaches the server span from the
+      // access log's route template (http/observe.ts, `nameServerRoute`).
       new PgInstrumentation({
         requireParentSpan: true,
         addSqlCommenterCommentToQueries: options.sqlCommenter ?? false,

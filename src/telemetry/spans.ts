@@ -1,13 +1,21 @@
 import { context, trace, type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
-import { getRPCMetadata } from '@opentelemetry/core';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 
 /**
- * The HTTP server span of the current request. Inside an Express handler the active
- * span is the handler's, so routing attributes are put on the server span through
- * the RPC metadata the http instrumentation leaves in the context.
+ * The HTTP server span of the current request, through the RPC metadata the http
+ * instrumentation leaves in the context (the active span may be a child of it).
  */
 export function serverSpan(): Span | undefined {
   return getRPCMetadata(context.active())?.span ?? trace.getActiveSpan();
+}
+
+/**
+ * The route template (`/v1/products/:id`) of the current request, for the server span: the
+ * http instrumentation names the span and sets `http.route` from it when the response closes.
+ */
+export function nameServerRoute(route: string): void {
+  const metadata = getRPCMetadata(context.active());
+  if (metadata?.type === RPCType.HTTP) metadata.route = route;
 }
 
 /** Tags both the server span and the currently active span. */
@@ -51,9 +59,4 @@ export async function shutdownTelemetry(): Promise<void> {
   const global = trace.getTracerProvider() as Flushable;
   const provider = (global.getDelegate?.() ?? global) as Flushable;
   if (typeof provider.shutdown === 'function') await provider.shutdown();
-}
-
-/** A zero-duration child span marking a decision (routing), with its attributes. */
-export function recordDecision(name: string, attributes: Attributes): void {
-  tracer.startSpan(name, { attributes }).end();
 }

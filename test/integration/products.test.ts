@@ -40,6 +40,16 @@ describe('tenant API: /v1/products', function () {
     const got = await tenant.request('GET', `/v1/products/${res.body.id}`, { headers: strong });
     expect(got.body.metadata).to.deep.equal(metadata);
     expect(got.body.attributes).to.deep.equal({ color: 'blue', size: 'M' });
+    // audited with the write: one create row, the actor, the stored image (exact price text)
+    const audit = await sql<{ action: string; actor: string; old_values: unknown; new_values: Json }>(
+      primaryOf(tenant),
+      `SELECT action, actor, old_values, new_values FROM audit_log WHERE tenant_id = $1 AND table_name = 'products' AND record_id = $2`,
+      [tenant.id, res.body.id],
+    );
+    expect(audit).to.have.length(1);
+    expect(audit[0]).to.include({ action: 'create', actor: `tenant:${tenant.id}`, old_values: null });
+    expect(audit[0]!.new_values).to.deep.include({ tenantId: tenant.id, id: res.body.id, price: '1234567.89', version: 0, metadata, deletedAt: null });
+    expect(audit[0]!.new_values.createdAt).to.equal(res.body.createdAt);
   });
 
   it('rejects bad product input naming the field', async () => {

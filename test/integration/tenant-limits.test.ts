@@ -152,6 +152,49 @@ describe('tenant limits: a rate limit shared through Redis, and what happens whe
   });
 });
 
+describe('tenant limits: tokens leased from Redis in batches', function () {
+  this.timeout(60_000);
+  // burst 80 over 2 pods: leases of 10 (80 ÷ (4 × 2)); one token every 5 s, so no refill counts
+  const limits = { plans: { standard: { ratePerSec: 0.2, burst: 80 } }, expectedPods: 2, leaseMax: 10 };
+  let server: RedisServer;
+  let a: TestGateway;
+  let b: TestGateway;
+
+  before(async () => {
+    server = await RedisServer.start();
+    a = await TestGateway.start({ redis: server.url, limits });
+    b = await TestGateway.start({ redis: server.url, limits });
+    await waitFor('both gateways connected to Redis', () => [a, b].every((gw) => gw.gateway.cacheStack.redis?.status === 'ready'));
+  });
+
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await server?.kill();
+  });
+
+  it('allows exactly the burst across two gateways, a lease at a time, and counts held tokens as remaining', async () => {
+    const onA = await a.createTenant('lease');
+    const onB = b.tenantFor(onA);
+    const redis = new Redis(server.url);
+    try {
+      const first = await list(onA);
+      expect(first.status, first.text).to.equal(200);
+      expect(first.headers.get('ratelimit-remaining')).to.equal('79');
+      // one Redis call took a lease of 10 off the shared bucket
+      expect(Math.floor(Number(await redis.hget(cacheKeys.rateLimit(onA.id), 'tokens')))).to.equal(70);
+      const statuses: number[] = [first.status];
+      for (let i = 1; i < 40; i++) statuses.push((await list(onA)).status);
+      for (let i = 0; i < 40; i++) statuses.push((await list(onB)).status);
+      expect(statuses.every((s) => s === 200), statuses.join(',')).to.equal(true);
+      expectRateLimited(await list(onB));
+      expectRateLimited(await list(onA));
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
 describe('tenant limits: concurrent database work per tenant', function () {
   this.timeout(60_000);
   let gw: TestGateway;

@@ -43,6 +43,10 @@ describe('loadConfig', () => {
     const prod = loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'x'.repeat(32), SHARDGATE_ENCRYPTION_KEYS: keys });
     expect(prod.routing.routingHeaders).to.equal(false);
     expect(Object.keys(prod.encryption.keys)).to.deep.equal(['k1']); // env keys replace the dev key
+    // production samples new traces; development and tests record every one
+    expect(prod.telemetry.traceSampleRatio).to.be.within(0.001, 0.5);
+    expect(loadConfig({ NODE_ENV: 'development' }).telemetry.traceSampleRatio).to.equal(1);
+    expect(loadConfig({ NODE_ENV: 'test' }).telemetry.traceSampleRatio).to.equal(1);
   });
 
   it('refuses the development encryption key in production', () => {

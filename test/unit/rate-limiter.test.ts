@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import pino from 'pino';
 import type { Redis } from 'ioredis';
-import { TenantRateLimiter } from '../../src/limits/rate-limiter.js';
+import { TenantRateLimiter, leaseSize } from '../../src/limits/rate-limiter.js';
 
 const logger = pino({ level: 'silent' });
 const limits = { ratePerSec: 1, burst: 10 };
@@ -74,5 +74,72 @@ describe('TenantRateLimiter (no network)', () => {
     const redis = fakeRedis(async () => 'OK');
     const limiter = new TenantRateLimiter({ redis, expectedPods: 1, timeoutMs: 40, logger });
     expect(await limiter.take('t', limits)).to.include({ allowed: true, source: 'local' });
+  });
+});
+
+describe('TenantRateLimiter leases', () => {
+  /** A Redis bucket without refill: grants what it has, up to what is asked. */
+  function bucketRedis(tokens: number): Redis & { calls: number; wants: number[] } {
+    let left = tokens;
+    const fake = {
+      status: 'ready',
+      calls: 0,
+      wants: [] as number[],
+      async evalsha(_sha: string, _keys: number, _key: string, _rate: string, _burst: string, want: string) {
+        fake.calls++;
+        fake.wants.push(Number(want));
+        const granted = left >= 1 ? Math.min(Number(want), Math.floor(left)) : 0;
+        left -= granted;
+        return [granted, Math.floor(left), granted === 0 ? 700 : 0];
+      },
+    };
+    return fake as unknown as Redis & { calls: number; wants: number[] };
+  }
+  const big = { ratePerSec: 1000, burst: 1000 };
+
+  it('sizes leases small against the burst: one token at a time for small plans', () => {
+    expect(leaseSize({ ratePerSec: 0.2, burst: 10 }, 2, 10)).to.equal(1);
+    expect(leaseSize({ ratePerSec: 200, burst: 400 }, 3, 10)).to.equal(10);
+    expect(leaseSize({ ratePerSec: 200, burst: 40 }, 3, 10)).to.equal(3);
+    expect(leaseSize(big, 1, 1)).to.equal(1);
+  });
+
+  it('asks Redis once per lease and counts what the pod holds as remaining', async () => {
+    const redis = bucketRedis(1000);
+    const limiter = new TenantRateLimiter({ redis, expectedPods: 1, timeoutMs: 50, leaseMax: 10, logger });
+    const decisions = [];
+    for (let i = 0; i < 25; i++) decisions.push(await limiter.take('t', big));
+    expect(decisions.every((d) => d.allowed && d.source === 'shared')).to.equal(true);
+    expect(redis.calls).to.equal(3);
+    expect(decisions.map((d) => d.remaining).slice(0, 12)).to.deep.equal([999, 998, 997, 996, 995, 994, 993, 992, 991, 990, 989, 988]);
+  });
+
+  it('shares one Redis call among concurrent requests of a tenant', async () => {
+    const redis = bucketRedis(1000);
+    const limiter = new TenantRateLimiter({ redis, expectedPods: 1, timeoutMs: 50, leaseMax: 10, logger });
+    const decisions = await Promise.all(Array.from({ length: 10 }, () => limiter.take('t', big)));
+    expect(decisions.every((d) => d.allowed)).to.equal(true);
+    expect(redis.calls).to.equal(1);
+  });
+
+  it('never allows more than the shared bucket granted, and refuses with its wait once it is empty', async () => {
+    const redis = bucketRedis(15);
+    const limiter = new TenantRateLimiter({ redis, expectedPods: 1, timeoutMs: 50, leaseMax: 10, logger });
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.take('t', big)));
+    expect(decisions.filter((d) => d.allowed)).to.have.length(15);
+    expect(decisions.filter((d) => !d.allowed).every((d) => d.source === 'shared' && d.retryAfterMs === 700 && d.remaining === 0)).to.equal(true);
+    expect(redis.wants).to.deep.equal([10, 10, 10]);
+    expect(limiter.leases).to.equal(0);
+  });
+
+  it('drops leased tokens once they expire and asks Redis again', async () => {
+    let now = 0;
+    const redis = bucketRedis(1000);
+    const limiter = new TenantRateLimiter({ redis, expectedPods: 1, timeoutMs: 50, leaseMax: 10, leaseTtlMs: 1000, logger, now: () => now });
+    await limiter.take('t', big);
+    expect(limiter.leases).to.equal(1);
+    now = 1000;
+    await limiter.take('t', big);
+    expect(redis.calls).to.equal(2);
   });
 });
