@@ -161,7 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       tenants, products_per_tenant: o.productsPerTenant,
       move_tenants: o.moveTenants, move_tenant_rows: o.moveTenantRows, move_big_rows: o.moveBigRows,
       ...(moves ? { moves_config: moverSettings(ctx) } : {}),
-      tracing: 'OpenTelemetry SDK, default sampler (parent-based always-on), OTLP/HTTP protobuf to a local sink that discards',
+      tracing: 'OpenTelemetry SDK, production sampler (parent-based, 10 % of new traces; trace-all: every trace), OTLP/HTTP protobuf to a local sink that discards',
       otlp_sink: sink.stats,
       load_generator: 'autocannon, in the harness process on the same machine',
       ...(o.smoke ? { note: 'smoke: one shardgate process (cache on, tracing on) serves every shardgate scenario' } : {}),

@@ -8,7 +8,7 @@ import type { Seed } from './seed.js';
 import { expectStatus, productBody, request } from './http.js';
 import { creates, mix, pointReads, readSet, type ReadSet } from './workloads.js';
 
-export type ContenderId = 'raw-http' | 'express-pg' | 'naive-sequelize' | 'shardgate' | 'shardgate-cache-off' | 'shardgate-cache-off-tracing-off';
+export type ContenderId = 'raw-http' | 'express-pg' | 'naive-sequelize' | 'shardgate' | 'shardgate-cache-off' | 'shardgate-cache-off-tracing-off' | 'shardgate-cache-off-trace-all';
 
 export interface Scenario {
   readonly name: string;
@@ -33,7 +33,7 @@ export interface SpawnContext {
   readonly gatewayConfig: string;
 }
 
-export const SHARDGATE_IDS: readonly ContenderId[] = ['shardgate', 'shardgate-cache-off', 'shardgate-cache-off-tracing-off'];
+export const SHARDGATE_IDS: readonly ContenderId[] = ['shardgate', 'shardgate-cache-off', 'shardgate-cache-off-tracing-off', 'shardgate-cache-off-trace-all'];
 export const BASELINE_IDS: readonly ContenderId[] = ['raw-http', 'express-pg', 'naive-sequelize'];
 
 function profiling(ctx: SpawnContext, name: string): string[] {
@@ -44,8 +44,9 @@ function profiling(ctx: SpawnContext, name: string): string[] {
 /**
  * shardgate exactly as production runs it: NODE_ENV=production (config/production.json,
  * routing headers off, pool.max 20), a real encryption key and admin token. Tracing "on" is
- * the SDK with its default sampler (parent-based, always on) exporting OTLP/HTTP (protobuf)
- * to a local sink, as it would to a collector. Not the no-endpoint default: there
+ * the SDK with production's sampler (parent-based, 10 % of new traces: telemetry.traceSampleRatio)
+ * exporting OTLP/HTTP (protobuf) to a local sink, as it would to a collector; "trace-all"
+ * records every trace (OTEL_TRACES_SAMPLER=parentbased_always_on). Not the no-endpoint default: there
  * register.ts sets OTEL_TRACES_EXPORTER=none, and NodeSDK then registers no tracer
  * provider at all, so no span is recorded and that would measure tracing as nearly free.
  */
@@ -61,6 +62,7 @@ export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {
   if (id !== 'shardgate') env.CACHE_ENABLED = '0';
   if (id === 'shardgate-cache-off-tracing-off') env.OTEL_SDK_DISABLED = 'true';
   else env.OTEL_EXPORTER_OTLP_ENDPOINT = ctx.otlpEndpoint;
+  if (id === 'shardgate-cache-off-trace-all') env.OTEL_TRACES_SAMPLER = 'parentbased_always_on';
   return { name: id, args: [...profiling(ctx, id), '--import', 'tsx', '--import', './src/telemetry/register.ts', 'src/main.ts'], env };
 }
 
@@ -118,6 +120,7 @@ export const SCENARIO_CONTENDERS = {
   'baseline-naive-sequelize-write': 'naive-sequelize',
   'shardgate-read-cache-off': 'shardgate-cache-off',
   'shardgate-read-cache-off-tracing-off': 'shardgate-cache-off-tracing-off',
+  'shardgate-read-cache-off-trace-all': 'shardgate-cache-off-trace-all',
   'shardgate-read-cache-hit': 'shardgate',
   'shardgate-write': 'shardgate',
   'shardgate-mix-90-10': 'shardgate',
@@ -140,6 +143,7 @@ export function scenarios(seed: Seed, smoke: boolean): Scenario[] {
     'baseline-naive-sequelize-write': { label: 'naive Express + Sequelize, create', workload: creates(reads.tenants, 'tenant-header') },
     'shardgate-read-cache-off': { label: 'shardgate GET /v1/products/:id, replica, cache off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-off-tracing-off': { label: 'the same, tracing off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
+    'shardgate-read-cache-off-trace-all': { label: 'the same, every trace recorded', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-hit': { label: `shardgate GET, cache hits (${reads.hot.length} hot keys)`, workload: pointReads(reads.hot, 'api-key'), check: expectCache(reads.hot[0]!, 'hit'), countCacheHits: true },
     'shardgate-write': { label: 'shardgate POST /v1/products', workload: creates(reads.tenants, 'api-key') },
     'shardgate-mix-90-10': { label: `shardgate 90/10 read/create, ${seed.tenants.length} tenants, all shards`, workload: mix(seed, 10_000), countCacheHits: true },
