@@ -14,6 +14,7 @@ const SCENARIOS = [
   'baseline-naive-sequelize-write',
   'shardgate-read-cache-off',
   'shardgate-read-cache-off-tracing-off',
+  'shardgate-read-cache-off-trace-all',
   'shardgate-read-cache-hit',
   'shardgate-write',
   'shardgate-mix-90-10',
