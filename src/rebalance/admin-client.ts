@@ -23,7 +23,10 @@ export async function openAdminClient(url: string, options: AdminClientOptions, 
     application_name: `shardgate:mover:${purpose}`.slice(0, 63),
     statement_timeout: options.statementTimeoutMs,
     connectionTimeoutMillis: options.connectTimeoutMs,
-    options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3',
+    // no JIT, no parallel workers: a digest of a few thousand rows (inside the tenant's write
+    // pause) was planned as a Parallel Append and spent ~60 ms launching workers; the mover
+    // spreads big work over connections of its own
+    options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3 -c jit=off -c max_parallel_workers_per_gather=0',
     // a logical walsender: takes replication commands (CREATE_REPLICATION_SLOT) in the simple query protocol
     ...(mode === 'replication' ? { replication: 'database' as const } : {}),
   };
