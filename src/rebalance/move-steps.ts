@@ -5,8 +5,8 @@ import {
   createPublication, createSubscription, dropSlots, dropSubscription, flushTarget, streamLagBytes, subscriptionReceived, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
 } from './replication-ops.js';
 import { countDigest, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from './tenant-rows.js';
-import { openAdminClient, type AdminClient } from './admin-client.js';
-import { copySnapshot, createExportedSlot, importSnapshot, type CopyLane } from './snapshot-copy.js';
+import type { AdminClient } from './admin-client.js';
+import { closeCopyLanes, copySnapshot, createExportedSlot, openCopyLanes } from './snapshot-copy.js';
 import type { TenantTable } from './shard-admin-sql.js';
 import { schemaMismatch, tenantTables, unmovable } from './tenant-tables.js';
 
@@ -58,25 +58,12 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
   const targetUrl = await ctx.targetUrl();
   const started = performance.now();
   const slot = await createExportedSlot(sourceUrl, ctx.timings.admin, ctx.name);
-  const lanes: CopyLane[] = [];
+  const lanes = await openCopyLanes(slot, sourceUrl, targetUrl, ctx.timings.admin, ctx.timings.copyLanes);
   const done: Record<string, number> = {};
   let reportedAt = started;
   let reported = 0;
   let counts: Record<string, number>;
   try {
-    try {
-      for (let i = 0; i < ctx.timings.copyLanes; i++) {
-        const reader = await openAdminClient(sourceUrl, ctx.timings.admin, `copy:read:${i}`);
-        lanes.push({ reader, writer: await openAdminClient(targetUrl, ctx.timings.admin, `copy:write:${i}`).catch(async (err: unknown) => {
-          await reader.end().catch(() => undefined);
-          throw err;
-        }) });
-        // every reader imports the snapshot while the slot's walsender still holds it
-        await importSnapshot(reader, slot.snapshot);
-      }
-    } finally {
-      await slot.release();
-    }
     counts = await copySnapshot(lanes, ctx.move.tenantId, tables, {
       batchRows: ctx.timings.copyBatchRows,
       rowsPerSecond: ctx.timings.copyRowsPerSecond,
@@ -96,7 +83,7 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
       },
     });
   } finally {
-    await Promise.all(lanes.flatMap((l) => [l.reader.end().catch(() => undefined), l.writer.end().catch(() => undefined)]));
+    await closeCopyLanes(lanes);
   }
   const copyMs = performance.now() - started;
   const rows = sum(counts);

@@ -38,7 +38,7 @@ export async function createExportedSlot(url: string, options: AdminClientOption
 }
 
 /** Opens a read-only REPEATABLE READ transaction on `reader` that sees exactly the exported snapshot. */
-export async function importSnapshot(reader: AdminClient, snapshot: string): Promise<void> {
+async function importSnapshot(reader: AdminClient, snapshot: string): Promise<void> {
   await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   await reader.query(`SET TRANSACTION SNAPSHOT ${escapeLiteral(snapshot)}`);
 }
@@ -72,6 +72,34 @@ const insertSql = (t: TenantTable): string => {
 export interface CopyLane {
   readonly reader: AdminClient;
   readonly writer: AdminClient;
+}
+
+/**
+ * `n` lanes whose readers all see the slot's snapshot (imported while its walsender still
+ * holds it); the walsender is released either way. On failure nothing is left open.
+ */
+export async function openCopyLanes(slot: ExportedSlot, sourceUrl: string, targetUrl: string, options: AdminClientOptions, n: number): Promise<CopyLane[]> {
+  const lanes: CopyLane[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const reader = await openAdminClient(sourceUrl, options, `copy:read:${i}`);
+      lanes.push({ reader, writer: await openAdminClient(targetUrl, options, `copy:write:${i}`).catch(async (err: unknown) => {
+        await reader.end().catch(() => undefined);
+        throw err;
+      }) });
+      await importSnapshot(reader, slot.snapshot);
+    }
+    return lanes;
+  } catch (err) {
+    await closeCopyLanes(lanes);
+    throw err;
+  } finally {
+    await slot.release();
+  }
+}
+
+export async function closeCopyLanes(lanes: readonly CopyLane[]): Promise<void> {
+  await Promise.all(lanes.flatMap((l) => [l.reader.end().catch(() => undefined), l.writer.end().catch(() => undefined)]));
 }
 
 /**

@@ -465,38 +465,54 @@ describe('tenant moves (real cluster)', function () {
     await sql(catalog.url, 'DELETE FROM tenants WHERE id = ANY($1)', [ids]);
   });
 
-  it('rebalance: standby shard joins the ring, the tenants it now owns move to it, pins dropped', async () => {
-    // tenants chosen so that the new ring sends two of them to shard-4 and keeps two in place
+  it('rebalance of 40 tenants under a writer on every one: the standby shard takes its quarter, every acknowledged write once on the tenant\'s shard, pins dropped, nothing left', async () => {
+    // at least two tenants the new ring sends to shard-4 and two it keeps in place, 40 in all
     const ring = new Ring(['shard-1', 'shard-2', 'shard-3', TARGET].map((shardId) => ({ shardId, weight: 100 })));
     const moving: TestTenant[] = [];
     const staying: TestTenant[] = [];
-    while (moving.length < 2 || staying.length < 2) {
+    while (moving.length + staying.length < 40 || moving.length < 2 || staying.length < 2) {
       const id = `${RUN}-${randomUUID()}`;
       const goes = ring.get(id) === TARGET;
-      if ((goes && moving.length >= 2) || (!goes && staying.length >= 2)) continue;
+      // the last places are kept for a kind still missing
+      const room = 40 - (moving.length + staying.length);
+      const missing = Math.max(0, 2 - moving.length) + Math.max(0, 2 - staying.length);
+      if (room <= missing && ((goes && moving.length >= 2) || (!goes && staying.length >= 2))) continue;
       const res = await gw.admin('POST', '/admin/tenants', { name: id, id });
       const t = new TestTenant(gw, id, res.body.apiKey as string, res.body.shard as string);
-      await seedTenant(t, 3);
       (goes ? moving : staying).push(t);
     }
+    const tenants = [...moving, ...staying];
+    // one writer loop per tenant, all the time the rebalance runs
+    const loads = tenants.map((t) => writeLoop(() => t.createUser()));
+    await sleep(300);
+
     const dry = (await gw.admin('POST', '/admin/rebalance', { dryRun: true })).body.moves as Array<{ tenant: string }>;
     expect(dry.map((m) => m.tenant)).to.include.members(moving.map((t) => t.id));
+    expect(dry.map((m) => m.tenant)).not.to.include.members(staying.map((t) => t.id).slice(0, 1));
 
     const res = await gw.admin('POST', '/admin/rebalance', {});
     expect(res.status, res.text).to.equal(202);
-    const job = await waitForJob(gw, res.body.jobId as string);
+    const job = await waitForJob(gw, res.body.jobId as string, 170_000);
+    await sleep(300);
+    await Promise.all(loads.map((l) => l.stop()));
     expect(job.state, JSON.stringify(job)).to.equal('succeeded');
     expect((job.progress as { tenantsDone: number }).tenantsDone).to.equal(dry.length);
 
     const members = ((await gw.admin('GET', '/admin/ring')).body.members as Array<{ shard: string }>).map((m) => m.shard);
     expect(members).to.include(TARGET);
-    for (const t of moving) {
-      expect(await placementOf(t.id)).to.deep.equal({ shard: TARGET, pinned: false });
-      expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.be.greaterThan(0);
-      expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.equal(0);
-      expect((await t.createUser()).headers.get('x-shard')).to.equal(TARGET);
+    for (const [i, t] of tenants.entries()) {
+      const load = loads[i]!;
+      for (const f of load.failures) expect([f.status, f.body.code], f.text).to.deep.equal([503, 'TENANT_FENCED']);
+      const shard = moving.includes(t) ? TARGET : t.shard;
+      expect(await placementOf(t.id)).to.deep.equal({ shard, pinned: false });
+      // every acknowledged write on the tenant's shard, once (ids are primary keys), and nowhere else
+      const users = new Set((await sql<{ id: string }>(primary(shard), 'SELECT id::text FROM users WHERE tenant_id = $1', [t.id])).map((r) => r.id));
+      expect(users.size, `users of ${t.id}`).to.equal(load.acked.size);
+      for (const id of load.acked) expect(users.has(id), `user ${id} of ${t.id}`).to.equal(true);
+      if (shard !== t.shard) expect(total(await tenantRowCounts(primary(t.shard), t.id)), `rows left on ${t.shard}`).to.equal(0);
     }
-    for (const t of staying) expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+    expect(loads.reduce((n, l) => n + l.acked.size, 0)).to.be.greaterThan(tenants.length);
+    for (const t of moving) expect((await t.createUser()).headers.get('x-shard')).to.equal(TARGET);
     await expectNoLeftovers('shard-1', 'shard-2', 'shard-3', TARGET);
   });
 
