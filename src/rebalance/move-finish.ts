@@ -46,22 +46,21 @@ export async function cleanup(ctx: MoveContext): Promise<void> {
   ctx.fence = undefined;
 }
 
-/**
- * Undoes a move that has not reached cutover: the tenant ends where it started, writable,
- * with no subscription, publication, slot or copied row left. Each side is cleaned
- * independently so one unreachable server does not leave the other dirty; what could not
- * be removed is returned.
- */
-export async function rollback(ctx: MoveContext): Promise<string[]> {
-  const leftovers: string[] = [];
-  await ctx.reset(); // the failure may have broken a connection
+/** Drops the move's subscription on the target and, when `rows`, the tenant's copied rows; what failed, described. */
+async function clearTarget(ctx: MoveContext, rows: boolean): Promise<string[]> {
   try {
     const target = await ctx.target();
     await dropSubscription(target, ctx.name);
-    await deleteTenantRows(target, ctx.move.tenantId, await tenantTables(target));
+    if (rows) await deleteTenantRows(target, ctx.move.tenantId, await tenantTables(target));
+    return [];
   } catch (err) {
-    leftovers.push(`target ${ctx.move.target}: subscription ${ctx.name} or copied rows (${(err as Error).message})`);
+    return [`target ${ctx.move.target}: subscription ${ctx.name} or copied rows (${(err as Error).message})`];
   }
+}
+
+/** Drops the move's publication and slots on the source, then lifts the fence (`moveId`: only that move's); what failed, described. */
+async function clearSource(ctx: MoveContext, moveId: string | undefined): Promise<string[]> {
+  const leftovers: string[] = [];
   try {
     const source = await ctx.source();
     await dropPublication(source, ctx.name);
@@ -70,10 +69,22 @@ export async function rollback(ctx: MoveContext): Promise<string[]> {
     leftovers.push(`source ${ctx.move.source}: publication or slot ${ctx.name} (${(err as Error).message})`);
   }
   try {
-    await unfence(await ctx.source(), ctx.move.tenantId);
+    await unfence(await ctx.source(), ctx.move.tenantId, moveId);
   } catch (err) {
     leftovers.push(`source ${ctx.move.source}: fence of ${ctx.move.tenantId} (${(err as Error).message})`);
   }
+  return leftovers;
+}
+
+/**
+ * Undoes a move that has not reached cutover: the tenant ends where it started, writable,
+ * with no subscription, publication, slot or copied row left. Each side is cleaned
+ * independently so one unreachable server does not leave the other dirty; what could not
+ * be removed is returned.
+ */
+export async function rollback(ctx: MoveContext): Promise<string[]> {
+  await ctx.reset(); // the failure may have broken a connection
+  const leftovers = [...(await clearTarget(ctx, true)), ...(await clearSource(ctx, undefined))];
   await ctx.fence?.release();
   ctx.fence = undefined;
   return leftovers;
@@ -85,21 +96,5 @@ export async function rollback(ctx: MoveContext): Promise<string[]> {
  * copied rows on the target only while the tenant is neither placed there nor moving.
  */
 export async function sweep(ctx: MoveContext, targetHoldsTenant: boolean): Promise<string[]> {
-  const leftovers: string[] = [];
-  try {
-    const target = await ctx.target();
-    await dropSubscription(target, ctx.name);
-    if (!targetHoldsTenant) await deleteTenantRows(target, ctx.move.tenantId, await tenantTables(target));
-  } catch (err) {
-    leftovers.push(`target ${ctx.move.target}: subscription ${ctx.name} or copied rows (${(err as Error).message})`);
-  }
-  try {
-    const source = await ctx.source();
-    await dropPublication(source, ctx.name);
-    await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
-    await unfence(source, ctx.move.tenantId, ctx.move.id);
-  } catch (err) {
-    leftovers.push(`source ${ctx.move.source}: publication, slot or fence of ${ctx.name} (${(err as Error).message})`);
-  }
-  return leftovers;
+  return [...(await clearTarget(ctx, !targetHoldsTenant)), ...(await clearSource(ctx, ctx.move.id))];
 }

@@ -24,6 +24,12 @@ export interface TenantTable {
   readonly textColumns?: readonly string[];
 }
 
+/** The stored columns as a select list for row_to_json, text-cast where the type's own json form would not read back. */
+export function jsonSelectList(table: TenantTable): string {
+  const asText = new Set(table.textColumns ?? []);
+  return table.columns.map((c) => (asText.has(c) ? `${escapeIdentifier(c)}::text AS ${escapeIdentifier(c)}` : escapeIdentifier(c))).join(', ');
+}
+
 /**
  * Only the tenant's rows, and never TRUNCATE: a truncate on the source would empty the
  * whole table on the target, every tenant's rows with it.

@@ -2,7 +2,7 @@ import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
-import { fkOrder, type TenantTable } from './shard-admin-sql.js';
+import { fkOrder, jsonSelectList, type TenantTable } from './shard-admin-sql.js';
 
 /** The move's slot, created with an exported snapshot: the rows as of that snapshot plus what the slot streams are the tenant exactly. */
 export interface ExportedSlot {
@@ -56,8 +56,7 @@ export interface CopyLimits {
 
 /** Lane `lane` of `lanes`: the rows of the heap blocks it owns (any table, no key assumed). */
 const selectSql = (t: TenantTable, tenantId: string, lane: number, lanes: number): string => {
-  const asText = new Set(t.textColumns ?? []);
-  const cols = t.columns.map((c) => (asText.has(c) ? `${escapeIdentifier(c)}::text AS ${escapeIdentifier(c)}` : escapeIdentifier(c))).join(', ');
+  const cols = jsonSelectList(t);
   const share = lanes > 1 ? ` AND ((ctid::text::point)[0]::bigint % ${lanes}) = ${lane}` : '';
   // DECLARE takes no bind parameters: the tenant id is quoted as a literal
   return `DECLARE sg_copy NO SCROLL CURSOR FOR SELECT row_to_json(x)::text AS r FROM (SELECT ${cols} FROM ${escapeIdentifier(t.name)} WHERE tenant_id = ${escapeLiteral(tenantId)}${share}) x`;

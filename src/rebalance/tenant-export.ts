@@ -1,6 +1,6 @@
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { withAdminClient, type AdminClientOptions } from './admin-client.js';
-import { fkOrder } from './shard-admin-sql.js';
+import { fkOrder, jsonSelectList } from './shard-admin-sql.js';
 import { tenantTables } from './tenant-tables.js';
 
 /** Rows fetched per round trip while streaming. */
@@ -18,8 +18,7 @@ export async function exportTenant(url: string, options: AdminClientOptions, ten
     try {
       let lines = 0;
       for (const table of fkOrder(await tenantTables(client))) {
-        const asText = new Set(table.textColumns ?? []);
-        const cols = table.columns.map((c) => (asText.has(c) ? `${escapeIdentifier(c)}::text AS ${escapeIdentifier(c)}` : escapeIdentifier(c))).join(', ');
+        const cols = jsonSelectList(table);
         const order = (table.key.length > 0 ? table.key : table.columns).map(escapeIdentifier).join(', ');
         // DECLARE takes no bind parameters: the tenant id is quoted as a literal
         await client.query(

@@ -353,6 +353,26 @@ describe('tenant moves (real cluster)', function () {
     return { t, userIds, rows: total(await tenantRowCounts(primary(t.shard), t.id)) };
   }
 
+  /**
+   * A throttled gateway (so the copy takes a while) starts moving a 3,000-row tenant to the
+   * spare; returns once 500 rows are on the target, the copy still running.
+   */
+  async function moveUntilMidCopy() {
+    await gw.stop();
+    gw = await start({ copyRowsPerSecond: 2000, copyBatchRows: 100 });
+    const tenant = await bulkTenant(3000);
+    let copied = 0;
+    let midCopy!: () => void;
+    const reached = new Promise<void>((resolve) => (midCopy = resolve));
+    hooks.rowsCopied = (n) => {
+      copied += n;
+      if (copied >= 500) midCopy();
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${tenant.t.id}/move`, { to: TARGET });
+    await reached;
+    return { ...tenant, res };
+  }
+
   it('throttles the initial copy to moves.copyRowsPerSecond', async () => {
     await gw.stop();
     gw = await start({ copyRowsPerSecond: 1000, copyBatchRows: 100 });
@@ -374,18 +394,7 @@ describe('tenant moves (real cluster)', function () {
   });
 
   it('a gateway that dies mid-copy leaves its slot and partial rows; the next one rolls back, starts over and finishes', async () => {
-    await gw.stop();
-    gw = await start({ copyRowsPerSecond: 2000, copyBatchRows: 100 });
-    const { t, userIds, rows } = await bulkTenant(3000);
-    let copied = 0;
-    let midCopy!: () => void;
-    const reached = new Promise<void>((resolve) => (midCopy = resolve));
-    hooks.rowsCopied = (n) => {
-      copied += n;
-      if (copied >= 500) midCopy();
-    };
-    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
-    await reached;
+    const { t, userIds, rows, res } = await moveUntilMidCopy();
     // the process dies: no rollback, no release of the job's lease
     await gw.gateway.moves.runner.stop('abandon');
     hooks.rowsCopied = undefined;
@@ -406,19 +415,8 @@ describe('tenant moves (real cluster)', function () {
   });
 
   it('the target killed mid-copy: the move fails, the tenant stays writable on its source, no slot is left, the sweeper clears the target once it is back', async () => {
-    await gw.stop();
-    gw = await start({ copyRowsPerSecond: 2000, copyBatchRows: 100 });
     try {
-      const { t, rows } = await bulkTenant(3000);
-      let copied = 0;
-      let midCopy!: () => void;
-      const reached = new Promise<void>((resolve) => (midCopy = resolve));
-      hooks.rowsCopied = (n) => {
-        copied += n;
-        if (copied >= 500) midCopy();
-      };
-      const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
-      await reached;
+      const { t, rows, res } = await moveUntilMidCopy();
       faults.kill(TARGET);
       hooks.rowsCopied = undefined;
       try {
