@@ -3,21 +3,23 @@ import type { GatewayConfig } from './config/schema.js';
 import { CatalogStore, type ShardRow } from './catalog/catalog-store.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { HealthMonitor } from './cluster/health-monitor.js';
-import { ShardRouter } from './cluster/router.js';
+import { ShardRouter } from './cluster/shard-router.js';
 import { PlacementService } from './placement/placement-service.js';
 import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
-import { UsersRepository } from './data/users-repository.js';
-import { ProductsRepository } from './data/products-repository.js';
-import { ProductBatches } from './data/product-batches.js';
-import { OrdersRepository } from './data/orders-repository.js';
-import { AnalyticsRepository } from './data/analytics-repository.js';
+import { TenantSessions } from './data/tenant-sessions.js';
+import { UsersRepository } from './data/users/users-repository.js';
+import { ProductCache } from './data/products/product-cache.js';
+import { ProductsRepository } from './data/products/products-repository.js';
+import { ProductBatches } from './data/products/product-batches.js';
+import { OrdersRepository } from './data/orders/orders-repository.js';
+import { AnalyticsRepository } from './data/analytics/analytics-repository.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
 import { migrate, MigrationLock } from './schema/migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
-import { TenantLimits } from './http/tenant-limits.js';
+import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
 import { Listener } from './http/listener.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/metrics.js';
@@ -72,6 +74,8 @@ export class Gateway {
     readonly health: HealthMonitor,
     readonly placement: PlacementService,
     readonly authenticator: TenantAuthenticator,
+    /** opens a tenant's session on its shard, as a request does (tests reach repositories through it) */
+    readonly sessions: TenantSessions,
     readonly cacheStack: CacheStack,
     readonly tenantListener: Listener,
     readonly adminListener: Listener,
@@ -200,7 +204,8 @@ export class Gateway {
         },
       },
     });
-    const products = new ProductsRepository({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
+    const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
+    const sessions = new TenantSessions({ placement, registry, router });
 
     const tenantApp = createTenantApp({
       logger,
@@ -212,16 +217,15 @@ export class Gateway {
       fencedWriteWaitMs: config.moves.fenceTimeoutMs,
       authenticator,
       placement,
-      registry,
-      router,
+      sessions,
       routingHeaders: config.routing.routingHeaders,
       reportNodeFailure: (node, err) => health.reportFailure(node, err),
       users: new UsersRepository(),
-      products,
-      batches: new ProductBatches(),
-      // orders drop cached products after commit: their stock changed
-      orders: new OrdersRepository({ products }),
+      products: new ProductsRepository(productCache),
+      batches: new ProductBatches(productCache),
       batchMax: config.limits.batchMax,
+      // orders drop cached products after commit: their stock changed
+      orders: new OrdersRepository({ products: productCache }),
       analytics: new AnalyticsRepository(),
       // the rate limit shares the cache's fail-fast Redis client (local buckets when it has none)
       limits: config.limits.enabled
@@ -240,7 +244,7 @@ export class Gateway {
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, cacheStack, tenantListener, adminListener, logger, moves);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves);
   }
 
   get tenantUrl(): string {

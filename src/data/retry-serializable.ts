@@ -1,5 +1,3 @@
-import { Transaction } from 'sequelize';
-import type { ShardNode } from '../cluster/shard-node.js';
 import { GatewayError } from '../errors/errors.js';
 
 /** SQLSTATEs after which the whole transaction may simply run again. */
@@ -87,35 +85,4 @@ export async function retrySerializable<T>(work: (attempt: number) => Promise<T>
       await (hooks.sleep ?? sleepMs)(delayMs);
     }
   }
-}
-
-export type IsolationLevel = 'REPEATABLE READ' | 'SERIALIZABLE';
-
-const LEVELS: Record<IsolationLevel, Transaction.ISOLATION_LEVELS> = {
-  'REPEATABLE READ': Transaction.ISOLATION_LEVELS.REPEATABLE_READ,
-  SERIALIZABLE: Transaction.ISOLATION_LEVELS.SERIALIZABLE,
-};
-
-/**
- * A write transaction on the node's primary at an explicit isolation level, re-run whole
- * on 40001/40P01. Like `inTransaction`, it refuses a replica and checks that the
- * transaction belongs to the node's own Sequelize instance (CLS is never enabled).
- */
-export async function retriedTransaction<T>(
-  node: ShardNode,
-  isolation: IsolationLevel,
-  work: (t: Transaction, attempt: number) => Promise<T>,
-  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
-  hooks: RetryHooks = {},
-): Promise<T> {
-  if (node.role !== 'primary') throw new Error(`refusing to open a write transaction on ${node.shardId}/${node.name}`);
-  return retrySerializable(
-    (attempt) =>
-      node.sequelize.transaction({ isolationLevel: LEVELS[isolation] }, async (t) => {
-        if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.Order.sequelize) throw new Error('transaction and models belong to different connections');
-        return work(t, attempt);
-      }),
-    policy,
-    hooks,
-  );
 }

@@ -1,15 +1,43 @@
+import type { Transaction } from 'sequelize';
 import type { Shard } from '../cluster/shard.js';
-import type { Destination, ShardRouter } from '../cluster/router.js';
+import type { Destination, ShardRouter } from '../cluster/shard-router.js';
 import type { ConsistencyToken } from '../cluster/consistency-token.js';
 import { encodeToken } from '../cluster/consistency-token.js';
 import type { ShardNode } from '../cluster/shard-node.js';
 import { GatewayError, ShardUnavailableError } from '../errors/errors.js';
+import { translateDbError, type UniqueFields } from './translate-db-error.js';
+import { nodeTransaction, type TransactionOptions } from './node-transaction.js';
 
 export interface ReadPreference {
   /** X-Consistency: strong */
   readonly strong: boolean;
   /** X-Consistency-Token sent back by the client */
   readonly token: ConsistencyToken | undefined;
+}
+
+/** What the request's edge is told as the session routes and writes (headers, span attributes). */
+export interface SessionListener {
+  /** once, when the request's node is chosen */
+  onRoute?(destination: Destination): void;
+  /** after each committed write: the token a client sends back to read its own writes */
+  onToken?(token: string): void;
+  /** a read answered from the cache: the node that produced the cached copy */
+  onCachedRead?(servedBy: string): void;
+  /** a request saw this node fail: take it out of rotation until its next good probe */
+  onNodeFailure?(node: ShardNode, err: Error): void;
+}
+
+export interface TenantSessionOptions {
+  readonly tenantId: string;
+  readonly shard: Shard;
+  readonly router: ShardRouter;
+  readonly preference: ReadPreference;
+  readonly listener?: SessionListener | undefined;
+}
+
+export interface WriteOptions {
+  /** unique index → the API field it guards, so a duplicate is a 409 naming the field */
+  readonly uniqueFields?: UniqueFields | undefined;
 }
 
 /**
@@ -23,23 +51,47 @@ function retryableOnAnotherNode(err: unknown): boolean {
   return err.code === 'CONFLICT' && state === '40001';
 }
 
+/** How a read's cached copy names its source in X-Served-By. */
+export function servedByName(node: ShardNode): string {
+  return node.role === 'primary' ? 'primary' : `replica:${node.name}`;
+}
+
 /**
- * One request's access to its tenant's shard. The routing decision is made once, on
- * first use, and reported through `onRoute` (headers, span attributes); repositories
- * only ever see the chosen node, so they cannot pick the wrong one.
+ * One request's access to its tenant's shard, and the only way repositories reach a node.
+ * The session owns the routing decision (made once, on first use: reads to a replica
+ * within the lag bound or past the client's token, writes to the primary), the
+ * consistency token in (the read preference) and out (after every committed write), and
+ * the translation of driver errors into typed gateway errors. Repositories say *what* to
+ * run — `read`, `write`, `transaction` — never *where*.
  */
 export class TenantSession {
+  readonly tenantId: string;
+  readonly shard: Shard;
+  /** who the audit trail names for this request's writes */
+  readonly actor: string;
+  readonly #router: ShardRouter;
+  readonly #preference: ReadPreference;
+  readonly #listener: SessionListener;
   #destination: Destination | undefined;
 
-  constructor(
-    readonly tenantId: string,
-    readonly shard: Shard,
-    private readonly router: ShardRouter,
-    private readonly preference: ReadPreference,
-    private readonly onRoute: (destination: Destination) => void,
-    /** a request saw this node fail: take it out of rotation until its next good probe */
-    private readonly reportFailure: (node: ShardNode, err: Error) => void = () => undefined,
-  ) {}
+  constructor(options: TenantSessionOptions) {
+    this.tenantId = options.tenantId;
+    this.shard = options.shard;
+    this.actor = `tenant:${options.tenantId}`;
+    this.#router = options.router;
+    this.#preference = options.preference;
+    this.#listener = options.listener ?? {};
+  }
+
+  /** true for reads that may be served from a cache: no consistency token, not strong */
+  get eventual(): boolean {
+    return !this.#preference.strong && this.#preference.token === undefined;
+  }
+
+  /** Where a read would go, without committing to it (no headers, no span attributes). */
+  peekRead(): Destination {
+    return this.#destination ?? this.#routeRead();
+  }
 
   /**
    * Runs a read on the routed node. Reads are idempotent, so when a replica fails at the
@@ -47,33 +99,48 @@ export class TenantSession {
    * primary): a killed replica costs no failed reads.
    */
   async read<T>(work: (node: ShardNode) => Promise<T>): Promise<T> {
-    const first = this.forRead();
+    const first = this.#decide(() => this.#routeRead());
     try {
-      return await work(first.node);
+      return await this.#translated(first.node, work);
     } catch (err) {
       if (first.role !== 'replica' || !retryableOnAnotherNode(err)) throw err;
       // a replay conflict is the query's bad luck, not the node's: only outages leave rotation
-      if ((err as GatewayError).code === 'SHARD_UNAVAILABLE') this.reportFailure(first.node, err as Error);
+      if ((err as GatewayError).code === 'SHARD_UNAVAILABLE') this.#listener.onNodeFailure?.(first.node, err as Error);
       this.#destination = undefined;
-      return work(this.forRead().node);
+      return this.#translated(this.#decide(() => this.#routeRead()).node, work);
     }
   }
 
-  /** true for reads that may be served from a cache: no consistency token, not strong */
-  get eventual(): boolean {
-    return !this.preference.strong && this.preference.token === undefined;
+  /**
+   * Runs a write on the primary — one autocommitted statement, or whatever transaction
+   * `work` opens itself — and, once it has committed, issues the consistency token.
+   */
+  async write<T>(work: (node: ShardNode) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    const primary = this.#forWrite().node;
+    const result = await this.#translated(primary, work, options.uniqueFields);
+    await this.#issueToken();
+    return result;
   }
 
-  /** Where a read would go, without committing to it (no headers, no span). */
-  peekRead(): Destination {
-    return this.#destination ?? this.router.route(this.shard, { kind: 'read', strong: this.preference.strong, token: this.preference.token });
+  /**
+   * A transaction on the primary (READ COMMITTED unless `options` say otherwise), then the
+   * consistency token. Side effects of the write (cache invalidation, broadcasts) belong
+   * after this resolves: Sequelize's after-hooks run before COMMIT.
+   */
+  async transaction<T>(work: (t: Transaction, node: ShardNode) => Promise<T>, options: WriteOptions & TransactionOptions = {}): Promise<T> {
+    return this.write((node) => nodeTransaction(node, (t) => work(t, node), options), options);
   }
 
-  forRead(): Destination {
-    return this.decide(() => this.router.route(this.shard, { kind: 'read', strong: this.preference.strong, token: this.preference.token }));
+  /** A read answered from the cache: reported like a routed read (X-Served-By). */
+  servedFromCache(servedBy: string): void {
+    this.#listener.onCachedRead?.(servedBy);
   }
 
-  forWrite(): Destination {
+  #routeRead(): Destination {
+    return this.#router.route(this.shard, { kind: 'read', strong: this.#preference.strong, token: this.#preference.token });
+  }
+
+  #forWrite(): Destination {
     // a request that writes after reading still writes to the primary
     if (this.#destination?.role === 'replica') this.#destination = undefined;
     const primary = this.shard.primary.health;
@@ -82,28 +149,39 @@ export class TenantSession {
     if (!primary.healthy && primary.checkedAt > 0) {
       throw new ShardUnavailableError(this.shard.id, { cause: new Error(primary.error ?? 'primary down'), retryAfterSeconds: 1 });
     }
-    return this.decide(() => this.router.route(this.shard, { kind: 'write' }));
+    return this.#decide(() => this.#router.route(this.shard, { kind: 'write' }));
   }
 
-  private decide(route: () => Destination): Destination {
+  #decide(route: () => Destination): Destination {
     if (this.#destination === undefined) {
       this.#destination = route();
-      this.onRoute(this.#destination);
+      this.#listener.onRoute?.(this.#destination);
     }
     return this.#destination;
   }
 
+  async #translated<T>(node: ShardNode, work: (node: ShardNode) => Promise<T>, uniqueFields?: UniqueFields): Promise<T> {
+    try {
+      return await work(node);
+    } catch (err) {
+      throw translateDbError(err, node.shardId, uniqueFields);
+    }
+  }
+
   /**
-   * The token for the response to a committed write: the primary's WAL position now.
-   * If the primary cannot be asked, the write has still committed: answer without a token
-   * rather than turn a success into an error the client might retry.
+   * The token for a committed write: the primary's WAL position now, which is past the
+   * write's commit record. If the primary cannot be asked, the write has still committed:
+   * answer without a token rather than turn a success into an error the client might retry.
    */
-  async consistencyToken(): Promise<string | undefined> {
+  async #issueToken(): Promise<void> {
+    if (this.#listener.onToken === undefined) return;
+    let token: string | undefined;
     try {
       const lsn = await this.shard.primary.currentWalLsn();
-      return lsn === undefined ? undefined : encodeToken({ shardId: this.shard.id, lsn });
+      token = lsn === undefined ? undefined : encodeToken({ shardId: this.shard.id, lsn });
     } catch {
-      return undefined;
+      token = undefined;
     }
+    if (token !== undefined) this.#listener.onToken(token);
   }
 }

@@ -1,11 +1,11 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { errorHandler, notFoundHandler } from './problem.js';
-import { requestContextMiddleware } from './request-context.js';
+import { requestScope } from './middleware/request-scope.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
-import { jsonBody } from './body.js';
+import { jsonBody } from './middleware/json-body.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import { adminAuth } from './admin-auth.js';
+import { adminAuth } from './middleware/admin-auth.js';
 import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin-tenants.js';
 import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin-shards.js';
 import { adminShardAddRoutes, type AdminShardAddDeps } from './routes/admin-shard-add.js';
@@ -28,7 +28,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestContextMiddleware());
+  app.use(requestScope());
   app.use(healthRoutes(deps.lifecycle));
   // Prometheus scrapes without the admin token: the admin port is reachable only from
   // inside the cluster (NetworkPolicy), and metrics carry no tenant ids or secrets

@@ -1,35 +1,45 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { errorHandler, notFoundHandler } from './problem.js';
-import { requestContextMiddleware } from './request-context.js';
-import { healthRoutes, type Lifecycle } from './lifecycle.js';
-import { jsonBody } from './body.js';
-import { observeRequests } from './observe.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import { tenantContext, type TenantContextDeps } from './tenant-context.js';
-import { retryFencedWrites } from './fenced-retry.js';
-import type { TenantLimits } from './tenant-limits.js';
-import { usersRoutes } from './routes/users.js';
-import type { UsersRepository } from '../data/users-repository.js';
-import { productsRoutes, type ProductRoutesDeps } from './routes/products.js';
-import { ordersRoutes } from './routes/orders.js';
-import type { OrdersRepository } from '../data/orders-repository.js';
-import { analyticsRoutes } from './routes/analytics.js';
-import type { AnalyticsRepository } from '../data/analytics-repository.js';
+import type { PlacementService } from '../placement/placement-service.js';
+import type { UsersRepository } from '../data/users/users-repository.js';
+import type { ProductsRepository } from '../data/products/products-repository.js';
+import type { ProductBatches } from '../data/products/product-batches.js';
+import type { OrdersRepository } from '../data/orders/orders-repository.js';
+import type { AnalyticsRepository } from '../data/analytics/analytics-repository.js';
+import { errorHandler, notFoundHandler } from './problem.js';
+import { healthRoutes, type Lifecycle } from './lifecycle.js';
+import { requestScope } from './middleware/request-scope.js';
+import { jsonBody } from './middleware/json-body.js';
+import { observeRequests } from './middleware/observe-requests.js';
+import { tenantContext, type TenantContextDeps } from './middleware/tenant-context.js';
+import { retryFencedWrites } from './middleware/fenced-retry.js';
+import type { TenantLimits } from './middleware/tenant-limits.js';
+import { usersRoutes } from './routes/tenant/users-routes.js';
+import { productsRoutes } from './routes/tenant/products-routes.js';
+import { productBatchRoutes } from './routes/tenant/product-batch-routes.js';
+import { ordersRoutes } from './routes/tenant/orders-routes.js';
+import { analyticsRoutes } from './routes/tenant/analytics-routes.js';
 
-export interface TenantAppDeps extends TenantContextDeps, Omit<ProductRoutesDeps, 'routingHeaders'> {
+export interface TenantAppDeps extends TenantContextDeps {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
   readonly bodyLimit: string;
+  readonly trustProxy: boolean;
+  /** a fenced write waits for this placement to move the tenant before it is retried */
+  readonly placement: PlacementService;
   /** ms a write refused by a move's fence waits for the tenant's placement to move before its 503 */
   readonly fencedWriteWaitMs: number;
-  readonly trustProxy: boolean;
   readonly users: UsersRepository;
+  readonly products: ProductsRepository;
+  readonly batches: ProductBatches;
+  /** most items one product batch may carry */
+  readonly batchMax: number;
   readonly orders: OrdersRepository;
   readonly analytics: AnalyticsRepository;
   /** per-tenant rate limit and concurrency cap; absent: unlimited (`limits.enabled: false`) */
-  readonly limits?: TenantLimits;
+  readonly limits?: TenantLimits | undefined;
 }
 
 /** The tenant API (port 8080): /v1/* behind tenant authentication, plus health probes. */
@@ -40,7 +50,7 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   app.set('trust proxy', deps.trustProxy);
   app.set('query parser', 'simple');
 
-  app.use(requestContextMiddleware());
+  app.use(requestScope());
   app.use(healthRoutes(deps.lifecycle));
   app.use(observeRequests(deps.metrics, deps.logger, 1000));
 
@@ -51,8 +61,9 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   // the slot is taken once the body is in: a slow upload holds no slot of database work
   if (deps.limits) v1.use(deps.limits.concurrency());
   v1.use('/users', usersRoutes(deps.users));
-  v1.use('/products', productsRoutes(deps));
-  v1.use('/orders', ordersRoutes(deps));
+  v1.use('/products/batch', productBatchRoutes({ batches: deps.batches, batchMax: deps.batchMax }));
+  v1.use('/products', productsRoutes(deps.products));
+  v1.use('/orders', ordersRoutes(deps.orders));
   v1.use('/analytics', analyticsRoutes(deps.analytics));
   // a write refused by a move's fence is re-dispatched once the tenant's placement has moved
   app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: deps.fencedWriteWaitMs }));

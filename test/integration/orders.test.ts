@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { TestGateway, TestTenant, sql, testCluster, type HttpResult, type Json } from '../support/test-cluster.js';
 import { spanExporter } from '../support/telemetry.js';
-import { OrdersRepository, type OrderFaults } from '../../src/data/orders-repository.js';
+import { OrdersRepository, type OrderFaults } from '../../src/data/orders/orders-repository.js';
 import { GatewayError } from '../../src/errors/errors.js';
 
 const strong = { 'x-consistency': 'strong' };
@@ -411,7 +411,7 @@ describe('tenant API: /v1/orders', function () {
       const t = await gw.createTenant();
       const buyer = await customer(t);
       const item = await product(t, { stock: 4, price: '12.34' });
-      const node = gw.gateway.registry.get(t.shard).primary;
+      const session = gw.gateway.sessions.open(t.id);
       const attempts: number[] = [];
       const faults: OrderFaults = {
         afterPaymentWrite: async ({ attempt, node: n, transaction }) => {
@@ -422,8 +422,8 @@ describe('tenant API: /v1/orders', function () {
         },
       };
       const invalidated: string[] = [];
-      const repo = new OrdersRepository({ products: { invalidate: async (_tenant, ids) => void invalidated.push(...ids) }, faults });
-      const result = await repo.create(node, t.id, { customerId: buyer, items: [{ productId: item.id, quantity: 2 }] }, 'test');
+      const repo = new OrdersRepository({ products: { invalidate: async (_session, ids) => void invalidated.push(...ids) }, faults });
+      const result = await repo.create(session, { customerId: buyer, items: [{ productId: item.id, quantity: 2 }] });
       expect(attempts).to.deep.equal([1, 2]);
       expect(result.status).to.equal(201);
       expect(result.order).to.include({ status: 'confirmed', total: 24.68 });
@@ -442,14 +442,14 @@ describe('tenant API: /v1/orders', function () {
       const t = await gw.createTenant();
       const buyer = await customer(t);
       const item = await product(t, { stock: 4 });
-      const node = gw.gateway.registry.get(t.shard).primary;
+      const session = gw.gateway.sessions.open(t.id);
       const repo = new OrdersRepository({
         products: { invalidate: async () => undefined },
         paymentAttempts: 2,
         faults: { afterPaymentWrite: async () => Promise.reject(new Error('card declined (simulated)')) },
       });
       const before = await footprint(t);
-      const err = await repo.create(node, t.id, { customerId: buyer, items: [{ productId: item.id, quantity: 1 }] }, 'test').catch((e: unknown) => e);
+      const err = await repo.create(session, { customerId: buyer, items: [{ productId: item.id, quantity: 1 }] }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(GatewayError);
       expect((err as GatewayError).status).to.equal(503);
       expect(await footprint(t)).to.deep.equal(before);

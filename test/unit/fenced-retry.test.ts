@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { Readable } from 'node:stream';
-import { fencedError } from '../../src/http/fenced-retry.js';
-import { ndjsonLines } from '../../src/http/ndjson-lines.js';
+import { fencedError } from '../../src/http/middleware/fenced-retry.js';
+import { ndjsonLines } from '../../src/http/input/ndjson-lines.js';
 import { GatewayError, TenantFencedError } from '../../src/errors/errors.js';
-import { translateDbError } from '../../src/data/db-errors.js';
+import { translateDbError } from '../../src/data/translate-db-error.js';
 import { DatabaseError } from 'sequelize';
 
 describe('fenced writes', () => {

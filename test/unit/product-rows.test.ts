@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Sequelize } from 'sequelize';
 import { defineAuditLog } from '../../src/models/audit-log.js';
 import { defineProduct } from '../../src/models/product.js';
-import { PRODUCT_ROW_COLUMNS, PRODUCT_ROW_SQL, rowToDto, type ProductRow } from '../../src/data/product-rows.js';
+import { PRODUCT_ROW_COLUMNS, PRODUCT_ROW_SQL, rowToDto, type ProductRow } from '../../src/data/products/product-rows.js';
 
 describe('product rows (raw SQL) in step with the Product model', () => {
   // never connects: defining models needs only the dialect

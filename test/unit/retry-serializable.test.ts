@@ -3,7 +3,7 @@ import { DatabaseError } from 'sequelize';
 import { backoffDelayMs, retryableSqlState, retrySerializable, type RetryPolicy } from '../../src/data/retry-serializable.js';
 import { GatewayError } from '../../src/errors/errors.js';
 import { fromCents, toCents } from '../../src/data/money.js';
-import { canonicalJson, requestHash } from '../../src/data/idempotency-keys.js';
+import { canonicalJson, requestHash } from '../../src/data/orders/idempotency-keys.js';
 
 /** A Sequelize DatabaseError wrapping a driver error with this SQLSTATE, as pg + Sequelize raise it. */
 function dbError(code: string): DatabaseError {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ShardRouter } from '../../src/cluster/router.js';
+import { ShardRouter } from '../../src/cluster/shard-router.js';
 import { Shard } from '../../src/cluster/shard.js';
 import type { ShardNode, NodeHealth } from '../../src/cluster/shard-node.js';
 

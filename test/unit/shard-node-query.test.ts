@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ShardNode } from '../../src/cluster/shard-node.js';
-import { translateDbError } from '../../src/data/db-errors.js';
+import { translateDbError } from '../../src/data/translate-db-error.js';
 import { ShardUnavailableError } from '../../src/errors/errors.js';
 import { Keyring, PasswordHasher } from '../../src/models/index.js';
 

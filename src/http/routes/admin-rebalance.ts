@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { MoveJobs } from '../../rebalance/move-jobs.js';
-import { parseInput } from '../validation.js';
+import { parseInput } from '../input/validation.js';
 
 const rebalanceSchema = z.strictObject({ dryRun: z.boolean({ error: 'must be true or false' }).default(false) });
 

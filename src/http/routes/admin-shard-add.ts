@@ -2,7 +2,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { ShardProvisioner } from '../../rebalance/shard-provisioner.js';
 import { replicaName } from '../../cluster/shard-registry.js';
-import { parseInput } from '../validation.js';
+import { parseInput } from '../input/validation.js';
 
 const postgresUrl = z
   .string({ error: 'must be a postgres:// URL' })

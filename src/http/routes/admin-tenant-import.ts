@@ -2,8 +2,8 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { TenantTransfer } from '../../rebalance/tenant-transfer.js';
 import { GatewayError, NotFoundError } from '../../errors/errors.js';
-import { parseInput, queryBool } from '../validation.js';
-import { ndjsonLines } from '../ndjson-lines.js';
+import { parseInput, queryBool } from '../input/validation.js';
+import { ndjsonLines } from '../input/ndjson-lines.js';
 import { TENANT_ID_PATTERN } from './admin-tenants.js';
 
 const importQuery = z.strictObject({ replace: queryBool.default(false) });

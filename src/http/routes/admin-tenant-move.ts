@@ -2,7 +2,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { MoveJobs } from '../../rebalance/move-jobs.js';
 import { NotFoundError } from '../../errors/errors.js';
-import { parseInput } from '../validation.js';
+import { parseInput } from '../input/validation.js';
 import { TENANT_ID_PATTERN } from './admin-tenants.js';
 
 const moveSchema = z.strictObject({ to: z.string({ error: 'must be a shard id' }).min(1, 'must be a shard id').max(63) });

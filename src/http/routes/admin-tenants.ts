@@ -6,7 +6,7 @@ import type { TenantAuthenticator } from '../../tenancy/tenant-authenticator.js'
 import { generateApiKey, hashApiKey } from '../../tenancy/api-keys.js';
 import { uuidv7 } from '../../models/index.js';
 import { NotFoundError } from '../../errors/errors.js';
-import { parseInput, safeString } from '../validation.js';
+import { parseInput, safeString } from '../input/validation.js';
 
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 

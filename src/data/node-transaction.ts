@@ -1,0 +1,36 @@
+import { Transaction } from 'sequelize';
+import type { ShardNode } from '../cluster/shard-node.js';
+import { retrySerializable, type RetryHooks, type RetryPolicy } from './retry-serializable.js';
+
+export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+
+const LEVELS: Record<IsolationLevel, Transaction.ISOLATION_LEVELS> = {
+  'READ COMMITTED': Transaction.ISOLATION_LEVELS.READ_COMMITTED,
+  'REPEATABLE READ': Transaction.ISOLATION_LEVELS.REPEATABLE_READ,
+  SERIALIZABLE: Transaction.ISOLATION_LEVELS.SERIALIZABLE,
+};
+
+export interface TransactionOptions {
+  /** default READ COMMITTED */
+  readonly isolation?: IsolationLevel | undefined;
+  /** re-run the whole transaction on 40001/40P01 (then `work` must be safe to re-run) */
+  readonly retry?: RetryPolicy | undefined;
+  readonly retryHooks?: RetryHooks | undefined;
+}
+
+/**
+ * A write transaction on a primary's own Sequelize instance. CLS is never enabled (it is
+ * static across instances and sends one shard's queries to another), so the transaction
+ * is passed explicitly; the assertion catches a model of another node sneaking in.
+ * Reached through `TenantSession`, which chose the node.
+ */
+export async function nodeTransaction<T>(node: ShardNode, work: (t: Transaction, attempt: number) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  if (node.role !== 'primary') throw new Error(`refusing to open a write transaction on ${node.shardId}/${node.name}`);
+  const isolationLevel = LEVELS[options.isolation ?? 'READ COMMITTED'];
+  const once = (attempt: number) =>
+    node.sequelize.transaction({ isolationLevel }, async (t) => {
+      if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
+      return work(t, attempt);
+    });
+  return options.retry === undefined ? once(1) : retrySerializable(once, options.retry, options.retryHooks);
+}

@@ -1,0 +1,61 @@
+import type { ProductRecord, ProductSortField } from '../../models/index.js';
+
+export interface ProductDto {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  /** exact in the database (numeric(12,2)); a JSON number with at most two decimals here */
+  readonly price: number;
+  readonly stock: number;
+  readonly categoryId: string | null;
+  readonly isActive: boolean;
+  readonly attributes: Record<string, string>;
+  readonly metadata: Record<string, unknown>;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface ProductInput {
+  readonly name: string;
+  readonly description?: string | undefined;
+  /** decimal text with at most two places, e.g. '19.99' */
+  readonly price: string;
+  readonly stock: number;
+  readonly categoryId?: string | null | undefined;
+  readonly isActive?: boolean | undefined;
+  readonly attributes?: Record<string, string> | undefined;
+  readonly metadata?: Record<string, unknown> | undefined;
+}
+
+export type ProductPatch = Partial<ProductInput>;
+
+export interface ProductListQuery {
+  readonly pageSize: number;
+  /** page mode when set; keyset mode (cursor) otherwise */
+  readonly page?: number | undefined;
+  readonly cursor?: string | undefined;
+  readonly active?: boolean | undefined;
+  readonly categoryId?: string | undefined;
+  readonly q?: string | undefined;
+  readonly createdFrom?: Date | undefined;
+  readonly createdTo?: Date | undefined;
+  readonly sort: { readonly field: ProductSortField; readonly direction: 'ASC' | 'DESC' };
+}
+
+export function toProductDto(p: ProductRecord): ProductDto {
+  return {
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    price: Number(p.price),
+    stock: p.stock,
+    categoryId: p.categoryId ?? null,
+    isActive: p.isActive,
+    attributes: p.attributes ?? {},
+    metadata: p.metadata,
+    version: p.version,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}

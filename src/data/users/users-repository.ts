@@ -1,0 +1,120 @@
+import { audited, type UserRecord, type UserSortField } from '../../models/index.js';
+import { NotFoundError } from '../../errors/errors.js';
+import type { TenantSession } from '../tenant-session.js';
+import { VersionedRecords, type VersionedResource } from '../versioned-records.js';
+import type { Page } from '../list-page.js';
+
+export interface UserDto {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string;
+  readonly taxId: string | null;
+  readonly isActive: boolean;
+  readonly metadata: Record<string, unknown>;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface CreateUserInput {
+  readonly username: string;
+  readonly email: string;
+  readonly password: string;
+  readonly taxId?: string | null | undefined;
+  readonly isActive?: boolean | undefined;
+  readonly metadata?: Record<string, unknown> | undefined;
+}
+
+export type UpdateUserInput = Partial<CreateUserInput>;
+
+export interface UserListQuery {
+  readonly page: number;
+  readonly pageSize: number;
+  readonly active?: boolean | undefined;
+  readonly createdFrom?: Date | undefined;
+  readonly createdTo?: Date | undefined;
+  readonly sort: { readonly field: UserSortField; readonly direction: 'ASC' | 'DESC' };
+}
+
+/** unique index → the API field it guards, for 409s that name the field */
+const UNIQUE_FIELDS = { users_tenant_username_live: 'username', users_tenant_email_live: 'email' } as const;
+
+export function toUserDto(user: UserRecord): UserDto {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    taxId: user.taxId ?? null,
+    isActive: user.isActive,
+    metadata: user.metadata,
+    version: user.version,
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.updatedAt.toISOString(),
+  };
+}
+
+/**
+ * A tenant's users. Every query names tenant_id explicitly; scopes are a convenience on
+ * top, never the isolation boundary. Writes run in a transaction so the audit row commits
+ * or rolls back with the change.
+ */
+export class UsersRepository implements VersionedResource<UserDto, CreateUserInput, UpdateUserInput> {
+  readonly #records = new VersionedRecords<UserRecord, UserDto>({
+    what: 'user',
+    model: (node) => node.models.User,
+    toDto: toUserDto,
+    uniqueFields: UNIQUE_FIELDS,
+  });
+
+  async create(session: TenantSession, input: CreateUserInput): Promise<UserDto> {
+    return session.transaction(
+      async (transaction, node) => {
+        const user = await node.models.User.create(
+          {
+            tenantId: session.tenantId,
+            username: input.username,
+            email: input.email,
+            password: input.password,
+            taxId: input.taxId ?? null,
+            isActive: input.isActive ?? true,
+            metadata: input.metadata ?? {},
+          },
+          audited(transaction, session.actor),
+        );
+        return toUserDto(user);
+      },
+      { uniqueFields: UNIQUE_FIELDS },
+    );
+  }
+
+  async get(session: TenantSession, id: string): Promise<UserDto> {
+    const user = await session.read((node) => node.models.User.findOne({ where: { tenantId: session.tenantId, id } }));
+    if (!user) throw new NotFoundError('user', id);
+    return toUserDto(user);
+  }
+
+  async list(session: TenantSession, q: UserListQuery): Promise<Page<UserDto>> {
+    const scopes: Array<string | { method: [string, ...unknown[]] }> = [
+      { method: ['createdBetween', q.createdFrom, q.createdTo] },
+      { method: ['orderBy', q.sort.field, q.sort.direction] },
+      { method: ['paginate', q.page, q.pageSize] },
+    ];
+    const where: Record<string, unknown> = { tenantId: session.tenantId };
+    if (q.active !== undefined) where.isActive = q.active;
+    const { rows, count } = await session.read((node) => node.models.User.scope(scopes).findAndCountAll({ where }));
+    return { items: rows.map(toUserDto), page: q.page, pageSize: q.pageSize, total: count };
+  }
+
+  update(session: TenantSession, id: string, patch: UpdateUserInput, expectedVersion: number | undefined): Promise<UserDto> {
+    return this.#records.update(session, id, patch, expectedVersion);
+  }
+
+  remove(session: TenantSession, id: string): Promise<void> {
+    return this.#records.remove(session, id);
+  }
+
+  /** Brings back a soft-deleted user; restoring a live one is a no-op that returns it. */
+  restore(session: TenantSession, id: string): Promise<UserDto> {
+    return this.#records.restore(session, id);
+  }
+}

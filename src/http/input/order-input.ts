@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { UUID_PATTERN } from '../../models/index.js';
+import { ORDER_SORTABLE } from '../../models/order.js';
+import { ValidationError } from '../../errors/errors.js';
+import { IDEMPOTENCY_FIELD } from '../../data/orders/idempotency-keys.js';
+import { queryInt, queryValue } from './validation.js';
+
+export const ORDER_MAX_ITEMS = 100;
+export const ORDER_MAX_QUANTITY = 10_000;
+
+/** A record id: a UUID, lower-cased so equal ids compare (and hash) equal. */
+const uuid = z
+  .string({ error: 'must be an id' })
+  .regex(UUID_PATTERN, 'must be an id (a UUID)')
+  .transform((v) => v.toLowerCase());
+
+const orderLine = z.strictObject({
+  productId: uuid,
+  quantity: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(ORDER_MAX_QUANTITY, `must be at most ${ORDER_MAX_QUANTITY}`),
+});
+
+/**
+ * One line per product: a repeated productId is refused (400 naming the repeat) rather than
+ * summed, so order lines map one-to-one onto request lines and a 409 can name its line.
+ */
+export const orderCreate = z.strictObject({
+  customerId: uuid,
+  items: z
+    .array(orderLine, { error: 'must be a list of {productId, quantity}' })
+    .min(1, 'must hold at least one item')
+    .max(ORDER_MAX_ITEMS, `must hold at most ${ORDER_MAX_ITEMS} items`)
+    .superRefine((items, ctx) => {
+      const seen = new Map<string, number>();
+      items.forEach((item, i) => {
+        const first = seen.get(item.productId);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [i, 'productId'], message: `repeats items[${first}].productId; put the whole quantity on one line` });
+        }
+        seen.set(item.productId, first ?? i);
+      });
+    }),
+});
+
+const sortValues = Object.keys(ORDER_SORTABLE).flatMap((f) => [f, `-${f}`]);
+
+export const orderList = z.strictObject({
+  page: queryInt(1, 1_000_000).optional(),
+  pageSize: queryInt(1, 100).default(20),
+  cursor: queryValue.max(512).optional(),
+  status: queryValue.pipe(z.enum(['pending', 'confirmed', 'cancelled'], { error: 'must be pending, confirmed or cancelled' })).optional(),
+  customerId: queryValue.pipe(uuid).optional(),
+  sort: queryValue.refine((v) => sortValues.includes(v), `must be one of ${sortValues.join(', ')}`).default('createdAt'),
+});
+
+/** Idempotency-Key: 1..255 printable ASCII characters; absent means no idempotency. */
+export function parseIdempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!/^[\x20-\x7e]{1,255}$/.test(header)) {
+    throw new ValidationError(IDEMPOTENCY_FIELD, `${IDEMPOTENCY_FIELD} must be 1 to 255 printable ASCII characters`);
+  }
+  return header;
+}

@@ -1,0 +1,38 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../../telemetry/metrics.js';
+import { currentContext } from '../../tenancy/request-context.js';
+import { nameServerRoute } from '../../telemetry/spans.js';
+
+/**
+ * Per-request metrics, the access log and the server span's route. The route label is the
+ * matched route template (`/v1/users/:id`), never the raw path, so label cardinality stays bounded.
+ */
+export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs: number): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const routePath = (req.route as { path?: string } | undefined)?.path;
+      const route = routePath === undefined ? 'unmatched' : `${req.baseUrl}${routePath === '/' ? '' : routePath}` || '/';
+      if (routePath !== undefined) nameServerRoute(route);
+      const ctx = currentContext();
+      const shard = ctx?.shardId ?? 'none';
+      metrics.httpDuration.observe({ route, status: String(res.statusCode), shard, method: req.method }, seconds);
+      const line = {
+        requestId: ctx?.requestId,
+        tenant: ctx?.tenantId,
+        shard: ctx?.shardId,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Math.round(seconds * 10_000) / 10,
+      };
+      // every request at debug; server errors and slow requests where operators look
+      if (res.statusCode >= 500) logger.error(line, 'request failed');
+      else if (seconds * 1000 >= slowMs) logger.warn(line, 'slow request');
+      else logger.debug(line, 'request');
+    });
+    next();
+  };
+}

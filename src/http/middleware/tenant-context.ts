@@ -1,0 +1,93 @@
+import type { RequestHandler, Response } from 'express';
+import type { TenantAuthenticator, Tenant } from '../../tenancy/tenant-authenticator.js';
+import type { Destination } from '../../cluster/shard-router.js';
+import type { ShardNode } from '../../cluster/shard-node.js';
+import { servedByName, type TenantSession, type SessionListener } from '../../data/tenant-session.js';
+import type { TenantSessions } from '../../data/tenant-sessions.js';
+import { decodeToken, type ConsistencyToken } from '../../cluster/consistency-token.js';
+import { currentContext } from '../../tenancy/request-context.js';
+import { ValidationError } from '../../errors/errors.js';
+import { Attr } from '../../telemetry/attributes.js';
+import { tagRequest } from '../../telemetry/spans.js';
+
+export interface TenantContextDeps {
+  readonly authenticator: TenantAuthenticator;
+  readonly sessions: TenantSessions;
+  readonly routingHeaders: boolean;
+  readonly reportNodeFailure?: (node: ShardNode, err: Error) => void;
+}
+
+interface TenantLocals {
+  tenant: Tenant;
+  session: TenantSession;
+}
+
+export function tenantOf(res: Response): Tenant {
+  return (res.locals as TenantLocals).tenant;
+}
+
+export function sessionOf(res: Response): TenantSession {
+  return (res.locals as TenantLocals).session;
+}
+
+function readPreference(header: (name: string) => string | undefined): { strong: boolean; token: ConsistencyToken | undefined } {
+  const consistency = header('x-consistency')?.trim().toLowerCase();
+  if (consistency !== undefined && consistency !== 'strong' && consistency !== 'eventual') {
+    throw new ValidationError('X-Consistency', 'X-Consistency must be "strong" or "eventual"');
+  }
+  const rawToken = header('x-consistency-token');
+  let token: ConsistencyToken | undefined;
+  if (rawToken !== undefined && rawToken.trim() !== '') {
+    token = decodeToken(rawToken.trim());
+    if (token === undefined) throw new ValidationError('X-Consistency-Token', 'X-Consistency-Token is not a token this gateway issued');
+  }
+  return { strong: consistency === 'strong', token };
+}
+
+/**
+ * tenancy → placement → session: authenticates the key (401/403 here), finds the
+ * tenant's shard (pin, else ring) and prepares the request's TenantSession. The node is
+ * chosen lazily by the session, on first read or write.
+ */
+export function tenantContext(deps: TenantContextDeps): RequestHandler {
+  return async (req, res, next) => {
+    // no span of its own: almost every call is a cache hit, and a catalog lookup has its pg span
+    const tenant = await deps.authenticator.authenticate(req.header('authorization'));
+    const ctx = currentContext();
+    if (ctx) ctx.tenantId = tenant.id;
+    tagRequest({ [Attr.TenantId]: tenant.id });
+    const preference = readPreference((name) => req.header(name));
+
+    const onRoute = (d: Destination) => {
+      const attributes = {
+        [Attr.TenantId]: tenant.id,
+        [Attr.ShardId]: d.shardId,
+        [Attr.DbRole]: d.role,
+        [Attr.RouteReason]: d.reason,
+        ...(d.role === 'replica' ? { [Attr.DbReplica]: d.node.name } : {}),
+      };
+      if (ctx) {
+        ctx.dbRole = d.role;
+        ctx.dbNode = d.node.name;
+      }
+      tagRequest(attributes);
+      if (deps.routingHeaders) res.setHeader('X-Served-By', servedByName(d.node));
+    };
+    const listener: SessionListener = {
+      onRoute,
+      onToken: (token) => res.setHeader('X-Consistency-Token', token),
+      onCachedRead: (servedBy) => {
+        if (deps.routingHeaders) res.setHeader('X-Served-By', servedBy);
+      },
+      ...(deps.reportNodeFailure ? { onNodeFailure: deps.reportNodeFailure } : {}),
+    };
+    const session = deps.sessions.open(tenant.id, preference, listener);
+    if (ctx) ctx.shardId = session.shard.id;
+    tagRequest({ [Attr.ShardId]: session.shard.id });
+    if (deps.routingHeaders) res.setHeader('X-Shard', session.shard.id);
+    const locals = res.locals as TenantLocals;
+    locals.tenant = tenant;
+    locals.session = session;
+    next();
+  };
+}
