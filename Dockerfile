@@ -69,4 +69,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # The telemetry SDK must load before express/pg/ioredis, hence --import.
 # Migrations alone (the Kubernetes Job): `node /app/dist/src/migrate.js`.
-CMD ["node", "--enable-source-maps", "--import", "/app/dist/src/telemetry/register.js", "/app/dist/src/main.js"]
+CMD ["node", "--enable-source-maps", "--import", "/app/dist/src/instrument.js", "/app/dist/src/main.js"]

@@ -20,7 +20,7 @@ import { probe } from './http.js';
 import { cpuMicros } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
 import { moveScenario, type MoveResult } from './move.js';
-import { loadConfig } from '../src/config/load.js';
+import { loadConfig } from '../src/config/load-config.js';
 
 /** The move scenario's name for --only: it runs after the load scenarios, on the production-default gateway. */
 const MOVE_SCENARIO = 'shardgate-move';

@@ -63,7 +63,7 @@ export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {
   if (id === 'shardgate-cache-off-tracing-off') env.OTEL_SDK_DISABLED = 'true';
   else env.OTEL_EXPORTER_OTLP_ENDPOINT = ctx.otlpEndpoint;
   if (id === 'shardgate-cache-off-trace-all') env.OTEL_TRACES_SAMPLER = 'parentbased_always_on';
-  return { name: id, args: [...profiling(ctx, id), '--import', 'tsx', '--import', './src/telemetry/register.ts', 'src/main.ts'], env };
+  return { name: id, args: [...profiling(ctx, id), '--import', 'tsx', '--import', './src/instrument.ts', 'src/main.ts'], env };
 }
 
 const BASELINE_ENTRY: Partial<Record<ContenderId, string>> = {

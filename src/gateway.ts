@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GatewayConfig } from './config/schema.js';
+import type { GatewayConfig } from './config/gateway-config.js';
 import { CatalogStore, type ShardRow } from './catalog/catalog-store.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { HealthMonitor } from './cluster/health-monitor.js';
@@ -22,7 +22,7 @@ import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
 import { Listener } from './http/listener.js';
-import { GatewayMetrics, type NodeSnapshot } from './telemetry/metrics.js';
+import { GatewayMetrics, type NodeSnapshot } from './telemetry/gateway-metrics.js';
 import { createMoves, type MoveHooks, type Moves } from './rebalance/moves.js';
 
 export interface GatewayOptions {

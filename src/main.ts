@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { loadConfig, describeConfig, ConfigError } from './config/load.js';
-import type { GatewayConfig } from './config/schema.js';
+import { loadConfig, describeConfig, ConfigError } from './config/load-config.js';
+import type { GatewayConfig } from './config/gateway-config.js';
 import { createLogger } from './telemetry/logger.js';
 import { shutdownTelemetry } from './telemetry/spans.js';
 import { Gateway } from './gateway.js';

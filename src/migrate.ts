@@ -3,7 +3,7 @@
  * upgrade pipelines run this before rolling gateways (which also migrate at start,
  * under the same advisory locks, so running both is safe).
  */
-import { loadConfig, ConfigError } from './config/load.js';
+import { loadConfig, ConfigError } from './config/load-config.js';
 import { createLogger } from './telemetry/logger.js';
 import { CatalogStore } from './catalog/catalog-store.js';
 import { ShardRegistry } from './cluster/shard-registry.js';

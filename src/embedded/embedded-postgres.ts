@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { hstore } from '@electric-sql/pglite/contrib/hstore';
 import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
-import type { SessionLog } from './backend-session.js';
+import type { EmbeddedLog } from './backend-turns.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { WireServer } from './wire-server.js';
 
@@ -15,12 +15,12 @@ export interface EmbeddedPostgresOptions {
   /** max concurrent client connections the socket server accepts */
   readonly maxConnections?: number;
   /** where stall warnings go; console by default */
-  readonly log?: SessionLog;
+  readonly log?: EmbeddedLog;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 50;
 
-const consoleLog: SessionLog = (level, message) => (level === 'warn' ? console.warn(message) : console.info(message));
+const consoleLog: EmbeddedLog = (level, message) => (level === 'warn' ? console.warn(message) : console.info(message));
 
 /**
  * PostgreSQL 18 in WebAssembly (PGlite), in this process, reachable as an ordinary

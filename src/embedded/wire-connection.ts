@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { BackendSession, SessionClient, SessionLog } from './backend-session.js';
+import type { BackendTurns, BackendClient, EmbeddedLog } from './backend-turns.js';
 
 const PROTOCOL_V3 = 196_608;
 const SSL_REQUEST = 80_877_103;
@@ -28,10 +28,10 @@ function query(sql: string): Buffer {
  * One client socket speaking the PostgreSQL v3 protocol, relayed to the shared PGlite
  * backend. Incoming bytes are split into whole messages; every complete message in the
  * buffer goes to PGlite in one call (PGlite loops over batched messages), and the client
- * owns the backend from that call until the backend is idle again (see BackendSession).
+ * owns the backend from that call until the backend is idle again (see BackendTurns).
  * All work for this socket runs on one promise chain, so messages keep their order.
  */
-export class WireConnection implements SessionClient {
+export class WireConnection implements BackendClient {
   #buffer: Buffer = Buffer.alloc(0);
   #started = false;
   /** extended-protocol messages sent since the last Sync */
@@ -46,8 +46,8 @@ export class WireConnection implements SessionClient {
   constructor(
     readonly id: number,
     private readonly socket: Socket,
-    private readonly session: BackendSession,
-    private readonly log: SessionLog,
+    private readonly backend: BackendTurns,
+    private readonly log: EmbeddedLog,
   ) {
     this.#finished = new Promise((resolve) => (this.#finish = resolve));
     socket.setNoDelay(true);
@@ -130,28 +130,28 @@ export class WireConnection implements SessionClient {
   }
 
   async #run(messages: Buffer): Promise<void> {
-    await this.session.acquire(this);
+    await this.backend.acquire(this);
     // a socket that closed while queued gives its turn back in #releaseSession
     if (this.#closed) return;
     this.#tail = Buffer.alloc(0);
-    await this.session.exec(messages, (bytes) => {
+    await this.backend.exec(messages, (bytes) => {
       // PGlite reuses its output buffer: copy before handing it to the socket
       const copy = Buffer.from(bytes);
       if (this.socket.writable) this.socket.write(copy);
       this.#tail = Buffer.concat([this.#tail, copy.subarray(-READY_IDLE.length)]).subarray(-READY_IDLE.length);
     });
-    if (!this.#unsynced && this.#tail.equals(READY_IDLE)) this.session.release(this);
+    if (!this.#unsynced && this.#tail.equals(READY_IDLE)) this.backend.release(this);
   }
 
   /** A client that vanished mid-sequence or mid-transaction must not leave that state to the next one. */
   async #releaseSession(): Promise<void> {
-    if (!this.session.isOwner(this)) return;
+    if (!this.backend.isOwner(this)) return;
     try {
       const discard = (): void => undefined;
-      if (this.#unsynced) await this.session.exec(SYNC_MESSAGE, discard);
-      if (this.session.inTransaction()) await this.session.exec(ROLLBACK_MESSAGE, discard);
+      if (this.#unsynced) await this.backend.exec(SYNC_MESSAGE, discard);
+      if (this.backend.inTransaction()) await this.backend.exec(ROLLBACK_MESSAGE, discard);
     } finally {
-      this.session.release(this);
+      this.backend.release(this);
     }
   }
 }

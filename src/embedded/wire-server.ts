@@ -1,12 +1,12 @@
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
-import { BackendSession, type SessionLog } from './backend-session.js';
+import { BackendTurns, type EmbeddedLog } from './backend-turns.js';
 import { WireConnection } from './wire-connection.js';
 
 export interface WireServerOptions {
   readonly name: string;
   readonly maxConnections: number;
-  readonly log: SessionLog;
+  readonly log: EmbeddedLog;
 }
 
 /**
@@ -20,7 +20,7 @@ export interface WireServerOptions {
  * statement "" requires 1", or silently wrong rows when the shapes match
  * (electric-sql/pglite#1046). Its queue also stays "processing" forever after one
  * internal throw. Here a socket owns the backend from its first message until the backend
- * is idle again; see BackendSession.
+ * is idle again; see BackendTurns.
  */
 export class WireServer {
   readonly #connections = new Set<WireConnection>();
@@ -28,7 +28,7 @@ export class WireServer {
   #nextId = 1;
   #closing: Promise<void> | undefined;
 
-  private constructor(session: BackendSession, options: WireServerOptions) {
+  private constructor(backend: BackendTurns, options: WireServerOptions) {
     this.#server = net.createServer((socket) => {
       if (this.#closing !== undefined) {
         socket.destroy();
@@ -38,7 +38,7 @@ export class WireServer {
         socket.on('error', () => undefined);
         socket.end(tooManyConnections(options.maxConnections), () => socket.destroy());
       } else {
-        const connection = new WireConnection(this.#nextId++, socket, session, options.log);
+        const connection = new WireConnection(this.#nextId++, socket, backend, options.log);
         this.#connections.add(connection);
         socket.once('close', () => this.#connections.delete(connection));
       }
@@ -46,7 +46,7 @@ export class WireServer {
   }
 
   static async listen(db: PGlite, options: WireServerOptions): Promise<WireServer> {
-    const wire = new WireServer(new BackendSession(db, options.name, options.log), options);
+    const wire = new WireServer(new BackendTurns(db, options.name, options.log), options);
     await new Promise<void>((resolve, reject) => {
       wire.#server.once('error', reject);
       wire.#server.listen(0, '127.0.0.1', () => {

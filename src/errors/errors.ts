@@ -22,7 +22,6 @@ export const ErrorCodes = {
   SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
   TENANT_FENCED: { status: 503, title: 'Tenant is being moved' },
   CATALOG_UNAVAILABLE: { status: 503, title: 'Catalog unavailable' },
-  NOT_READY: { status: 503, title: 'Gateway not ready' },
   QUERY_TIMEOUT: { status: 504, title: 'Database query timed out' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -124,16 +123,6 @@ export class CatalogUnavailableError extends GatewayError {
       retryAfterSeconds: 2,
     });
   }
-}
-
-export class NotReadyError extends GatewayError {
-  constructor(detail = 'The gateway is starting or draining') {
-    super('NOT_READY', detail, { retryAfterSeconds: 1 });
-  }
-}
-
-export function isGatewayError(err: unknown): err is GatewayError {
-  return err instanceof GatewayError;
 }
 
 /**

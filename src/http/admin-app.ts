@@ -4,7 +4,7 @@ import { errorHandler, notFoundHandler } from './problem.js';
 import { requestScope } from './middleware/request-scope.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { jsonBody } from './middleware/json-body.js';
-import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { adminAuth } from './middleware/admin-auth.js';
 import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin-tenants.js';
 import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin-shards.js';

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { ErrorCodes, GatewayError, type ErrorCode } from '../errors/errors.js';
+import { GatewayError, type ErrorCode } from '../errors/errors.js';
 
 export const PROBLEM_TYPE_BASE = 'https://shardgate.dev/problems/';
 
@@ -80,8 +80,4 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 
 export function notFoundHandler(): (req: Request, res: Response) => void {
   return (req, res) => sendProblem(res, req, new GatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}`));
-}
-
-export function isErrorCode(code: string): code is ErrorCode {
-  return code in ErrorCodes;
 }

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import type { PlacementService } from '../placement/placement-service.js';
 import type { UsersRepository } from '../data/users/users-repository.js';
 import type { ProductsRepository } from '../data/products/products-repository.js';

@@ -1,5 +1,5 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
-import { uuidv7 } from './uuid7.js';
+import { uuidv7 } from './uuidv7.js';
 
 export type AuditAction = 'create' | 'update' | 'delete' | 'restore';
 

@@ -1,11 +1,11 @@
 import type { Sequelize } from 'sequelize';
 import { defineAuditLog, type AuditLogModel } from './audit-log.js';
 import { defineUser, type UserModel } from './user.js';
-import { defineSession, type SessionModel } from './session.js';
+import { defineUserLogin, type UserLoginModel } from './user-login.js';
 import { defineProduct, type ProductModel } from './product.js';
 import { defineOrders, type OrderItemModel, type OrderModel, type PaymentModel } from './order.js';
 import { defineIdempotencyKey, type IdempotencyKeyModel } from './idempotency-key.js';
-import type { PasswordHasher } from './password.js';
+import type { PasswordHasher } from './password-hasher.js';
 import type { Keyring } from './types/keyring.js';
 import type { AuditedWriteOptions } from './audit-hooks.js';
 
@@ -13,7 +13,7 @@ import type { AuditedWriteOptions } from './audit-hooks.js';
 export interface ShardModels {
   readonly AuditLog: AuditLogModel;
   readonly User: UserModel;
-  readonly Session: SessionModel;
+  readonly UserLogin: UserLoginModel;
   readonly Product: ProductModel;
   readonly Order: OrderModel;
   readonly OrderItem: OrderItemModel;
@@ -29,7 +29,7 @@ export interface ModelDeps {
 export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardModels {
   const AuditLog = defineAuditLog(sequelize);
   const User = defineUser(sequelize, { hasher: deps.hasher, keyring: deps.keyring, auditLog: AuditLog });
-  const Session = defineSession(sequelize);
+  const UserLogin = defineUserLogin(sequelize);
   const Product = defineProduct(sequelize, { auditLog: AuditLog });
   const { Order, OrderItem, Payment } = defineOrders(sequelize, { auditLog: AuditLog });
   const IdempotencyKey = defineIdempotencyKey(sequelize);
@@ -38,23 +38,23 @@ export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardM
   User.hasMany(Order, { foreignKey: 'customerId', sourceKey: 'id', as: 'orders', constraints: false });
   Order.belongsTo(User, { foreignKey: 'customerId', targetKey: 'id', as: 'customer', constraints: false });
   OrderItem.belongsTo(Product, { foreignKey: 'productId', targetKey: 'id', as: 'product', constraints: false });
-  User.hasMany(Session, { foreignKey: 'userId', sourceKey: 'id', as: 'sessions', constraints: false });
+  User.hasMany(UserLogin, { foreignKey: 'userId', sourceKey: 'id', as: 'logins', constraints: false });
 
   // eager-load a customer's orders of one status, each with its items
   User.addScope('withOrders', (status?: string) => ({
     include: [{ model: Order, as: 'orders', required: false, ...(status ? { where: { status } } : {}), include: [{ model: OrderItem, as: 'items' }] }],
   }));
 
-  // a user's sessions go with it (soft delete included: a deleted user cannot stay logged in)
-  User.addHook('afterDestroy', 'sessions', async (user: InstanceType<UserModel>, options: AuditedWriteOptions) => {
-    await Session.destroy({ where: { tenantId: user.tenantId, userId: user.id }, transaction: options.transaction ?? null });
+  // a user's logins go with it (soft delete included: a deleted user cannot stay logged in)
+  User.addHook('afterDestroy', 'logins', async (user: InstanceType<UserModel>, options: AuditedWriteOptions) => {
+    await UserLogin.destroy({ where: { tenantId: user.tenantId, userId: user.id }, transaction: options.transaction ?? null });
   });
 
-  return { AuditLog, User, Session, Product, Order, OrderItem, Payment, IdempotencyKey };
+  return { AuditLog, User, UserLogin, Product, Order, OrderItem, Payment, IdempotencyKey };
 }
 
-export { uuidv7, UUID_PATTERN } from './uuid7.js';
-export { PasswordHasher } from './password.js';
+export { uuidv7, UUID_PATTERN } from './uuidv7.js';
+export { PasswordHasher } from './password-hasher.js';
 export { Keyring } from './types/keyring.js';
 export type { UserRecord, UserModel, UserSortField } from './user.js';
 export { USER_SORTABLE } from './user.js';

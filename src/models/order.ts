@@ -1,7 +1,7 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
 import type { AuditLogModel } from './audit-log.js';
 import { attachAuditHooks } from './audit-hooks.js';
-import { listScopes, tenantKey, versionAndTimestamps } from './common.js';
+import { listScopes, tenantKey, versionAndTimestamps } from './model-parts.js';
 
 export type OrderStatus = 'pending' | 'confirmed' | 'cancelled';
 

@@ -1,8 +1,8 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
-import type { PasswordHasher } from './password.js';
+import type { PasswordHasher } from './password-hasher.js';
 import type { AuditLogModel } from './audit-log.js';
 import { attachAuditHooks } from './audit-hooks.js';
-import { listScopes, softDelete, tenantKey, versionAndTimestamps } from './common.js';
+import { listScopes, softDelete, tenantKey, versionAndTimestamps } from './model-parts.js';
 import type { Keyring } from './types/keyring.js';
 import { encryptedString } from './types/encrypted-string.js';
 import { exactJsonb } from './types/exact-jsonb.js';

@@ -1,11 +1,6 @@
 import { Umzug, SequelizeStorage } from 'umzug';
 import type { Sequelize } from 'sequelize';
-
-export interface Migration {
-  readonly name: string;
-  up(sequelize: Sequelize): Promise<void>;
-  down?(sequelize: Sequelize): Promise<void>;
-}
+import type { Migration } from '../../shards/migrations/migration.js';
 
 /** Distinct advisory lock keys so catalog and shard migrations on one server never wait on each other. */
 export const MigrationLock = { Catalog: 7_301_001, Shard: 7_301_002 } as const;

@@ -10,7 +10,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 /** Starts `src/main.ts` the way `npm start` does, with no catalog configured. */
 function startEmbedded(dataDir: string, configFile: string): { child: ChildProcess; output: () => string; ready: Promise<void> } {
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/telemetry/register.ts', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/instrument.ts', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'development', GATEWAY_CONFIG: configFile, GATEWAY_ADMIN_TOKEN: '', SHARDGATE_TEST_CLUSTER: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

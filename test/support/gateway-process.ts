@@ -17,7 +17,7 @@ export async function startProcess(dir: string, extra: Record<string, unknown>, 
   const config = path.join(dir, `gateway-${Date.now()}.json`);
   const cluster = JSON.parse(readFileSync(process.env.SHARDGATE_TEST_CLUSTER!, 'utf8')) as Record<string, unknown>;
   writeFileSync(config, JSON.stringify({ ...cluster, port: 0, adminPort: 0, host: '127.0.0.1', ...extra }));
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/telemetry/register.ts', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/instrument.ts', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'test', GATEWAY_CONFIG: config, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,9 +3,9 @@
  * express and pg before they load. Spans land in memory for the tracing tests.
  */
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { startTelemetry } from '../../src/telemetry/sdk.js';
+import { startTelemetry } from '../../src/telemetry/start-telemetry.js';
 import { dbSpanAttributes } from '../../src/telemetry/db-span-attributes.js';
-import { currentContext } from '../../src/tenancy/request-context.js';
+import { currentContext } from '../../src/context/request-context.js';
 
 export const spanExporter = new InMemorySpanExporter();
 startTelemetry({

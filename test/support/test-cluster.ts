@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger, type Logger } from '../../src/telemetry/logger.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway.js';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, describeConfig, ConfigError, deepMerge } from '../../src/config/load.js';
+import { loadConfig, describeConfig, ConfigError, deepMerge } from '../../src/config/load-config.js';
 
 describe('loadConfig', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-config-'));

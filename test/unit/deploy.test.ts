@@ -25,7 +25,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load-config.js';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const K8S = path.join(ROOT, 'k8s');
@@ -386,7 +386,7 @@ describe('deploy: Dockerfile', () => {
     if (final.from.includes('NODE_IMAGE')) expect(nodeImage?.args, 'NODE_IMAGE default').to.match(/=node:20[-.\w]*(@sha256:[0-9a-f]{64})?$/);
   });
 
-  it('starts the gateway like `npm start`, with the telemetry register imported first, under an init', () => {
+  it('starts the gateway like `npm start`, with src/instrument imported first, under an init', () => {
     const entrypoint = execForm(last('ENTRYPOINT'), 'ENTRYPOINT');
     const cmd = execForm(last('CMD'), 'CMD');
     expect(entrypoint[0], 'PID 1 is an init that forwards signals').to.match(/(^|\/)(tini|dumb-init)$/);
@@ -396,10 +396,10 @@ describe('deploy: Dockerfile', () => {
     if (stop !== undefined) expect(stop).to.be.oneOf(['SIGTERM', 'SIGINT', '15', '2']);
     const { imports, script } = nodeInvocation([...entrypoint, ...cmd]);
     expect(script && path.posix.resolve(workdir, script)).to.equal(path.posix.join(workdir, 'dist/src/main.js'));
-    expect(imports.map((i) => path.posix.resolve(workdir, i))).to.include(path.posix.join(workdir, 'dist/src/telemetry/register.js'));
+    expect(imports.map((i) => path.posix.resolve(workdir, i))).to.include(path.posix.join(workdir, 'dist/src/instrument.js'));
     // dist/src/x.js is compiled from src/x.ts (tsconfig.build.json: rootDir ".", outDir "dist")
     expect(existsSync(path.join(ROOT, 'src', 'main.ts'))).to.equal(true);
-    expect(existsSync(path.join(ROOT, 'src', 'telemetry', 'register.ts'))).to.equal(true);
+    expect(existsSync(path.join(ROOT, 'src', 'instrument.ts'))).to.equal(true);
     const build = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: Record<string, unknown>; include: string[] };
     expect(build.compilerOptions).to.include({ outDir: 'dist', rootDir: '.', noEmit: false });
     expect(build.include).to.include('src/**/*.ts');
@@ -526,10 +526,10 @@ function githubSlug(heading: string): string {
     .replace(/\s/g, '-');
 }
 
-/** Metric names the gateway registers (src/telemetry/metrics.ts: `${PREFIX}name`). */
+/** Metric names the gateway registers (src/telemetry/gateway-metrics.ts: `${PREFIX}name`). */
 function gatewayMetricNames(): Set<string> {
-  const file = path.join(ROOT, 'src', 'telemetry', 'metrics.ts');
-  expect(existsSync(file), 'src/telemetry/metrics.ts (update this test if the metrics moved)').to.equal(true);
+  const file = path.join(ROOT, 'src', 'telemetry', 'gateway-metrics.ts');
+  expect(existsSync(file), 'src/telemetry/gateway-metrics.ts (update this test if the metrics moved)').to.equal(true);
   const source = readFileSync(file, 'utf8');
   const prefix = /const PREFIX = '([a-z_]+)'/.exec(source)?.[1];
   expect(prefix, 'PREFIX in metrics.ts').to.be.a('string');
@@ -636,7 +636,7 @@ describe('deploy: kustomize overlays', function () {
         if (gateway.command || gateway.args) {
           const { imports, script } = nodeInvocation([...(gateway.command ?? []), ...(gateway.args ?? [])]);
           expect(script).to.match(/(^|\/)dist\/src\/main\.js$/);
-          expect(imports.some((i) => /(^|\/)dist\/src\/telemetry\/register\.js$/.test(i))).to.equal(true);
+          expect(imports.some((i) => /(^|\/)dist\/src\/instrument\.js$/.test(i))).to.equal(true);
         }
         const annotations = deployment.spec?.template.metadata?.annotations ?? {};
         expect(annotations['prometheus.io/scrape']).to.equal('true');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 
 describe('limits configuration', () => {
   it('defaults to 200/s, burst 400 for the standard plan and 8 concurrent requests per tenant, below the pool', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import pino from 'pino';
 import type { Redis } from 'ioredis';
-import { TenantRateLimiter, leaseSize } from '../../src/limits/rate-limiter.js';
+import { TenantRateLimiter, leaseSize } from '../../src/limits/tenant-rate-limiter.js';
 
 const logger = pino({ level: 'silent' });
 const limits = { ratePerSec: 1, burst: 10 };

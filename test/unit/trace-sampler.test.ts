@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
-import { traceSampler } from '../../src/telemetry/sdk.js';
+import { traceSampler } from '../../src/telemetry/start-telemetry.js';
 
 describe('trace sampler from telemetry.traceSampleRatio', () => {
   const traceId = () => randomBytes(16).toString('hex');

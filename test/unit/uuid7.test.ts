@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { UUID_PATTERN, uuidv7 } from '../../src/models/uuid7.js';
+import { UUID_PATTERN, uuidv7 } from '../../src/models/uuidv7.js';
 
 describe('uuidv7', () => {
   it('makes RFC 9562 version 7 ids with the time in front', () => {

@@ -1,4 +1,4 @@
-import type { Migration } from '../../../src/schema/migrator.js';
+import type { Migration } from '../migration.js';
 
 /** Control plane: tenants, shards (ring membership), pins, and a version gateways poll. */
 export const catalog0001: Migration = {

@@ -1,4 +1,4 @@
-import type { Migration } from '../../../src/schema/migrator.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Move jobs and the tenant moves they are made of. A move's stage is written before the

@@ -1,4 +1,4 @@
-import type { Migration } from '../../../src/schema/migrator.js';
+import type { Migration } from '../migration.js';
 import { catalog0001 } from './0001-catalog.js';
 import { catalog0002 } from './0002-move-jobs.js';
 

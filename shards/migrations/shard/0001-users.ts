@@ -1,4 +1,4 @@
-import type { Migration } from '../../../src/schema/migrator.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Users and the audit trail. Every table leads with tenant_id: in the primary key (so

@@ -1,4 +1,4 @@
-import type { Migration } from '../../../src/schema/migrator.js';
+import type { Migration } from '../migration.js';
 
 /**
  * Products, orders, payments, sessions and idempotency keys. As everywhere on a shard:

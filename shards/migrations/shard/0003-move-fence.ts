@@ -1,5 +1,5 @@
 import type { Sequelize } from 'sequelize';
-import type { Migration } from '../../../src/schema/migrator.js';
+import type { Migration } from '../migration.js';
 
 /**
  * The write fence of tenant moves, enforced by the shard itself (so a gateway with a stale

@@ -1,4 +1,4 @@
-import type { Migration } from '../../../src/schema/migrator.js';
+import type { Migration } from '../migration.js';
 import { shard0001 } from './0001-users.js';
 import { shard0002 } from './0002-commerce.js';
 import { shard0003 } from './0003-move-fence.js';

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../telemetry/metrics.js';
-import { currentContext } from '../../tenancy/request-context.js';
+import type { GatewayMetrics } from '../../telemetry/gateway-metrics.js';
+import { currentContext } from '../../context/request-context.js';
 import { nameServerRoute } from '../../telemetry/spans.js';
 
 /**

@@ -5,7 +5,7 @@ import type { ShardNode } from '../../cluster/shard-node.js';
 import { servedByName, type TenantSession, type SessionListener } from '../../data/tenant-session.js';
 import type { TenantSessions } from '../../data/tenant-sessions.js';
 import { decodeToken, type ConsistencyToken } from '../../cluster/consistency-token.js';
-import { currentContext } from '../../tenancy/request-context.js';
+import { currentContext } from '../../context/request-context.js';
 import { ValidationError } from '../../errors/errors.js';
 import { Attr } from '../../telemetry/attributes.js';
 import { tagRequest } from '../../telemetry/spans.js';

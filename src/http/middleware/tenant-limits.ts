@@ -1,11 +1,11 @@
 import type { RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../../config/schema.js';
+import type { GatewayConfig } from '../../config/gateway-config.js';
 import { GatewayError } from '../../errors/errors.js';
-import type { GatewayMetrics } from '../../telemetry/metrics.js';
+import type { GatewayMetrics } from '../../telemetry/gateway-metrics.js';
 import type { BucketLimits } from '../../limits/token-bucket.js';
-import { TenantRateLimiter } from '../../limits/rate-limiter.js';
+import { TenantRateLimiter } from '../../limits/tenant-rate-limiter.js';
 import { TenantSemaphores } from '../../limits/tenant-semaphores.js';
 import { tenantOf } from './tenant-context.js';
 

@@ -1,22 +1,22 @@
 import { z } from 'zod';
 
-const shardIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
+const shardIdShape = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL');
 
 /** A replica is a URL, or a named URL when the operator wants a stable name in headers and metrics. */
-export const replicaSchema = z.union([postgresUrl, z.object({ name: z.string().min(1), url: postgresUrl }).strict()]);
+export const replicaConfigShape = z.union([postgresUrl, z.object({ name: z.string().min(1), url: postgresUrl }).strict()]);
 
-export const shardSchema = z
+export const shardConfigShape = z
   .object({
-    id: shardIdSchema,
+    id: shardIdShape,
     primary: postgresUrl,
-    replicas: z.array(replicaSchema).default([]),
+    replicas: z.array(replicaConfigShape).default([]),
     weight: z.number().int().min(1).max(10_000).optional(),
   })
   .strict();
 
 /** One plan's token bucket. */
-export const planLimitsSchema = z
+export const planLimitsShape = z
   .object({
     /** tokens added per second: the sustained request rate */
     ratePerSec: z.number().positive().max(1_000_000),
@@ -25,7 +25,7 @@ export const planLimitsSchema = z
   })
   .strict();
 
-export const configSchema = z
+export const gatewayConfigShape = z
   .object({
     nodeEnv: z.string().default('development'),
     port: z.number().int().min(0).max(65535),
@@ -36,7 +36,7 @@ export const configSchema = z
     /** control-plane database; when absent the gateway runs the embedded default */
     catalog: postgresUrl.optional(),
     redis: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(),
-    shards: z.array(shardSchema),
+    shards: z.array(shardConfigShape),
     embedded: z.object({ dataDir: z.string(), shardCount: z.number().int().min(1).max(8) }).strict(),
     routing: z
       .object({
@@ -100,7 +100,7 @@ export const configSchema = z
         enabled: z.boolean(),
         /** token bucket per plan, shared across pods through Redis; tenants of an unlisted plan get `standard` */
         plans: z
-          .record(z.string().min(1), planLimitsSchema)
+          .record(z.string().min(1), planLimitsShape)
           .refine((plans) => Object.hasOwn(plans, 'standard'), 'must define the "standard" plan'),
         /** gateway pods sharing the budget: while Redis is unreachable each pod allows plan ÷ pods */
         expectedPods: z.number().int().min(1).max(10_000),
@@ -189,6 +189,6 @@ export const configSchema = z
     }
   });
 
-export type GatewayConfig = z.infer<typeof configSchema>;
-export type ShardConfig = z.infer<typeof shardSchema>;
-export type ReplicaConfig = z.infer<typeof replicaSchema>;
+export type GatewayConfig = z.infer<typeof gatewayConfigShape>;
+export type ShardConfig = z.infer<typeof shardConfigShape>;
+export type ReplicaConfig = z.infer<typeof replicaConfigShape>;

@@ -1,6 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { configSchema, type GatewayConfig } from './schema.js';
+import { gatewayConfigShape, type GatewayConfig } from './gateway-config.js';
 
 /**
  * The `config/` folder: `SHARDGATE_CONFIG_DIR`, else the nearest `config/default.json` above
@@ -107,7 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (options.overrides) merged = deepMerge(merged, options.overrides);
   merged.nodeEnv = nodeEnv;
 
-  const result = configSchema.safeParse(merged);
+  const result = gatewayConfigShape.safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

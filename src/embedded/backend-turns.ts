@@ -1,11 +1,11 @@
 import type { PGlite } from '@electric-sql/pglite';
 
 /** Something that can own the backend: one client connection. */
-export interface SessionClient {
+export interface BackendClient {
   readonly id: number;
 }
 
-export type SessionLog = (level: 'info' | 'warn', message: string) => void;
+export type EmbeddedLog = (level: 'info' | 'warn', message: string) => void;
 
 /** After this long in the queue a waiter logs who holds the backend, to make a forgotten transaction visible. */
 const STALL_WARN_MS = 5_000;
@@ -25,21 +25,21 @@ const STALL_WARN_MS = 5_000;
  * waits on something else (for example a query sent on another pooled connection) blocks
  * every client of this instance for good; the stall warning below names it.
  */
-export class BackendSession {
-  #owner: SessionClient | undefined;
-  readonly #waiters: Array<{ client: SessionClient; grant: () => void }> = [];
+export class BackendTurns {
+  #owner: BackendClient | undefined;
+  readonly #waiters: Array<{ client: BackendClient; grant: () => void }> = [];
 
   constructor(
     private readonly db: PGlite,
     private readonly name: string,
-    private readonly log: SessionLog,
+    private readonly log: EmbeddedLog,
   ) {}
 
-  isOwner(client: SessionClient): boolean {
+  isOwner(client: BackendClient): boolean {
     return this.#owner === client;
   }
 
-  async acquire(client: SessionClient): Promise<void> {
+  async acquire(client: BackendClient): Promise<void> {
     if (this.#owner === client) return;
     if (this.#owner === undefined && this.#waiters.length === 0) {
       this.#owner = client;
@@ -68,14 +68,14 @@ export class BackendSession {
     });
   }
 
-  release(client: SessionClient): void {
+  release(client: BackendClient): void {
     if (this.#owner !== client) return;
     this.#owner = undefined;
     this.#waiters.shift()?.grant();
   }
 
   /**
-   * Runs raw frontend messages on the backend. Callers must own the session. runExclusive
+   * Runs raw frontend messages on the backend. Callers must own the backend. runExclusive
    * keeps in-process users of the PGlite object (and its close()) out while this runs.
    */
   async exec(messages: Uint8Array, onData: (bytes: Uint8Array) => void): Promise<void> {

@@ -6,10 +6,10 @@
  * `telemetry.traceSampleRatio` of the configuration (production: 10 %) unless
  * OTEL_TRACES_SAMPLER names one.
  */
-import { startTelemetry } from './sdk.js';
-import { dbSpanAttributes } from './db-span-attributes.js';
-import { currentContext } from '../tenancy/request-context.js';
-import { loadConfig } from '../config/load.js';
+import { startTelemetry } from './telemetry/start-telemetry.js';
+import { dbSpanAttributes } from './telemetry/db-span-attributes.js';
+import { currentContext } from './context/request-context.js';
+import { loadConfig } from './config/load-config.js';
 
 function configuredSampleRatio(): number | undefined {
   if (process.env.OTEL_TRACES_SAMPLER) return undefined;

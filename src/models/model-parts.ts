@@ -1,5 +1,5 @@
 import { DataTypes, Op, type ModelAttributeColumnOptions, type Model, type FindOptions } from 'sequelize';
-import { uuidv7 } from './uuid7.js';
+import { uuidv7 } from './uuidv7.js';
 
 /** The key every shard table starts with: (tenant_id, id), id an app-made UUID v7. */
 export function tenantKey(): Record<'tenantId' | 'id', ModelAttributeColumnOptions<Model>> {

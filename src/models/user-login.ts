@@ -1,7 +1,7 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
-import { tenantKey } from './common.js';
+import { tenantKey } from './model-parts.js';
 
-export class SessionRecord extends Model<InferAttributes<SessionRecord>, InferCreationAttributes<SessionRecord>> {
+export class UserLoginRecord extends Model<InferAttributes<UserLoginRecord>, InferCreationAttributes<UserLoginRecord>> {
   declare tenantId: string;
   declare id: CreationOptional<string>;
   declare userId: string;
@@ -11,12 +11,15 @@ export class SessionRecord extends Model<InferAttributes<SessionRecord>, InferCr
   declare updatedAt: CreationOptional<Date>;
 }
 
-export type SessionModel = typeof SessionRecord;
+export type UserLoginModel = typeof UserLoginRecord;
 
-/** A user's login sessions; removed with the user by its afterDestroy hook. */
-export function defineSession(sequelize: Sequelize): SessionModel {
-  class Session extends SessionRecord {}
-  Session.init(
+/**
+ * A user's logins (a token hash and its expiry; table `sessions`), removed with the user
+ * by its afterDestroy hook. Named "login" in the code: "session" is the request's TenantSession.
+ */
+export function defineUserLogin(sequelize: Sequelize): UserLoginModel {
+  class UserLogin extends UserLoginRecord {}
+  UserLogin.init(
     {
       ...tenantKey(),
       userId: { type: DataTypes.UUID, allowNull: false },
@@ -25,7 +28,7 @@ export function defineSession(sequelize: Sequelize): SessionModel {
       createdAt: { type: DataTypes.DATE, allowNull: false },
       updatedAt: { type: DataTypes.DATE, allowNull: false },
     },
-    { sequelize, modelName: 'Session', tableName: 'sessions', underscored: true, whereMergeStrategy: 'and' },
+    { sequelize, modelName: 'UserLogin', tableName: 'sessions', underscored: true, whereMergeStrategy: 'and' },
   );
-  return Session;
+  return UserLogin;
 }
