@@ -33,7 +33,8 @@ export interface VersionedRecordsSpec<Row extends VersionedRow, Dto> {
 }
 
 /**
- * Update, soft delete and restore of one record, written once for every versioned model:
+ * Update, soft delete and restore of one record, written once for every versioned model
+ * (a repository extends it and adds its own create and reads):
  * the row is locked (`FOR UPDATE`) in a transaction on the primary, `If-Match` is checked
  * against its version, and the change goes through the model instance so its hooks audit
  * it (in the same transaction) and Sequelize bumps the version.

@@ -48,18 +48,12 @@ function cursorValue(dto: ProductDto, field: ProductSortField): string | number 
  * statement that writes its own audit row (see CREATE); set-based batch writes live in
  * `product-batches.ts`. Every committed change drops the product's cached copies.
  */
-export class ProductsRepository implements VersionedResource<ProductDto, ProductInput, ProductPatch> {
+export class ProductsRepository extends VersionedRecords<ProductRecord, ProductDto> implements VersionedResource<ProductDto, ProductInput, ProductPatch> {
   readonly #cache: ProductCache;
-  readonly #records: VersionedRecords<ProductRecord, ProductDto>;
 
   constructor(cache: ProductCache) {
+    super({ what: 'product', model: (node) => node.models.Product, toDto: toProductDto, afterCommit: (session, id) => cache.invalidate(session, [id]) });
     this.#cache = cache;
-    this.#records = new VersionedRecords({
-      what: 'product',
-      model: (node) => node.models.Product,
-      toDto: toProductDto,
-      afterCommit: (session, id) => cache.invalidate(session, [id]),
-    });
   }
 
   /** One round trip: the row and its audit row in one statement (see CREATE). */
@@ -125,17 +119,5 @@ export class ProductsRepository implements VersionedResource<ProductDto, Product
       const total = await node.models.Product.scope([{ method: ['createdBetween', q.createdFrom, q.createdTo] }]).count({ where });
       return { items, page: q.page, pageSize: q.pageSize, total, nextCursor };
     });
-  }
-
-  update(session: TenantSession, id: string, patch: ProductPatch, expectedVersion: number | undefined): Promise<ProductDto> {
-    return this.#records.update(session, id, patch, expectedVersion);
-  }
-
-  remove(session: TenantSession, id: string): Promise<void> {
-    return this.#records.remove(session, id);
-  }
-
-  restore(session: TenantSession, id: string): Promise<ProductDto> {
-    return this.#records.restore(session, id);
   }
 }

@@ -58,13 +58,10 @@ export function toUserDto(user: UserRecord): UserDto {
  * top, never the isolation boundary. Writes run in a transaction so the audit row commits
  * or rolls back with the change.
  */
-export class UsersRepository implements VersionedResource<UserDto, CreateUserInput, UpdateUserInput> {
-  readonly #records = new VersionedRecords<UserRecord, UserDto>({
-    what: 'user',
-    model: (node) => node.models.User,
-    toDto: toUserDto,
-    uniqueFields: UNIQUE_FIELDS,
-  });
+export class UsersRepository extends VersionedRecords<UserRecord, UserDto> implements VersionedResource<UserDto, CreateUserInput, UpdateUserInput> {
+  constructor() {
+    super({ what: 'user', model: (node) => node.models.User, toDto: toUserDto, uniqueFields: UNIQUE_FIELDS });
+  }
 
   async create(session: TenantSession, input: CreateUserInput): Promise<UserDto> {
     return session.transaction(
@@ -103,18 +100,5 @@ export class UsersRepository implements VersionedResource<UserDto, CreateUserInp
     if (q.active !== undefined) where.isActive = q.active;
     const { rows, count } = await session.read((node) => node.models.User.scope(scopes).findAndCountAll({ where }));
     return { items: rows.map(toUserDto), page: q.page, pageSize: q.pageSize, total: count };
-  }
-
-  update(session: TenantSession, id: string, patch: UpdateUserInput, expectedVersion: number | undefined): Promise<UserDto> {
-    return this.#records.update(session, id, patch, expectedVersion);
-  }
-
-  remove(session: TenantSession, id: string): Promise<void> {
-    return this.#records.remove(session, id);
-  }
-
-  /** Brings back a soft-deleted user; restoring a live one is a no-op that returns it. */
-  restore(session: TenantSession, id: string): Promise<UserDto> {
-    return this.#records.restore(session, id);
   }
 }

@@ -22,3 +22,8 @@ export function parseSort<F extends string>(sort: string): { field: F; direction
   const descending = sort.startsWith('-');
   return { field: (descending ? sort.slice(1) : sort) as F, direction: descending ? 'DESC' : 'ASC' };
 }
+
+/** Page numbers unless the client asked for keyset paging with a cursor. */
+export function pageUnlessCursor(q: { readonly page?: number | undefined; readonly cursor?: string | undefined }): number | undefined {
+  return q.cursor === undefined ? (q.page ?? 1) : undefined;
+}

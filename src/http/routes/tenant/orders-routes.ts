@@ -2,7 +2,7 @@ import express, { type Router } from 'express';
 import type { OrdersRepository } from '../../../data/orders/orders-repository.js';
 import type { OrderSortField } from '../../../data/orders/order-queries.js';
 import { parseInput } from '../../input/validation.js';
-import { parseSort, recordId } from '../../input/record-params.js';
+import { pageUnlessCursor, parseSort, recordId } from '../../input/record-params.js';
 import { orderCreate, orderList, parseIdempotencyKey } from '../../input/order-input.js';
 import { sessionOf } from '../../middleware/tenant-context.js';
 import { sendRecord } from './versioned-record-routes.js';
@@ -23,17 +23,7 @@ export function ordersRoutes(orders: OrdersRepository): Router {
 
   router.get('/', async (req, res) => {
     const q = parseInput(orderList, { ...req.query });
-    res.json(
-      await orders.list(sessionOf(res), {
-        pageSize: q.pageSize,
-        // page numbers unless the client asked for keyset paging with a cursor
-        page: q.cursor === undefined ? (q.page ?? 1) : undefined,
-        cursor: q.cursor,
-        status: q.status,
-        customerId: q.customerId,
-        sort: parseSort<OrderSortField>(q.sort),
-      }),
-    );
+    res.json(await orders.list(sessionOf(res), { ...q, page: pageUnlessCursor(q), sort: parseSort<OrderSortField>(q.sort) }));
   });
 
   router.get('/:id', async (req, res) => {

@@ -3,7 +3,7 @@ import type { ProductsRepository } from '../../../data/products/products-reposit
 import type { ProductSortField } from '../../../models/index.js';
 import { NotFoundError } from '../../../errors/errors.js';
 import { parseInput } from '../../input/validation.js';
-import { parseSort, recordId } from '../../input/record-params.js';
+import { pageUnlessCursor, parseSort, recordId } from '../../input/record-params.js';
 import { productCreate, productList, productPatch } from '../../input/product-input.js';
 import { sessionOf } from '../../middleware/tenant-context.js';
 import { sendRecord, versionedRecordRoutes } from './versioned-record-routes.js';
@@ -15,20 +15,7 @@ export function productsRoutes(products: ProductsRepository): Router {
 
   router.get('/', async (req, res) => {
     const q = parseInput(productList, { ...req.query });
-    res.json(
-      await products.list(sessionOf(res), {
-        pageSize: q.pageSize,
-        // page numbers unless the client asked for keyset paging with a cursor
-        page: q.cursor === undefined ? (q.page ?? 1) : undefined,
-        cursor: q.cursor,
-        active: q.active,
-        categoryId: q.categoryId,
-        q: q.q,
-        createdFrom: q.createdFrom,
-        createdTo: q.createdTo,
-        sort: parseSort<ProductSortField>(q.sort),
-      }),
-    );
+    res.json(await products.list(sessionOf(res), { ...q, page: pageUnlessCursor(q), sort: parseSort<ProductSortField>(q.sort) }));
   });
 
   router.get('/:id', async (req, res) => {

@@ -14,16 +14,7 @@ export function usersRoutes(users: UsersRepository): Router {
 
   router.get('/', async (req, res) => {
     const q = parseInput(userList, { ...req.query });
-    res.json(
-      await users.list(sessionOf(res), {
-        page: q.page,
-        pageSize: q.pageSize,
-        active: q.active,
-        createdFrom: q.createdFrom,
-        createdTo: q.createdTo,
-        sort: parseSort<UserSortField>(q.sort),
-      }),
-    );
+    res.json(await users.list(sessionOf(res), { ...q, sort: parseSort<UserSortField>(q.sort) }));
   });
 
   router.get('/:id', async (req, res) => {
