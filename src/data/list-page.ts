@@ -14,3 +14,12 @@ export interface Page<T> {
   readonly pageSize: number;
   readonly total: number;
 }
+
+/** What a list that offers both page numbers and keyset paging is asked for. */
+export interface ListQuery<SortField extends string> {
+  readonly pageSize: number;
+  /** page mode when set; keyset mode (cursor) otherwise */
+  readonly page?: number | undefined;
+  readonly cursor?: string | undefined;
+  readonly sort: { readonly field: SortField; readonly direction: 'ASC' | 'DESC' };
+}

@@ -4,19 +4,14 @@ import type { TenantSession } from '../tenant-session.js';
 import { ORDER_SORTABLE, type OrderStatus } from '../../models/order.js';
 import { NotFoundError } from '../../errors/errors.js';
 import { afterCursor, decodeCursor, encodeCursor } from '../keyset-cursor.js';
-import type { ListPage } from '../list-page.js';
+import type { ListPage, ListQuery } from '../list-page.js';
 import { toOrderWithCustomerDto, type LoadedOrder, type OrderWithCustomerDto } from './order-dto.js';
 
 export type OrderSortField = keyof typeof ORDER_SORTABLE;
 
-export interface OrderListQuery {
-  readonly pageSize: number;
-  /** page mode when set; keyset mode (cursor) otherwise */
-  readonly page?: number | undefined;
-  readonly cursor?: string | undefined;
+export interface OrderListQuery extends ListQuery<OrderSortField> {
   readonly status?: OrderStatus | undefined;
   readonly customerId?: string | undefined;
-  readonly sort: { readonly field: OrderSortField; readonly direction: 'ASC' | 'DESC' };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ProductRecord, ProductSortField } from '../../models/index.js';
+import type { ListQuery } from '../list-page.js';
 
 export interface ProductDto {
   readonly id: string;
@@ -30,17 +31,12 @@ export interface ProductInput {
 
 export type ProductPatch = Partial<ProductInput>;
 
-export interface ProductListQuery {
-  readonly pageSize: number;
-  /** page mode when set; keyset mode (cursor) otherwise */
-  readonly page?: number | undefined;
-  readonly cursor?: string | undefined;
+export interface ProductListQuery extends ListQuery<ProductSortField> {
   readonly active?: boolean | undefined;
   readonly categoryId?: string | undefined;
   readonly q?: string | undefined;
   readonly createdFrom?: Date | undefined;
   readonly createdTo?: Date | undefined;
-  readonly sort: { readonly field: ProductSortField; readonly direction: 'ASC' | 'DESC' };
 }
 
 export function toProductDto(p: ProductRecord): ProductDto {
