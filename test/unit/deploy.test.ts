@@ -1,7 +1,7 @@
 /**
  * Static checks of what ships: the Dockerfile and the Kubernetes manifests under k8s/.
  * No network: `kubectl kustomize` only reads local files (those tests skip when kubectl is
- * not installed), built-in kinds are validated with kubernetes-models' JSON schemas, the
+ * not installed, and fail under CI=true), built-in kinds are validated with kubernetes-models' JSON schemas, the
  * CloudNativePG clusters and the collector config by hand, and the gateway config in the
  * ConfigMap by the gateway's own loader.
  */
@@ -195,6 +195,15 @@ function createsHstore(cluster: CnpgCluster): boolean {
   const initdb = cluster.spec.bootstrap?.initdb;
   const sql = [...(initdb?.postInitApplicationSQL ?? []), ...(initdb?.postInitTemplateSQL ?? [])];
   return sql.some((s) => /create\s+extension\s+if\s+not\s+exists\s+"?hstore"?/i.test(s));
+}
+
+/**
+ * A missing tool skips its tests on a developer's machine; under CI=true it fails them,
+ * so a CI machine without it cannot pass silently (.ci/run installs both).
+ */
+function skipUnlessCi(ctx: Mocha.Context, tool: string): void {
+  if (process.env.CI === 'true') expect.fail(`${tool} is not installed (CI=true: .ci/run must install it)`);
+  ctx.skip();
 }
 
 function kubectlAvailable(): boolean {
@@ -501,11 +510,11 @@ describe('deploy: manifest files', () => {
     }
   });
 
-  it('passes yamllint (when installed)', function () {
+  it('passes yamllint (when installed; required under CI=true)', function () {
     try {
       execFileSync('yamllint', ['--version'], { stdio: 'ignore' });
     } catch {
-      this.skip();
+      skipUnlessCi(this, 'yamllint');
     }
     try {
       execFileSync('yamllint', ['--strict', '--format', 'parsable', 'k8s'], { cwd: ROOT, encoding: 'utf8' });
@@ -602,7 +611,7 @@ describe('deploy: kustomize overlays', function () {
       let gateway: IContainer;
 
       before(function () {
-        if (!hasKubectl) this.skip();
+        if (!hasKubectl) skipUnlessCi(this, 'kubectl');
         objects = kustomize(path.join(K8S, 'overlays', overlay));
         deployment = find<IDeployment>(objects, 'Deployment', GATEWAY);
         spec = podSpec(deployment.spec?.template);
