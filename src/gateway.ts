@@ -154,6 +154,8 @@ export class Gateway {
       redisUrl: config.redis,
       ttlMs: config.cache.ttlMs,
       localTtlMs: config.cache.localTtlMs,
+      localMaxBytes: config.cache.localMaxBytes,
+      localMaxEntryBytes: config.cache.localMaxEntryBytes,
       commandTimeoutMs: config.cache.commandTimeoutMs,
       connectTimeoutMs: config.cache.connectTimeoutMs,
       logger,

@@ -10,6 +10,9 @@ export interface CacheStackOptions {
   readonly redisUrl: string | undefined;
   readonly ttlMs: number;
   readonly localTtlMs: number;
+  /** bounds of the in-process tier: bytes in all, bytes of one entry */
+  readonly localMaxBytes: number;
+  readonly localMaxEntryBytes: number;
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
@@ -26,7 +29,14 @@ export class CacheStack {
   ) {}
 
   static create(options: CacheStackOptions): CacheStack {
-    const common = { logger: options.logger, ttlMs: options.ttlMs, localTtlMs: options.localTtlMs, ...(options.onResult ? { onResult: options.onResult } : {}) };
+    const common = {
+      logger: options.logger,
+      ttlMs: options.ttlMs,
+      localTtlMs: options.localTtlMs,
+      maxLocalBytes: options.localMaxBytes,
+      maxLocalEntryBytes: options.localMaxEntryBytes,
+      ...(options.onResult ? { onResult: options.onResult } : {}),
+    };
     if (options.redisUrl === undefined) return new CacheStack(new ReadThroughCache({ ...common, backend: { kind: 'localOnly' } }), undefined, undefined);
     const redis = createRedisClient(options.redisUrl, {
       name: 'shardgate-cache',

@@ -8,6 +8,9 @@ import type { InvalidationEnvelope } from './invalidation-message.js';
 import type { InvalidationChannel, SharedLookup, SharedMiss, SharedTier } from './shared-tier.js';
 
 export type CacheResult = 'hit' | 'miss' | 'error';
+
+/** what a Map entry and its bookkeeping cost beyond the two strings (an estimate) */
+const ENTRY_OVERHEAD_BYTES = 96;
 export type CacheSource = 'local' | 'redis' | 'loaded';
 
 export type CacheBackend =
@@ -23,8 +26,10 @@ export interface ReadThroughCacheOptions {
   readonly ttlMs: number;
   /** TTL in-process in shared mode: how long this process serves an entry without asking Redis */
   readonly localTtlMs: number;
-  /** bound of the in-process tier; the least recently used entry goes first */
+  /** bounds of the in-process tier (entries, bytes, bytes of one entry); the least recently used entry goes first */
   readonly maxLocalEntries?: number;
+  readonly maxLocalBytes?: number;
+  readonly maxLocalEntryBytes?: number;
   /** one call per getOrLoad, for hit-ratio metrics */
   readonly onResult?: (result: CacheResult) => void;
 }
@@ -57,7 +62,12 @@ export class ReadThroughCache {
   #closed = false;
 
   constructor(private readonly options: ReadThroughCacheOptions) {
-    this.#local = new TtlCache(options.maxLocalEntries ?? 10_000);
+    // keys and values come from clients (a product may be ~100 KB): weigh them, not just count them
+    this.#local = new TtlCache(options.maxLocalEntries ?? 10_000, Date.now, {
+      maxBytes: options.maxLocalBytes ?? 32 * 1024 * 1024,
+      maxEntryBytes: options.maxLocalEntryBytes ?? 64 * 1024,
+      sizeOf: (json, key) => 2 * (json.length + key.length) + ENTRY_OVERHEAD_BYTES,
+    });
     const { backend } = options;
     if (backend.kind === 'shared') {
       this.#unsubscribe.push(
@@ -122,6 +132,11 @@ export class ReadThroughCache {
   /** Entries in the in-process tier (for tests and gauges). */
   get localSize(): number {
     return this.#local.size;
+  }
+
+  /** What the in-process tier's entries weigh (for tests and gauges). */
+  get localBytes(): number {
+    return this.#local.bytes;
   }
 
   async #fly<T>(key: string, load: () => Promise<T | undefined>, ttlMs: number, flight: Flight): Promise<Outcome> {

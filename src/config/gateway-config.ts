@@ -88,6 +88,10 @@ export const gatewayConfigShape = z
         enabled: z.boolean(),
         /** in-process tier, used only while the invalidation subscriber is connected */
         localTtlMs: z.number().int().min(0),
+        /** bytes the in-process tier may hold (entries are weighed as UTF-16 JSON text) */
+        localMaxBytes: z.number().int().min(0),
+        /** a value heavier than this is served from Redis only, never kept in-process */
+        localMaxEntryBytes: z.number().int().min(0),
         ttlMs: z.number().int().min(1),
         commandTimeoutMs: z.number().int().min(1),
         connectTimeoutMs: z.number().int().min(1),

@@ -185,6 +185,28 @@ describe('ReadThroughCache (local only)', () => {
     expect((await cache.getOrLoad(ab, async () => 'ab2')).source).to.equal('local');
   });
 
+  it('holds the in-process tier within its byte bound and keeps oversized values out of it', async () => {
+    const { cache } = makeCache({ maxLocalBytes: 200_000, maxLocalEntryBytes: 20_000 });
+    const big = 'x'.repeat(15_000); // ~30 KB as UTF-16: over the one-entry bound
+    const small = 'y'.repeat(4_000); // ~8 KB
+    let loads = 0;
+    const load = (text: string) => async () => {
+      loads++;
+      return { text };
+    };
+    const bigKey = cacheKeys.product('acme', 'big');
+    expect((await cache.getOrLoad(bigKey, load(big))).source).to.equal('loaded');
+    expect((await cache.getOrLoad(bigKey, load(big))).source, 'an oversized value is loaded again, never kept').to.equal('loaded');
+    expect(cache.localSize).to.equal(0);
+    // a flood of distinct keys: the tier keeps its most recent entries within the bound
+    for (let i = 0; i < 200; i++) await cache.getOrLoad(cacheKeys.product('acme', `p${i}`), load(small));
+    expect(cache.localBytes).to.be.at.most(200_000);
+    expect(cache.localSize).to.be.within(20, 24);
+    expect((await cache.getOrLoad(cacheKeys.product('acme', 'p199'), load(small))).source).to.equal('local');
+    expect((await cache.getOrLoad(cacheKeys.product('acme', 'p0'), load(small))).source, 'the oldest were evicted').to.equal('loaded');
+    expect(loads).to.equal(2 + 200 + 1);
+  });
+
   it('expires entries after their TTL', async () => {
     const { cache } = makeCache({ ttlMs: 20 });
     await cache.getOrLoad(key, async () => 1);
