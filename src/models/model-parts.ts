@@ -37,7 +37,6 @@ export function listScopes(sortable: Readonly<Record<string, string>>) {
       if (to) range[Op.lt] = to;
       return Object.getOwnPropertySymbols(range).length === 0 ? {} : { where: { createdAt: range } };
     },
-    paginate: (page: number, pageSize: number): FindOptions => ({ limit: pageSize, offset: (page - 1) * pageSize }),
     orderBy: (field: string, direction: 'ASC' | 'DESC'): FindOptions => {
       const attribute = sortable[field];
       if (attribute === undefined) throw new Error(`unsortable field ${field}`);

@@ -170,6 +170,58 @@ describe('tenant API: /v1/users', function () {
     expect(past.body.total).to.equal(0);
   });
 
+  it('pages by cursor through every user exactly once, counting only when asked', async () => {
+    const t = await gw.createTenant();
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await t.createUser({ username: `cur-${i}`, email: `cur${i}@example.com` });
+      expect(res.status).to.equal(201);
+      made.push(res.body.id as string);
+    }
+    const strong = { 'x-consistency': 'strong' };
+    for (const sort of ['createdAt', '-username', 'email']) {
+      const seen: string[] = [];
+      let cursor = '';
+      for (let round = 0; round < 10; round++) {
+        const res = await t.request('GET', `/v1/users?pageSize=3&sort=${sort}&cursor=${cursor}`, { headers: strong });
+        expect(res.status, res.text).to.equal(200);
+        expect(res.body, 'a cursor page counts nothing unless asked').not.to.have.property('total');
+        expect(res.body).not.to.have.property('page');
+        seen.push(...(res.body.items as Array<{ id: string }>).map((u) => u.id));
+        if (res.body.nextCursor === null) break;
+        cursor = res.body.nextCursor as string;
+      }
+      expect(seen.length, sort).to.equal(made.length);
+      expect(new Set(seen), sort).to.deep.equal(new Set(made));
+    }
+    const counted = await t.request('GET', '/v1/users?pageSize=3&cursor=&total=true', { headers: strong });
+    expect(counted.body).to.include({ total: 7 });
+    const uncounted = await t.request('GET', '/v1/users?page=2&pageSize=3&total=false', { headers: strong });
+    expect(uncounted.body).to.include({ page: 2, pageSize: 3 });
+    expect(uncounted.body).not.to.have.property('total');
+    // a cursor made for another sort order is refused, naming it
+    const first = await t.request('GET', '/v1/users?pageSize=3&sort=username&cursor=', { headers: strong });
+    const wrong = await t.request('GET', `/v1/users?sort=email&cursor=${first.body.nextCursor as string}`, { headers: strong });
+    expect(wrong.status).to.equal(400);
+    expect(wrong.body.field).to.equal('cursor');
+  });
+
+  it('refuses a page past 10,000 rows with a 400 on page that points to cursor', async () => {
+    for (const query of ['page=100000', 'page=101&pageSize=100', 'page=10001', 'page=501&pageSize=20']) {
+      const res = await tenant.request('GET', `/v1/users?${query}`);
+      expect(res.status, query).to.equal(400);
+      expect(res.body.field, query).to.equal('page');
+      expect(res.body.detail, query).to.match(/cursor/);
+    }
+    for (const path of ['/v1/products?page=100000', '/v1/orders?page=1001&pageSize=10']) {
+      const res = await tenant.request('GET', path);
+      expect(res.status, path).to.equal(400);
+      expect(res.body.field, path).to.equal('page');
+    }
+    const last = await tenant.request('GET', '/v1/users?page=100&pageSize=100');
+    expect(last.status, 'the 10,000th row is still reachable by page').to.equal(200);
+  });
+
   it('rejects bad list parameters naming the parameter', async () => {
     const cases: Array<[string, string]> = [
       ['page=0', 'page'],

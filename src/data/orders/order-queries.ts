@@ -3,8 +3,7 @@ import type { ShardNode } from '../../cluster/shard-node.js';
 import type { TenantSession } from '../tenant-session.js';
 import { ORDER_SORTABLE, type OrderStatus } from '../../models/order.js';
 import { NotFoundError } from '../../errors/errors.js';
-import { afterCursor, decodeCursor, encodeCursor } from '../keyset-cursor.js';
-import type { ListPage, ListQuery } from '../list-page.js';
+import { ListPager, type ListPage, type ListQuery } from '../list-page.js';
 import { toOrderWithCustomerDto, type LoadedOrder, type OrderWithCustomerDto } from './order-dto.js';
 
 export type OrderSortField = keyof typeof ORDER_SORTABLE;
@@ -43,36 +42,16 @@ export async function getOrder(session: TenantSession, id: string): Promise<Orde
   return toOrderWithCustomerDto(order);
 }
 
-function cursorValue(dto: OrderWithCustomerDto, field: OrderSortField): string | number {
-  return dto[field];
-}
-
-/** One page of orders, in page mode (with `total`) or keyset mode (after `cursor`). */
+/** One page of orders, in page mode or keyset mode (after `cursor`); `total` when asked. */
 export async function listOrders(session: TenantSession, q: OrderListQuery): Promise<ListPage<OrderWithCustomerDto>> {
   const { tenantId } = session;
-  const attribute = ORDER_SORTABLE[q.sort.field];
+  const pager = new ListPager(q, ORDER_SORTABLE[q.sort.field]);
   const conditions: WhereOptions[] = [{ tenantId }];
   if (q.status !== undefined) conditions.push({ status: q.status });
   if (q.customerId !== undefined) conditions.push({ customerId: q.customerId });
-  const sortKey = `${q.sort.direction === 'DESC' ? '-' : ''}${q.sort.field}`;
-  const keyset = q.page === undefined;
-  const filter: WhereOptions = { [Op.and]: [...conditions] };
-  if (keyset && q.cursor) conditions.push(afterCursor(attribute, q.sort.direction, decodeCursor(q.cursor, sortKey)));
-
   return session.read(async (node) => {
-    const rows = await findOrders(node, tenantId, {
-      where: { [Op.and]: conditions },
-      // id breaks ties so pages are stable
-      order: [[attribute, q.sort.direction], ['id', q.sort.direction]],
-      limit: q.pageSize,
-      offset: keyset ? 0 : ((q.page ?? 1) - 1) * q.pageSize,
-    });
-    const items = rows.map(toOrderWithCustomerDto);
-    const last = items.at(-1);
-    const nextCursor =
-      last !== undefined && items.length === q.pageSize ? encodeCursor({ sort: sortKey, value: cursorValue(last, q.sort.field), id: last.id }) : null;
-    if (keyset) return { items, pageSize: q.pageSize, nextCursor };
-    const total = await node.models.Order.count({ where: filter });
-    return { items, page: q.page, pageSize: q.pageSize, total, nextCursor };
+    const rows = await findOrders(node, tenantId, { where: pager.where(conditions), order: pager.order, limit: pager.limit, offset: pager.offset });
+    const total = pager.wantsTotal ? await node.models.Order.count({ where: { [Op.and]: conditions } }) : undefined;
+    return pager.page(rows.map(toOrderWithCustomerDto), (o) => o[q.sort.field], total);
   });
 }

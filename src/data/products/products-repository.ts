@@ -1,9 +1,8 @@
 import { Op, Sequelize, type WhereOptions } from 'sequelize';
-import { uuidv7, PRODUCT_SORTABLE, type ProductRecord, type ProductSortField } from '../../models/index.js';
+import { uuidv7, PRODUCT_SORTABLE, type ProductRecord } from '../../models/index.js';
 import { servedByName, type TenantSession } from '../tenant-session.js';
 import { VersionedRecords, type VersionedResource } from '../versioned-records.js';
-import { afterCursor, decodeCursor, encodeCursor } from '../keyset-cursor.js';
-import type { ListPage } from '../list-page.js';
+import { ListPager, type ListPage } from '../list-page.js';
 import { HSTORE_FROM_JSONB, PRODUCT_ROW_SQL, rowToDto, type ProductRow } from './product-rows.js';
 import { toProductDto, type ProductDto, type ProductInput, type ProductListQuery, type ProductPatch } from './product-dto.js';
 import type { CacheOutcome, LoadedProduct, ProductCache } from './product-cache.js';
@@ -37,10 +36,6 @@ const CREATE = `WITH p AS (
     FROM p
   )
   SELECT ${PRODUCT_ROW_SQL} FROM p`;
-
-function cursorValue(dto: ProductDto, field: ProductSortField): string | number {
-  return dto[field];
-}
 
 /**
  * A tenant's products. Updates, deletes and restores go through model instances
@@ -92,7 +87,7 @@ export class ProductsRepository extends VersionedRecords<ProductRecord, ProductD
   }
 
   async list(session: TenantSession, q: ProductListQuery): Promise<ListPage<ProductDto>> {
-    const attribute = PRODUCT_SORTABLE[q.sort.field];
+    const pager = new ListPager(q, PRODUCT_SORTABLE[q.sort.field]);
     const conditions: WhereOptions[] = [{ tenantId: session.tenantId }];
     if (q.active !== undefined) conditions.push({ isActive: q.active });
     if (q.categoryId !== undefined) conditions.push({ categoryId: q.categoryId });
@@ -100,24 +95,16 @@ export class ProductsRepository extends VersionedRecords<ProductRecord, ProductD
       // the generated tsvector column, through the tenant-led GIN index
       conditions.push(Sequelize.where(Sequelize.col('search'), Op.match, Sequelize.fn('websearch_to_tsquery', 'english', q.q)));
     }
-    const sortKey = `${q.sort.direction === 'DESC' ? '-' : ''}${q.sort.field}`;
-    const keyset = q.page === undefined;
-    if (keyset && q.cursor) conditions.push(afterCursor(attribute, q.sort.direction, decodeCursor(q.cursor, sortKey)));
-    const where = { [Op.and]: conditions };
-
+    const created = { method: ['createdBetween', q.createdFrom, q.createdTo] } as const;
     return session.read(async (node) => {
-      const scoped = node.models.Product.scope([
-        { method: ['createdBetween', q.createdFrom, q.createdTo] },
-        { method: ['orderBy', q.sort.field, q.sort.direction] },
-      ]);
-      const rows = await scoped.findAll({ where, limit: q.pageSize, offset: keyset ? 0 : ((q.page ?? 1) - 1) * q.pageSize });
-      const items = rows.map(toProductDto);
-      const last = items.at(-1);
-      const nextCursor =
-        last !== undefined && items.length === q.pageSize ? encodeCursor({ sort: sortKey, value: cursorValue(last, q.sort.field), id: last.id }) : null;
-      if (keyset) return { items, pageSize: q.pageSize, nextCursor };
-      const total = await node.models.Product.scope([{ method: ['createdBetween', q.createdFrom, q.createdTo] }]).count({ where });
-      return { items, page: q.page, pageSize: q.pageSize, total, nextCursor };
+      const rows = await node.models.Product.scope([created, { method: ['orderBy', q.sort.field, q.sort.direction] }]).findAll({
+        where: pager.where(conditions),
+        limit: pager.limit,
+        offset: pager.offset,
+      });
+      const total = pager.wantsTotal ? await node.models.Product.scope([created]).count({ where: { [Op.and]: conditions } }) : undefined;
+      return pager.page(rows.map(toProductDto), (p) => p[q.sort.field], total);
     });
   }
+
 }

@@ -1,8 +1,9 @@
-import { audited, type UserRecord, type UserSortField } from '../../models/index.js';
+import { Op, type WhereOptions } from 'sequelize';
+import { audited, USER_SORTABLE, type UserRecord, type UserSortField } from '../../models/index.js';
 import { NotFoundError } from '../../errors/errors.js';
 import type { TenantSession } from '../tenant-session.js';
 import { VersionedRecords, type VersionedResource } from '../versioned-records.js';
-import type { Page } from '../list-page.js';
+import { ListPager, type ListPage, type ListQuery } from '../list-page.js';
 
 export interface UserDto {
   readonly id: string;
@@ -27,13 +28,10 @@ export interface CreateUserInput {
 
 export type UpdateUserInput = Partial<CreateUserInput>;
 
-export interface UserListQuery {
-  readonly page: number;
-  readonly pageSize: number;
+export interface UserListQuery extends ListQuery<UserSortField> {
   readonly active?: boolean | undefined;
   readonly createdFrom?: Date | undefined;
   readonly createdTo?: Date | undefined;
-  readonly sort: { readonly field: UserSortField; readonly direction: 'ASC' | 'DESC' };
 }
 
 /** unique index → the API field it guards, for 409s that name the field */
@@ -90,15 +88,20 @@ export class UsersRepository extends VersionedRecords<UserRecord, UserDto> imple
     return toUserDto(user);
   }
 
-  async list(session: TenantSession, q: UserListQuery): Promise<Page<UserDto>> {
-    const scopes: Array<string | { method: [string, ...unknown[]] }> = [
-      { method: ['createdBetween', q.createdFrom, q.createdTo] },
-      { method: ['orderBy', q.sort.field, q.sort.direction] },
-      { method: ['paginate', q.page, q.pageSize] },
-    ];
-    const where: Record<string, unknown> = { tenantId: session.tenantId };
-    if (q.active !== undefined) where.isActive = q.active;
-    const { rows, count } = await session.read((node) => node.models.User.scope(scopes).findAndCountAll({ where }));
-    return { items: rows.map(toUserDto), page: q.page, pageSize: q.pageSize, total: count };
+  async list(session: TenantSession, q: UserListQuery): Promise<ListPage<UserDto>> {
+    const pager = new ListPager(q, USER_SORTABLE[q.sort.field]);
+    const conditions: WhereOptions[] = [{ tenantId: session.tenantId }];
+    if (q.active !== undefined) conditions.push({ isActive: q.active });
+    const created = { method: ['createdBetween', q.createdFrom, q.createdTo] } as const;
+    return session.read(async (node) => {
+      const rows = await node.models.User.scope([created, { method: ['orderBy', q.sort.field, q.sort.direction] }]).findAll({
+        where: pager.where(conditions),
+        limit: pager.limit,
+        offset: pager.offset,
+      });
+      const total = pager.wantsTotal ? await node.models.User.scope([created]).count({ where: { [Op.and]: conditions } }) : undefined;
+      return pager.page(rows.map(toUserDto), (u) => u[q.sort.field], total);
+    });
   }
+
 }

@@ -3,7 +3,8 @@ import { UUID_PATTERN } from '../../models/index.js';
 import { ORDER_SORTABLE } from '../../models/order.js';
 import { ValidationError } from '../../errors/errors.js';
 import { IDEMPOTENCY_FIELD } from '../../data/orders/idempotency-keys.js';
-import { queryInt, queryValue } from './validation.js';
+import { queryValue } from './validation.js';
+import { listInput } from './list-input.js';
 
 export const ORDER_MAX_ITEMS = 100;
 export const ORDER_MAX_QUANTITY = 10_000;
@@ -45,15 +46,9 @@ export const orderCreate = z.strictObject({
     }),
 });
 
-const sortValues = Object.keys(ORDER_SORTABLE).flatMap((f) => [f, `-${f}`]);
-
-export const orderList = z.strictObject({
-  page: queryInt(1, 1_000_000).optional(),
-  pageSize: queryInt(1, 100).default(20),
-  cursor: queryValue.max(512).optional(),
+export const orderList = listInput(ORDER_SORTABLE, {
   status: queryValue.pipe(z.enum(['pending', 'confirmed', 'cancelled'], { error: 'must be pending, confirmed or cancelled' })).optional(),
   customerId: queryValue.pipe(uuid).optional(),
-  sort: queryValue.refine((v) => sortValues.includes(v), `must be one of ${sortValues.join(', ')}`).default('createdAt'),
 });
 
 /** Idempotency-Key: 1..255 printable ASCII characters; absent means no idempotency. */

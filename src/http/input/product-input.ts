@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PRODUCT_SORTABLE } from '../../models/index.js';
-import { jsonObject, noProtoKeys, queryBool, queryDate, queryInt, queryValue, safeString } from './validation.js';
+import { jsonObject, noProtoKeys, queryBool, queryDate, queryValue, safeString } from './validation.js';
+import { listInput } from './list-input.js';
 
 /** A price: a number or decimal string, at most two decimals, 0 … 9,999,999,999.99; normalised to text. */
 export const price = z
@@ -41,16 +42,10 @@ export const productPatchFields = z.strictObject({
 
 export const productPatch = productPatchFields.refine((v) => Object.keys(v).length > 0, 'must change at least one field');
 
-const sortValues = Object.keys(PRODUCT_SORTABLE).flatMap((f) => [f, `-${f}`]);
-
-export const productList = z.strictObject({
-  page: queryInt(1, 1_000_000).optional(),
-  pageSize: queryInt(1, 100).default(20),
-  cursor: queryValue.max(512).optional(),
+export const productList = listInput(PRODUCT_SORTABLE, {
   active: queryBool.optional(),
   categoryId: queryValue.max(64).optional(),
   q: queryValue.min(1, 'must not be empty').max(200).optional(),
   createdFrom: queryDate.optional(),
   createdTo: queryDate.optional(),
-  sort: queryValue.refine((v) => sortValues.includes(v), `must be one of ${sortValues.join(', ')}`).default('createdAt'),
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { USER_SORTABLE } from '../../models/index.js';
-import { jsonObject, queryBool, queryDate, queryInt, queryValue, safeString } from './validation.js';
+import { jsonObject, queryBool, queryDate, safeString } from './validation.js';
+import { listInput } from './list-input.js';
 
 const username = safeString(3, 64).regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, "_", "." and "-"');
 const email = safeString(3, 254).pipe(z.email('must be an email address'));
@@ -27,13 +28,8 @@ export const userPatch = z
   })
   .refine((v) => Object.keys(v).length > 0, 'must change at least one field');
 
-const sortValues = Object.keys(USER_SORTABLE).flatMap((f) => [f, `-${f}`]);
-
-export const userList = z.strictObject({
-  page: queryInt(1, 1_000_000).default(1),
-  pageSize: queryInt(1, 100).default(20),
+export const userList = listInput(USER_SORTABLE, {
   active: queryBool.optional(),
   createdFrom: queryDate.optional(),
   createdTo: queryDate.optional(),
-  sort: queryValue.refine((v) => sortValues.includes(v), `must be one of ${sortValues.join(', ')}`).default('createdAt'),
 });

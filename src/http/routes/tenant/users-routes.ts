@@ -2,7 +2,7 @@ import express, { type Router } from 'express';
 import type { UsersRepository } from '../../../data/users/users-repository.js';
 import type { UserSortField } from '../../../models/index.js';
 import { parseInput } from '../../input/validation.js';
-import { parseSort, recordId } from '../../input/record-params.js';
+import { pageUnlessCursor, parseSort, recordId } from '../../input/record-params.js';
 import { userCreate, userList, userPatch } from '../../input/user-input.js';
 import { sessionOf } from '../../middleware/tenant-context.js';
 import { sendRecord, versionedRecordRoutes } from './versioned-record-routes.js';
@@ -14,7 +14,7 @@ export function usersRoutes(users: UsersRepository): Router {
 
   router.get('/', async (req, res) => {
     const q = parseInput(userList, { ...req.query });
-    res.json(await users.list(sessionOf(res), { ...q, sort: parseSort<UserSortField>(q.sort) }));
+    res.json(await users.list(sessionOf(res), { ...q, page: pageUnlessCursor(q), sort: parseSort<UserSortField>(q.sort) }));
   });
 
   router.get('/:id', async (req, res) => {
