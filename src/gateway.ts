@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
-import { CatalogStore, type ShardRow } from './catalog/catalog-store.js';
+import { Catalog } from './catalog/catalog.js';
+import type { ShardRow } from './catalog/catalog-rows.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { HealthMonitor } from './cluster/health-monitor.js';
 import { ShardRouter } from './cluster/router.js';
@@ -67,7 +68,7 @@ export class Gateway {
   private constructor(
     readonly config: Readonly<GatewayConfig>,
     readonly lifecycle: Lifecycle,
-    readonly catalog: CatalogStore,
+    readonly catalog: Catalog,
     readonly registry: ShardRegistry,
     readonly health: HealthMonitor,
     readonly placement: PlacementService,
@@ -84,7 +85,7 @@ export class Gateway {
     if (config.catalog === undefined) throw new Error('Gateway.start needs a catalog URL (main.ts starts the embedded one)');
     const lifecycle = new Lifecycle();
 
-    const catalog = new CatalogStore({
+    const catalog = new Catalog({
       url: config.catalog,
       poolMax: Math.max(2, Math.min(config.pool.max, 5)),
       connectTimeoutMs: config.db.connectTimeoutMs,
@@ -93,8 +94,8 @@ export class Gateway {
       statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
     });
     await catalog.migrate();
-    await catalog.seedShards(seedRows(config));
-    if (options.endpointsFromConfig) await catalog.updateShardEndpoints(seedRows(config));
+    await catalog.shards.seed(seedRows(config));
+    if (options.endpointsFromConfig) await catalog.shards.updateEndpoints(seedRows(config));
 
     // metrics read node health and pools at scrape time; the registry is made just below
     const made: { registry?: ShardRegistry } = {};
@@ -141,7 +142,7 @@ export class Gateway {
     placement.start();
 
     const router = new ShardRouter({ maxReplicaLagMs: config.routing.maxReplicaLagMs, maxReplicaLagBytes: config.routing.maxReplicaLagBytes });
-    const authenticator = new TenantAuthenticator(catalog, {
+    const authenticator = new TenantAuthenticator(catalog.tenants, {
       cacheTtlMs: config.tenants.cacheTtlMs,
       negativeCacheTtlMs: config.tenants.negativeCacheTtlMs,
     });
@@ -229,7 +230,7 @@ export class Gateway {
         : undefined,
     });
     const adminApp = createAdminApp({
-      logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator, metrics,
+      logger, lifecycle, adminToken: options.adminToken, tenants: catalog.tenants, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
     });

@@ -5,7 +5,7 @@
  */
 import { loadConfig, ConfigError } from './config/load.js';
 import { createLogger } from './telemetry/logger.js';
-import { CatalogStore } from './catalog/catalog-store.js';
+import { Catalog } from './catalog/catalog.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { buildModelDeps, seedRows } from './gateway.js';
 import { migrate, MigrationLock } from './schema/migrator.js';
@@ -15,15 +15,15 @@ async function run(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.log.level);
   if (config.catalog === undefined) throw new ConfigError('migrate needs a catalog (GATEWAY_CONFIG or CATALOG_URL)');
-  const catalog = new CatalogStore({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
+  const catalog = new Catalog({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
   const registry = new ShardRegistry(
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
     buildModelDeps(config),
   );
   try {
     logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
-    await catalog.seedShards(seedRows(config));
-    for (const row of await catalog.listShards()) {
+    await catalog.shards.seed(seedRows(config));
+    for (const row of await catalog.shards.list()) {
       if (row.state === 'retired') continue;
       const shard = registry.add(row);
       logger.info({ shard: row.id, applied: await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard) }, 'shard migrated');

@@ -1,4 +1,5 @@
-import type { CatalogStore } from '../catalog/catalog-store.js';
+import type { PinStore } from '../catalog/pin-store.js';
+import type { ShardStore } from '../catalog/shard-store.js';
 import type { PlacementChanges } from './move-finish.js';
 import { currentPlacement, ringOf } from './planner.js';
 
@@ -9,22 +10,23 @@ import { currentPlacement, ringOf } from './planner.js';
  */
 export class CatalogPlacement implements PlacementChanges {
   constructor(
-    private readonly catalog: CatalogStore,
+    private readonly shards: ShardStore,
+    private readonly pins: PinStore,
     private readonly announce: (tenantIds: readonly string[]) => Promise<void>,
   ) {}
 
   async place(tenantId: string, shardId: string, reason: string): Promise<{ pinned: boolean }> {
-    const ring = ringOf(await this.catalog.listShards(), ['active']);
+    const ring = ringOf(await this.shards.list(), ['active']);
     const pinned = ring.get(tenantId) !== shardId;
-    if (pinned) await this.catalog.setPin({ tenantId, shardId, reason });
-    else await this.catalog.deletePin(tenantId);
+    if (pinned) await this.pins.set({ tenantId, shardId, reason });
+    else await this.pins.delete(tenantId);
     await this.announce([tenantId]);
     return { pinned };
   }
 
   /** The shard the catalog places the tenant on now (its pin, else the ring). */
   async placedOn(tenantId: string): Promise<string> {
-    const [shards, pins] = await Promise.all([this.catalog.listShards(), this.catalog.listPins()]);
+    const [shards, pins] = await Promise.all([this.shards.list(), this.pins.list()]);
     return currentPlacement({ tenantIds: [tenantId], shards, pins }).shardFor(tenantId).shardId;
   }
 }

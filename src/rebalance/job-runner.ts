@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { JobStore } from './job-store.js';
-import type { JobRecord, MoveRecord } from './job-records.js';
+import type { JobStore } from '../catalog/job-store.js';
+import type { JobRecord, MoveRecord } from '../catalog/job-rows.js';
 import { isTerminal } from './move-stage.js';
 import type { StopReason, TenantMover } from './tenant-mover.js';
 

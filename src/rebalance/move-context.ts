@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
 import type { FenceHold } from './fence.js';
-import type { JobStore, MovePatch } from './job-store.js';
-import type { MoveRecord } from './job-records.js';
+import type { JobStore } from '../catalog/job-store.js';
+import type { MovePatch, MoveRecord } from '../catalog/job-rows.js';
 import type { TenantTable } from './shard-admin-sql.js';
 import { replicationName } from './shard-admin-sql.js';
 import { tenantTables } from './tenant-tables.js';

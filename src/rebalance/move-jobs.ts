@@ -1,12 +1,15 @@
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, ValidationError } from '../errors/errors.js';
 import type { JobRunner } from './job-runner.js';
-import type { JobStore } from './job-store.js';
-import { jobView, type JobRecord, type MoveRecord } from './job-records.js';
-import { currentPlacement, planDrain, planRebalance, type PlannedMove } from './planner.js';
+import type { JobStore } from '../catalog/job-store.js';
+import type { ShardStore } from '../catalog/shard-store.js';
+import type { JobRecord, MoveRecord, PlannedMove } from '../catalog/job-rows.js';
+import { jobView } from './job-records.js';
+import { currentPlacement, planDrain, planRebalance } from './planner.js';
 
 export interface MoveJobsDeps {
   readonly store: JobStore;
+  readonly shards: ShardStore;
   readonly runner: JobRunner;
   /** reloads this gateway's placement and tells every other gateway (and drops the tenants' cache) */
   readonly announce: (tenantIds: readonly string[]) => Promise<void>;
@@ -24,12 +27,12 @@ export class MoveJobs {
   constructor(private readonly deps: MoveJobsDeps) {}
 
   async startMove(tenantId: string, to: string): Promise<string> {
-    const { jobId } = await this.deps.store.createJob('move', (snapshot) => {
-      if (!snapshot.tenantIds.includes(tenantId)) throw new NotFoundError('tenant', tenantId);
-      const shard = snapshot.shards.find((s) => s.id === to);
+    const { jobId } = await this.deps.store.createJob('move', (input) => {
+      if (!input.tenantIds.includes(tenantId)) throw new NotFoundError('tenant', tenantId);
+      const shard = input.shards.find((s) => s.id === to);
       if (!shard) throw new ValidationError('to', `to: unknown shard ${JSON.stringify(to)}`);
       if (shard.state !== 'active' && shard.state !== 'standby') throw new ConflictError(`Shard ${to} is ${shard.state} and takes no tenants`, 'to');
-      const from = currentPlacement(snapshot).shardFor(tenantId).shardId;
+      const from = currentPlacement(input).shardFor(tenantId).shardId;
       if (from === to) throw new ConflictError(`Tenant ${tenantId} is already on ${to}`, 'to');
       return { params: {}, moves: [{ tenant: tenantId, from, to }] };
     });
@@ -37,14 +40,14 @@ export class MoveJobs {
   }
 
   async planRebalance(): Promise<readonly PlannedMove[]> {
-    return planRebalance(await this.deps.store.snapshot()).moves;
+    return planRebalance(await this.deps.store.planInput()).moves;
   }
 
   /** Pins every tenant that will move where it is, activates the standby shards (the ring changes), then moves them. */
   async startRebalance(): Promise<string> {
-    const { jobId, changes } = await this.deps.store.createJob('rebalance', (snapshot, id) => {
-      const plan = planRebalance(snapshot);
-      const standby = snapshot.shards.filter((s) => s.state === 'standby').map((s) => s.id);
+    const { jobId, changes } = await this.deps.store.createJob('rebalance', (input, id) => {
+      const plan = planRebalance(input);
+      const standby = input.shards.filter((s) => s.state === 'standby').map((s) => s.id);
       return {
         params: { activated: standby },
         moves: plan.moves,
@@ -58,12 +61,12 @@ export class MoveJobs {
 
   /** Takes the shard out of the ring with its tenants pinned in place, then moves each where the ring now puts it. */
   async startDrain(shardId: string): Promise<string> {
-    const { jobId } = await this.deps.store.createJob('drain', (snapshot, id) => {
-      const shard = snapshot.shards.find((s) => s.id === shardId);
+    const { jobId } = await this.deps.store.createJob('drain', (input, id) => {
+      const shard = input.shards.find((s) => s.id === shardId);
       if (!shard) throw new NotFoundError('shard', shardId);
       if (shard.state === 'retired') throw new ConflictError(`Shard ${shardId} is already retired`);
-      if (!snapshot.shards.some((s) => s.id !== shardId && s.state === 'active')) throw new ConflictError(`No other active shard can take the tenants of ${shardId}`);
-      const plan = planDrain(snapshot, shardId);
+      if (!input.shards.some((s) => s.id !== shardId && s.state === 'active')) throw new ConflictError(`No other active shard can take the tenants of ${shardId}`);
+      const plan = planDrain(input, shardId);
       return {
         params: { shard: shardId },
         moves: plan.moves,
@@ -83,7 +86,7 @@ export class MoveJobs {
   /** The runner's end of a job: a drained shard with every tenant gone is retired. */
   async finishJob(job: JobRecord, _moves: readonly MoveRecord[], succeeded: boolean): Promise<void> {
     if (job.kind !== 'drain' || !succeeded || job.params.shard === undefined) return;
-    await this.deps.store.setShardState(job.params.shard, 'retired');
+    await this.deps.shards.setState(job.params.shard, 'retired');
     await this.deps.announce([]);
   }
 

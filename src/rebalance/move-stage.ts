@@ -1,3 +1,5 @@
+import type { JobState, MoveStage } from '../catalog/job-rows.js';
+
 /**
  * A tenant move is a state machine; the stage is persisted in the catalog *before* the
  * stage's side effects run, so whoever resumes a move knows what may already exist:
@@ -12,8 +14,6 @@
  * - cutover:     the catalog places the tenant on the target; gateways are told
  * - cleanup:     subscription, publication and slot dropped, the source's rows deleted
  */
-export type MoveStage = 'pending' | 'copying' | 'catching_up' | 'fenced' | 'verified' | 'cutover' | 'cleanup' | 'done' | 'failed';
-
 export const MOVE_STAGES: readonly MoveStage[] = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done', 'failed'];
 
 /** The happy path, in order. */
@@ -48,9 +48,6 @@ export function canTransition(from: MoveStage, to: MoveStage): boolean {
   if (to === 'pending') return !isPastCutover(from) && from !== 'pending';
   return nextStage(from) === to;
 }
-
-export type JobKind = 'move' | 'rebalance' | 'drain';
-export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
 export function isJobOpen(state: JobState): boolean {
   return state === 'pending' || state === 'running';

@@ -1,6 +1,6 @@
 import { FenceHold } from './fence.js';
 import type { MoveContext } from './move-context.js';
-import type { MovePatch } from './job-store.js';
+import type { MovePatch } from '../catalog/job-rows.js';
 import {
   createPublication, createSubscription, dropSlots, dropSubscription, flushTarget, streamLagBytes, subscriptionReceived, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
 } from './replication-ops.js';

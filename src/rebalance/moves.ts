@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CatalogStore } from '../catalog/catalog-store.js';
+import type { Catalog } from '../catalog/catalog.js';
 import type { PlacementService } from '../placement/placement-service.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
 import { NotFoundError } from '../errors/errors.js';
 import { CatalogPlacement } from './catalog-placement.js';
 import { JobRunner } from './job-runner.js';
-import { JobStore } from './job-store.js';
 import { MoveJobs } from './move-jobs.js';
 import { ShardProvisioner } from './shard-provisioner.js';
 import { TenantMover, type MoveHooks } from './tenant-mover.js';
@@ -21,7 +20,7 @@ import type { MovesConfig } from './move-context.js';
 export interface MovesDeps {
   readonly config: MovesConfig;
   readonly connectTimeoutMs: number;
-  readonly catalog: CatalogStore;
+  readonly catalog: Catalog;
   readonly placement: PlacementService;
   readonly logger: Logger;
   /** reloads this gateway's placement, broadcasts the catalog version, drops the tenants' cached entries */
@@ -53,7 +52,6 @@ export function withPassword(url: string, password: string | undefined): string 
 
 /** The moves subsystem, wired: the runner (start/stop with the gateway) and what the admin API calls. */
 export interface Moves {
-  readonly store: JobStore;
   readonly runner: JobRunner;
   readonly jobs: MoveJobs;
   readonly provisioner: ShardProvisioner;
@@ -63,13 +61,13 @@ export interface Moves {
 export function createMoves(deps: MovesDeps): Moves {
   const { config, catalog, logger } = deps;
   const admin = { statementTimeoutMs: config.statementTimeoutMs, connectTimeoutMs: deps.connectTimeoutMs };
-  const store = new JobStore(catalog.sequelize);
+  const store = catalog.jobs;
   const shard = async (id: string) => {
-    const row = (await catalog.listShards()).find((s) => s.id === id);
+    const row = (await catalog.shards.list()).find((s) => s.id === id);
     if (!row) throw new NotFoundError('shard', id);
     return row;
   };
-  const placement = new CatalogPlacement(catalog, deps.announce);
+  const placement = new CatalogPlacement(catalog.shards, catalog.pins, deps.announce);
   const mover = new TenantMover({
     store,
     shards: { primaryUrl: async (id) => withPassword((await shard(id)).primary, deps.shardPassword) },
@@ -85,8 +83,8 @@ export function createMoves(deps: MovesDeps): Moves {
     { store, mover, logger, finishJob: (job, moves, ok) => holder.jobs?.finishJob(job, moves, ok) ?? Promise.resolve(), placedOn: (t) => placement.placedOn(t) },
     { owner: `gateway-${randomUUID()}`, concurrency: config.concurrency, leaseMs: config.leaseMs },
   );
-  const jobs = new MoveJobs({ store, runner, announce: deps.announce, logger });
+  const jobs = new MoveJobs({ store, shards: catalog.shards, runner, announce: deps.announce, logger });
   holder.jobs = jobs;
-  const provisioner = new ShardProvisioner({ catalog, admin, migrate: deps.migrateShard, forget: deps.forgetShard, announce: deps.announce });
-  return { store, runner, jobs, provisioner, transfer: new TenantTransfer(catalog, deps.placement, admin) };
+  const provisioner = new ShardProvisioner({ shards: catalog.shards, admin, migrate: deps.migrateShard, forget: deps.forgetShard, announce: deps.announce });
+  return { runner, jobs, provisioner, transfer: new TenantTransfer(catalog.tenants, deps.placement, admin) };
 }

@@ -1,19 +1,7 @@
-import type { PinRow, ShardRow } from '../catalog/catalog-store.js';
+import type { ShardRow } from '../catalog/catalog-rows.js';
+import type { PlanInput, PlannedMove } from '../catalog/job-rows.js';
 import { PlacementTable } from '../placement/placement.js';
 import { Ring } from '../placement/ring.js';
-
-/** What a plan is computed from: the catalog as one transaction saw it. */
-export interface CatalogSnapshot {
-  readonly tenantIds: readonly string[];
-  readonly shards: readonly ShardRow[];
-  readonly pins: readonly PinRow[];
-}
-
-export interface PlannedMove {
-  readonly tenant: string;
-  readonly from: string;
-  readonly to: string;
-}
 
 export interface Plan {
   readonly moves: readonly PlannedMove[];
@@ -31,8 +19,8 @@ export function ringOf(shards: readonly ShardRow[], states: readonly ShardRow['s
 }
 
 /** Where each tenant is now: its pin, else the ring of the active shards. */
-export function currentPlacement(snapshot: CatalogSnapshot): PlacementTable {
-  return new PlacementTable(ringOf(snapshot.shards, ['active']), new Map(snapshot.pins.map((p) => [p.tenantId, p.shardId])), 0n);
+export function currentPlacement(input: PlanInput): PlacementTable {
+  return new PlacementTable(ringOf(input.shards, ['active']), new Map(input.pins.map((p) => [p.tenantId, p.shardId])), 0n);
 }
 
 /**
@@ -40,13 +28,13 @@ export function currentPlacement(snapshot: CatalogSnapshot): PlacementTable {
  * Tenants an operator pinned stay put; temporary pins (of an earlier, unfinished job)
  * count as no pin.
  */
-export function planRebalance(snapshot: CatalogSnapshot): Plan {
-  const now = currentPlacement(snapshot);
-  const ring = ringOf(snapshot.shards, ['active', 'standby']);
-  const pins = new Map(snapshot.pins.map((p) => [p.tenantId, p]));
+export function planRebalance(input: PlanInput): Plan {
+  const now = currentPlacement(input);
+  const ring = ringOf(input.shards, ['active', 'standby']);
+  const pins = new Map(input.pins.map((p) => [p.tenantId, p]));
   const moves: PlannedMove[] = [];
   const staleTemporaryPins: string[] = [];
-  for (const tenant of snapshot.tenantIds) {
+  for (const tenant of input.tenantIds) {
     const pin = pins.get(tenant);
     if (pin && !isTemporaryPin(pin.reason)) continue;
     const from = now.shardFor(tenant).shardId;
@@ -63,11 +51,11 @@ export function planRebalance(snapshot: CatalogSnapshot): Plan {
  * without it puts them. Tenants elsewhere do not move: with explicit vnodes, removing a
  * member only remaps that member's keys.
  */
-export function planDrain(snapshot: CatalogSnapshot, shardId: string): Plan {
-  const now = currentPlacement(snapshot);
-  const ring = ringOf(snapshot.shards.filter((s) => s.id !== shardId), ['active']);
+export function planDrain(input: PlanInput, shardId: string): Plan {
+  const now = currentPlacement(input);
+  const ring = ringOf(input.shards.filter((s) => s.id !== shardId), ['active']);
   const moves: PlannedMove[] = [];
-  for (const tenant of snapshot.tenantIds) {
+  for (const tenant of input.tenantIds) {
     const from = now.shardFor(tenant).shardId;
     if (from !== shardId) continue;
     const to = ring.get(tenant);

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { JobStore } from './job-store.js';
-import type { MoveRecord } from './job-records.js';
+import type { JobStore } from '../catalog/job-store.js';
+import type { MoveRecord, MoveStage } from '../catalog/job-rows.js';
 import { MoveContext, type MoverTimings, type ShardDirectory } from './move-context.js';
 import { cleanup, cutover, rollback, sweep, type PlacementChanges } from './move-finish.js';
-import { isPastCutover, nextStage, type MoveStage } from './move-stage.js';
+import { isPastCutover, nextStage } from './move-stage.js';
 import { withSpan } from '../telemetry/spans.js';
 import { Attr } from '../telemetry/attributes.js';
 import { catchUp, copy, fence, verify, type StageFindings } from './move-steps.js';
