@@ -14,7 +14,7 @@ import { OrdersRepository } from './data/orders-repository.js';
 import { AnalyticsRepository } from './data/analytics-repository.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
-import { migrate, MigrationLock } from './schema/migrator.js';
+import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
@@ -22,7 +22,9 @@ import { TenantLimits } from './http/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
 import { Listener } from './http/listener.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/metrics.js';
-import { createMoves, type MoveHooks, type Moves } from './rebalance/moves.js';
+import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announcer.js';
+import { Moves } from './rebalance/moves.js';
+import type { MoveHooks } from './rebalance/tenant-mover.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -127,8 +129,10 @@ export class Gateway {
       for (const s of shards) if (s.state !== 'retired') registry.add(s);
     });
     await placement.reload();
-    for (const shard of registry.all()) {
-      const applied = await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard);
+    const migrator = new RegistryShardMigrator(registry, shardMigrations);
+    for (const shard of placement.shards) {
+      if (shard.state === 'retired') continue;
+      const applied = await migrator.migrate(shard);
       if (applied.length > 0) logger.info({ shard: shard.id, applied }, 'shard migrated');
     }
 
@@ -164,28 +168,15 @@ export class Gateway {
     });
     // a placement change made here (a move's cutover, a ring change): this gateway reloads,
     // the others hear the new catalog version, and the tenants' cached reads are dropped
-    const announce = async (tenantIds: readonly string[]) => {
-      await placement.reload();
-      await cacheStack.bus?.publish({ kind: 'catalog', version: placement.table.version.toString() });
-      // not awaited: a cutover waits for announce inside the tenant's write pause, and dropping
-      // a tenant's cached reads scans Redis' keyspace; the rows they hold are the same on the
-      // new shard, so this is hygiene, not correctness
-      void Promise.all(tenantIds.map((t) => cacheStack.cache.invalidateTenant(t))).catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message, tenants: tenantIds.length }, 'cache invalidation after a placement change failed'),
-      );
-    };
-    const moves = createMoves({
+    const announcer = new GatewayPlacementAnnouncer({ placement, bus: cacheStack.bus, cache: cacheStack.cache, logger });
+    const moves = new Moves({
       config: config.moves,
       connectTimeoutMs: config.db.connectTimeoutMs,
       catalog,
       placement,
       logger,
-      announce,
-      migrateShard: async (topology) => {
-        const shard = registry.add(topology);
-        await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard);
-      },
-      forgetShard: (shardId) => registry.remove(shardId),
+      announcer,
+      migrator,
       shardPassword: process.env.PGPASSWORD,
       hooks: {
         ...options.moveHooks,

@@ -1,6 +1,7 @@
 import type { PinStore } from '../catalog/pin-store.js';
 import type { ShardStore } from '../catalog/shard-store.js';
 import type { PlacementChanges } from './move-finish.js';
+import type { PlacementAnnouncer } from './placement-announcer.js';
 import { currentPlacement, ringOf } from './planner.js';
 
 /**
@@ -12,7 +13,7 @@ export class CatalogPlacement implements PlacementChanges {
   constructor(
     private readonly shards: ShardStore,
     private readonly pins: PinStore,
-    private readonly announce: (tenantIds: readonly string[]) => Promise<void>,
+    private readonly announcer: PlacementAnnouncer,
   ) {}
 
   async place(tenantId: string, shardId: string, reason: string): Promise<{ pinned: boolean }> {
@@ -20,7 +21,7 @@ export class CatalogPlacement implements PlacementChanges {
     const pinned = ring.get(tenantId) !== shardId;
     if (pinned) await this.pins.set({ tenantId, shardId, reason });
     else await this.pins.delete(tenantId);
-    await this.announce([tenantId]);
+    await this.announcer.announce([tenantId]);
     return { pinned };
   }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ShardTopology } from '../cluster/shard-registry.js';
 import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
 import type { FenceHold } from './fence.js';
 import type { JobStore } from '../catalog/job-store.js';
@@ -7,8 +8,10 @@ import type { TenantTable } from './shard-admin-sql.js';
 import { replicationName } from './shard-admin-sql.js';
 import { tenantTables } from './tenant-tables.js';
 
-/** Where a shard's primary is: read from the catalog for each move (a shard added a second ago included). */
+/** Where a move's shards are: read from the catalog for each move (a shard added a second ago included). */
 export interface ShardDirectory {
+  shard(shardId: string): Promise<ShardTopology>;
+  /** the primary's URL as the target's subscription must use it (password filled in) */
   primaryUrl(shardId: string): Promise<string>;
 }
 

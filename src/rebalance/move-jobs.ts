@@ -4,6 +4,7 @@ import type { JobRunner } from './job-runner.js';
 import type { JobStore } from '../catalog/job-store.js';
 import type { ShardStore } from '../catalog/shard-store.js';
 import type { JobRecord, MoveRecord, PlannedMove } from '../catalog/job-rows.js';
+import type { PlacementAnnouncer } from './placement-announcer.js';
 import { jobView } from './job-records.js';
 import { currentPlacement, planDrain, planRebalance } from './planner.js';
 
@@ -11,8 +12,7 @@ export interface MoveJobsDeps {
   readonly store: JobStore;
   readonly shards: ShardStore;
   readonly runner: JobRunner;
-  /** reloads this gateway's placement and tells every other gateway (and drops the tenants' cache) */
-  readonly announce: (tenantIds: readonly string[]) => Promise<void>;
+  readonly announcer: PlacementAnnouncer;
   readonly logger: Logger;
 }
 
@@ -87,12 +87,12 @@ export class MoveJobs {
   async finishJob(job: JobRecord, _moves: readonly MoveRecord[], succeeded: boolean): Promise<void> {
     if (job.kind !== 'drain' || !succeeded || job.params.shard === undefined) return;
     await this.deps.shards.setState(job.params.shard, 'retired');
-    await this.deps.announce([]);
+    await this.deps.announcer.announce([]);
   }
 
   async #launch(jobId: string, tenantIds: readonly string[]): Promise<string> {
     // the catalog changed (pins, ring): gateways must see it before data moves
-    await this.deps.announce(tenantIds).catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'placement announce failed; gateways catch up by polling'));
+    await this.deps.announcer.announce(tenantIds).catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'placement announce failed; gateways catch up by polling'));
     void this.deps.runner.submit(jobId).catch((err: unknown) => this.deps.logger.error({ job: jobId, err: (err as Error).message }, 'move job did not start'));
     return jobId;
   }

@@ -2,6 +2,8 @@ import type { ShardRow } from '../catalog/catalog-rows.js';
 import type { ShardStore } from '../catalog/shard-store.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
 import { ConflictError, ShardUnavailableError, ValidationError } from '../errors/errors.js';
+import type { PlacementAnnouncer } from './placement-announcer.js';
+import type { ShardMigrator } from './shard-migrator.js';
 import { withAdminClient, type AdminClientOptions } from './admin-client.js';
 
 export interface NewShard extends ShardTopology {
@@ -11,11 +13,8 @@ export interface NewShard extends ShardTopology {
 export interface ShardProvisionerDeps {
   readonly shards: ShardStore;
   readonly admin: AdminClientOptions;
-  /** opens the shard in this gateway's registry and runs the shard migrations on its primary */
-  readonly migrate: (shard: ShardTopology) => Promise<void>;
-  /** undoes `migrate`'s registration when the shard is refused after all */
-  readonly forget: (shardId: string) => Promise<void>;
-  readonly announce: (tenantIds: readonly string[]) => Promise<void>;
+  readonly migrator: ShardMigrator;
+  readonly announcer: PlacementAnnouncer;
 }
 
 interface NodeFacts {
@@ -45,19 +44,19 @@ export class ShardProvisioner {
       if (!facts.inRecovery) throw new ValidationError(`replicas[${i}]`, `replicas[${i}]: the server is not a streaming replica (not in recovery)`);
     }
     try {
-      await this.deps.migrate(shard);
+      await this.deps.migrator.migrate(shard);
     } catch (err) {
-      await this.deps.forget(shard.id).catch(() => undefined);
+      await this.deps.migrator.forget(shard.id).catch(() => undefined);
       throw new ShardUnavailableError(shard.id, { cause: err });
     }
     let row: ShardRow;
     try {
       row = await this.deps.shards.add({ id: shard.id, primary: shard.primary, replicas: shard.replicas, weight: shard.weight, state: 'standby' });
     } catch (err) {
-      await this.deps.forget(shard.id).catch(() => undefined);
+      await this.deps.migrator.forget(shard.id).catch(() => undefined);
       throw err;
     }
-    await this.deps.announce([]);
+    await this.deps.announcer.announce([]);
     return row;
   }
 
