@@ -2,15 +2,13 @@ import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, ValidationError } from '../errors/errors.js';
 import type { JobRunner } from './job-runner.js';
 import type { JobStore } from '../catalog/job-store.js';
-import type { ShardStore } from '../catalog/shard-store.js';
-import type { JobRecord, MoveRecord, PlannedMove } from '../catalog/job-rows.js';
+import type { PlannedMove } from '../catalog/job-rows.js';
 import type { PlacementAnnouncer } from './placement-announcer.js';
 import { jobView } from './job-records.js';
 import { currentPlacement, planDrain, planRebalance } from './planner.js';
 
 export interface MoveJobsDeps {
   readonly store: JobStore;
-  readonly shards: ShardStore;
   readonly runner: JobRunner;
   readonly announcer: PlacementAnnouncer;
   readonly logger: Logger;
@@ -81,13 +79,6 @@ export class MoveJobs {
     const job = await this.deps.store.job(jobId);
     if (!job) throw new NotFoundError('job', jobId);
     return jobView(job, await this.deps.store.moves(jobId));
-  }
-
-  /** The runner's end of a job: a drained shard with every tenant gone is retired. */
-  async finishJob(job: JobRecord, _moves: readonly MoveRecord[], succeeded: boolean): Promise<void> {
-    if (job.kind !== 'drain' || !succeeded || job.params.shard === undefined) return;
-    await this.deps.shards.setState(job.params.shard, 'retired');
-    await this.deps.announcer.announce([]);
   }
 
   async #launch(jobId: string, tenantIds: readonly string[]): Promise<string> {

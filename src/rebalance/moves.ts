@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { PlacementService } from '../placement/placement-service.js';
 import { CatalogPlacement } from './catalog-placement.js';
 import { CatalogShardDirectory } from './catalog-shard-directory.js';
+import { JobFinisher } from './job-finisher.js';
 import { JobRunner } from './job-runner.js';
 import { MoveJobs } from './move-jobs.js';
 import type { MovesConfig } from './move-context.js';
@@ -48,14 +49,11 @@ export class Moves {
       logger: logger.child({ component: 'mover' }),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
     });
-    // jobs and runner refer to each other: the runner ends a job through the job kind's rules
-    const holder: { jobs?: MoveJobs } = {};
     this.runner = new JobRunner(
-      { store, mover, logger, finishJob: (job, moves, ok) => holder.jobs?.finishJob(job, moves, ok) ?? Promise.resolve(), placedOn: (t) => placement.placedOn(t) },
+      { store, mover, logger, finisher: new JobFinisher({ shards: catalog.shards, announcer }), placement },
       { owner: `gateway-${randomUUID()}`, concurrency: config.concurrency, leaseMs: config.leaseMs },
     );
-    this.jobs = new MoveJobs({ store, shards: catalog.shards, runner: this.runner, announcer, logger });
-    holder.jobs = this.jobs;
+    this.jobs = new MoveJobs({ store, runner: this.runner, announcer, logger });
     this.provisioner = new ShardProvisioner({ shards: catalog.shards, admin, migrator, announcer });
     this.transfer = new TenantTransfer(catalog.tenants, deps.placement, admin);
   }
