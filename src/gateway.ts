@@ -24,7 +24,7 @@ import { Listener } from './http/listener.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/metrics.js';
 import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announcer.js';
 import { Moves } from './rebalance/moves.js';
-import type { MoveHooks } from './rebalance/tenant-mover.js';
+import type { MoveHooks } from './rebalance/move/tenant-mover.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;

@@ -2,17 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { PlacementService } from '../placement/placement-service.js';
-import { CatalogPlacement } from './catalog-placement.js';
-import { CatalogShardDirectory } from './catalog-shard-directory.js';
-import { JobFinisher } from './job-finisher.js';
-import { JobRunner } from './job-runner.js';
-import { MoveJobs } from './move-jobs.js';
-import type { MovesConfig } from './move-context.js';
+import { CatalogPlacement } from './move/catalog-placement.js';
+import { CatalogShardDirectory } from './move/catalog-shard-directory.js';
+import { JobFinisher } from './jobs/job-finisher.js';
+import { JobRunner } from './jobs/job-runner.js';
+import { MoveJobs } from './jobs/move-jobs.js';
+import type { MovesConfig } from './move/move-context.js';
 import type { PlacementAnnouncer } from './placement-announcer.js';
-import { ShardProvisioner } from './shard-provisioner.js';
+import { ShardProvisioner } from './topology/shard-provisioner.js';
 import type { ShardMigrator } from './shard-migrator.js';
-import { TenantMover, type MoveHooks } from './tenant-mover.js';
-import { TenantTransfer } from './tenant-transfer.js';
+import { TenantMover, type MoveHooks } from './move/tenant-mover.js';
+import { TenantTransfer } from './transfer/tenant-transfer.js';
 
 export interface MovesDeps {
   /** config.moves (the shape is declared once, in move-context.ts, beside the timings it feeds) */

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { PinRow, ShardRow } from '../../src/catalog/catalog-rows.js';
 import type { PlanInput } from '../../src/catalog/job-rows.js';
-import { planDrain, planRebalance, ringOf } from '../../src/rebalance/planner.js';
+import { ringOf } from '../../src/placement/ring.js';
+import { planDrain, planRebalance } from '../../src/rebalance/jobs/planner.js';
 
 const shard = (id: string, state: ShardRow['state']): ShardRow => ({ id, primary: `postgres://h/${id}`, replicas: [], weight: 100, state });
 const tenants = Array.from({ length: 2000 }, (_, i) => `tenant-${i}`);

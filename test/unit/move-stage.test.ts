@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { canTransition, isPastCutover, MOVE_STAGES, nextStage } from '../../src/rebalance/move-stage.js';
+import { canTransition, isPastCutover, MOVE_STAGES, nextStage } from '../../src/rebalance/move/move-stage.js';
 
 describe('MoveStage', () => {
   it('walks the happy path one stage at a time', () => {

@@ -1,4 +1,4 @@
-import type { JobRecord, MoveDetail, MoveRecord } from '../catalog/job-rows.js';
+import type { JobRecord, MoveDetail, MoveRecord } from '../../catalog/job-rows.js';
 
 /** Where a move's time went (ms), for operators and the benchmark: what is known so far. */
 function moveTimings(d: MoveDetail): Record<string, unknown> {
@@ -33,3 +33,5 @@ export function jobView(job: JobRecord, moves: readonly MoveRecord[]) {
     updatedAt: job.updatedAt.toISOString(),
   };
 }
+
+export type JobView = ReturnType<typeof jobView>;

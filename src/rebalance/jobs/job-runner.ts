@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { JobStore } from '../catalog/job-store.js';
-import type { CatalogPlacement } from './catalog-placement.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { CatalogPlacement } from '../move/catalog-placement.js';
 import type { JobFinisher } from './job-finisher.js';
-import { isTerminal } from './move-stage.js';
-import type { StopReason, TenantMover } from './tenant-mover.js';
+import { isTerminal } from '../move/move-stage.js';
+import type { StopReason, TenantMover } from '../move/tenant-mover.js';
 
 export interface JobRunnerOptions {
   /** this gateway's id in move_jobs.owner */

@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
-import type { JobStore } from '../catalog/job-store.js';
-import type { MoveRecord, MoveStage } from '../catalog/job-rows.js';
-import { MoveContext, type MoverTimings, type ShardDirectory } from './move-context.js';
-import { cleanup, cutover, rollback, sweep, type PlacementChanges } from './move-finish.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { MoveRecord, MoveStage } from '../../catalog/job-rows.js';
+import { MoveContext, type MoverTimings } from './move-context.js';
+import { cleanup, cutover, rollback, sweep } from './move-finish.js';
+import type { PlacementChanges } from './placement-changes.js';
+import type { ShardDirectory } from './shard-directory.js';
 import { isPastCutover, nextStage } from './move-stage.js';
-import type { ShardMigrator } from './shard-migrator.js';
-import { withSpan } from '../telemetry/spans.js';
-import { Attr } from '../telemetry/attributes.js';
+import type { ShardMigrator } from '../shard-migrator.js';
+import { withSpan } from '../../telemetry/spans.js';
+import { Attr } from '../../telemetry/attributes.js';
 import { catchUp, copy, fence, verify, type StageFindings } from './move-steps.js';
 
 /** Test seams and telemetry: told before each stage's side effects, and of rows and outcomes. */

@@ -1,10 +1,10 @@
-import type { ShardRow } from '../catalog/catalog-rows.js';
-import type { ShardStore } from '../catalog/shard-store.js';
-import type { ShardTopology } from '../cluster/shard-registry.js';
-import { ConflictError, ShardUnavailableError, ValidationError } from '../errors/errors.js';
-import type { PlacementAnnouncer } from './placement-announcer.js';
-import type { ShardMigrator } from './shard-migrator.js';
-import { withAdminClient, type AdminClientOptions } from './admin-client.js';
+import type { ShardRow } from '../../catalog/catalog-rows.js';
+import type { ShardStore } from '../../catalog/shard-store.js';
+import type { ShardTopology } from '../../cluster/shard-registry.js';
+import { ConflictError, ShardUnavailableError, ValidationError } from '../../errors/errors.js';
+import type { PlacementAnnouncer } from '../placement-announcer.js';
+import type { ShardMigrator } from '../shard-migrator.js';
+import { withAdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 
 export interface NewShard extends ShardTopology {
   readonly weight: number;

@@ -1,19 +1,12 @@
 import type { Logger } from 'pino';
-import type { ShardTopology } from '../cluster/shard-registry.js';
-import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
+import { openAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 import type { FenceHold } from './fence.js';
-import type { JobStore } from '../catalog/job-store.js';
-import type { MovePatch, MoveRecord } from '../catalog/job-rows.js';
-import type { TenantTable } from './shard-admin-sql.js';
-import { replicationName } from './shard-admin-sql.js';
-import { tenantTables } from './tenant-tables.js';
-
-/** Where a move's shards are: read from the catalog for each move (a shard added a second ago included). */
-export interface ShardDirectory {
-  shard(shardId: string): Promise<ShardTopology>;
-  /** the primary's URL as the target's subscription must use it (password filled in) */
-  primaryUrl(shardId: string): Promise<string>;
-}
+import type { ShardDirectory } from './shard-directory.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { MovePatch, MoveRecord } from '../../catalog/job-rows.js';
+import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
+import { replicationName } from '../shard-sql/shard-admin-sql.js';
+import { tenantTables } from '../shard-sql/tenant-tables.js';
 
 /** config.moves: what an operator sets (validated in config/schema.ts) */
 export interface MovesConfig {

@@ -1,7 +1,6 @@
-import type { ShardRow } from '../catalog/catalog-rows.js';
-import type { PlanInput, PlannedMove } from '../catalog/job-rows.js';
-import { PlacementTable } from '../placement/placement.js';
-import { Ring } from '../placement/ring.js';
+import type { PlanInput, PlannedMove } from '../../catalog/job-rows.js';
+import { PlacementTable } from '../../placement/placement.js';
+import { ringOf } from '../../placement/ring.js';
 
 export interface Plan {
   readonly moves: readonly PlannedMove[];
@@ -14,13 +13,9 @@ export function isTemporaryPin(reason: string): boolean {
   return reason.startsWith('rebalance:') || reason.startsWith('drain:');
 }
 
-export function ringOf(shards: readonly ShardRow[], states: readonly ShardRow['state'][]): Ring {
-  return new Ring(shards.filter((s) => states.includes(s.state)).map((s) => ({ shardId: s.id, weight: s.weight })));
-}
-
 /** Where each tenant is now: its pin, else the ring of the active shards. */
 export function currentPlacement(input: PlanInput): PlacementTable {
-  return new PlacementTable(ringOf(input.shards, ['active']), new Map(input.pins.map((p) => [p.tenantId, p.shardId])), 0n);
+  return PlacementTable.fromCatalog(input.shards, input.pins);
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError, ValidationError } from '../errors/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors/errors.js';
 import type { JobRunner } from './job-runner.js';
-import type { JobStore } from '../catalog/job-store.js';
-import type { PlannedMove } from '../catalog/job-rows.js';
-import type { PlacementAnnouncer } from './placement-announcer.js';
-import { jobView } from './job-records.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { PlannedMove } from '../../catalog/job-rows.js';
+import type { PlacementAnnouncer } from '../placement-announcer.js';
+import { jobView, type JobView } from './job-view.js';
 import { currentPlacement, planDrain, planRebalance } from './planner.js';
 
 export interface MoveJobsDeps {
@@ -13,8 +13,6 @@ export interface MoveJobsDeps {
   readonly announcer: PlacementAnnouncer;
   readonly logger: Logger;
 }
-
-export type JobView = ReturnType<typeof jobView>;
 
 /**
  * The admin commands that start jobs. Each job is created in one catalog transaction

@@ -1,7 +1,7 @@
-import type { TenantStore } from '../catalog/tenant-store.js';
-import type { PlacementService } from '../placement/placement-service.js';
-import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../errors/errors.js';
-import type { AdminClientOptions } from './admin-client.js';
+import type { TenantStore } from '../../catalog/tenant-store.js';
+import type { PlacementService } from '../../placement/placement-service.js';
+import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../../errors/errors.js';
+import type { AdminClientOptions } from '../shard-sql/admin-client.js';
 import { exportTenant } from './tenant-export.js';
 import { importTenant, type ImportOptions } from './tenant-import.js';
 

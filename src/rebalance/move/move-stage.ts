@@ -1,4 +1,4 @@
-import type { JobState, MoveStage } from '../catalog/job-rows.js';
+import type { JobState, MoveStage } from '../../catalog/job-rows.js';
 
 /**
  * A tenant move is a state machine; the stage is persisted in the catalog *before* the

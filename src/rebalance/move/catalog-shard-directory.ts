@@ -1,7 +1,7 @@
-import type { ShardRow } from '../catalog/catalog-rows.js';
-import type { ShardStore } from '../catalog/shard-store.js';
-import { NotFoundError } from '../errors/errors.js';
-import type { ShardDirectory } from './move-context.js';
+import type { ShardRow } from '../../catalog/catalog-rows.js';
+import type { ShardStore } from '../../catalog/shard-store.js';
+import { NotFoundError } from '../../errors/errors.js';
+import type { ShardDirectory } from './shard-directory.js';
 
 /** The URL with the password filled in when it has none and one is known. */
 export function withPassword(url: string, password: string | undefined): string {

@@ -1,6 +1,6 @@
-import type { JobRecord } from '../catalog/job-rows.js';
-import type { ShardStore } from '../catalog/shard-store.js';
-import type { PlacementAnnouncer } from './placement-announcer.js';
+import type { JobRecord } from '../../catalog/job-rows.js';
+import type { ShardStore } from '../../catalog/shard-store.js';
+import type { PlacementAnnouncer } from '../placement-announcer.js';
 
 export interface JobFinisherDeps {
   readonly shards: ShardStore;

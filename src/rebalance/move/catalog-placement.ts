@@ -1,8 +1,9 @@
-import type { PinStore } from '../catalog/pin-store.js';
-import type { ShardStore } from '../catalog/shard-store.js';
-import type { PlacementChanges } from './move-finish.js';
-import type { PlacementAnnouncer } from './placement-announcer.js';
-import { currentPlacement, ringOf } from './planner.js';
+import type { PinStore } from '../../catalog/pin-store.js';
+import type { ShardStore } from '../../catalog/shard-store.js';
+import type { PlacementChanges } from './placement-changes.js';
+import type { PlacementAnnouncer } from '../placement-announcer.js';
+import { PlacementTable } from '../../placement/placement.js';
+import { ringOf } from '../../placement/ring.js';
 
 /**
  * A move's placement change in the catalog: the pin is dropped when the ring (of the
@@ -28,6 +29,6 @@ export class CatalogPlacement implements PlacementChanges {
   /** The shard the catalog places the tenant on now (its pin, else the ring). */
   async placedOn(tenantId: string): Promise<string> {
     const [shards, pins] = await Promise.all([this.shards.list(), this.pins.list()]);
-    return currentPlacement({ tenantIds: [tenantId], shards, pins }).shardFor(tenantId).shardId;
+    return PlacementTable.fromCatalog(shards, pins).shardFor(tenantId).shardId;
   }
 }
