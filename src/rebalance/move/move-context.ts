@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { openAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 import type { FenceHold } from './fence.js';
+import { checkTransition } from './move-stage.js';
 import type { ShardDirectory } from './shard-directory.js';
 import type { JobStore } from '../../catalog/job-store.js';
 import type { MovePatch, MoveRecord } from '../../catalog/job-rows.js';
@@ -104,8 +105,12 @@ export class MoveContext {
     return this.#tables;
   }
 
-  /** Persists a change of the move and keeps the in-memory record in step. */
+  /**
+   * Persists a change of the move and keeps the in-memory record in step. The one place a
+   * move's stage is written: a transition the state machine forbids is refused here.
+   */
   async update(patch: MovePatch): Promise<void> {
+    if (patch.stage !== undefined) checkTransition(this.move.stage, patch.stage);
     await this.store.updateMove(this.move.id, patch);
     this.move = {
       ...this.move,

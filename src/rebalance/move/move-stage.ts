@@ -49,6 +49,23 @@ export function canTransition(from: MoveStage, to: MoveStage): boolean {
   return nextStage(from) === to;
 }
 
+/** A stage change the state machine forbids: a bug in the mover, refused before it reaches the catalog. */
+export class StageTransitionError extends Error {
+  override readonly name = 'StageTransitionError';
+
+  constructor(
+    readonly from: MoveStage,
+    readonly to: MoveStage,
+  ) {
+    super(`a move cannot go from ${from} to ${to}`);
+  }
+}
+
+/** Throws StageTransitionError unless `from → to` is legal (canTransition). */
+export function checkTransition(from: MoveStage, to: MoveStage): void {
+  if (!canTransition(from, to)) throw new StageTransitionError(from, to);
+}
+
 export function isJobOpen(state: JobState): boolean {
   return state === 'pending' || state === 'running';
 }
