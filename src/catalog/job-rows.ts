@@ -5,10 +5,11 @@ export type JobKind = 'move' | 'rebalance' | 'drain';
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
 /**
- * A tenant move's stage as tenant_moves.stage holds it; the state machine over it (the
- * order, the legal transitions, the meaning of each stage) is rebalance/move/move-stage.ts.
+ * Every stage tenant_moves.stage may hold (its CHECK constraint lists the same); the state
+ * machine over them (order, legal transitions, meaning) is rebalance/move/move-stage.ts.
  */
-export type MoveStage = 'pending' | 'copying' | 'catching_up' | 'fenced' | 'verified' | 'cutover' | 'cleanup' | 'done' | 'failed';
+export const MOVE_STAGES = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done', 'failed'] as const;
+export type MoveStage = (typeof MOVE_STAGES)[number];
 
 /** What a job was asked to do (kept for the job's end: a drain retires its shard). */
 export interface JobParams {

@@ -39,10 +39,6 @@ export class Ring {
   get(key: string): string | undefined {
     return this.#ring?.get(key);
   }
-
-  has(shardId: string): boolean {
-    return this.members.some((m) => m.shardId === shardId);
-  }
 }
 
 /** The ring of the shards in these states: `active` is the ring requests are placed by; a rebalance plans with `active` + `standby`. */

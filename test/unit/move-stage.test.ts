@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { JobStore } from '../../src/catalog/job-store.js';
-import type { MovePatch, MoveRecord, MoveStage } from '../../src/catalog/job-rows.js';
+import { MOVE_STAGES, type MovePatch, type MoveRecord, type MoveStage } from '../../src/catalog/job-rows.js';
 import { MoveContext, type MoverTimings } from '../../src/rebalance/move/move-context.js';
-import { canTransition, checkTransition, isPastCutover, MOVE_STAGES, nextStage, StageTransitionError } from '../../src/rebalance/move/move-stage.js';
+import { canTransition, checkTransition, isPastCutover, nextStage, StageTransitionError } from '../../src/rebalance/move/move-stage.js';
 import type { ShardDirectory } from '../../src/rebalance/move/shard-directory.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 

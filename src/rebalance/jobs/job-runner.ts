@@ -94,11 +94,6 @@ export class JobRunner {
     }
   }
 
-  /** Resolves when this runner is done with the job (finished, or stopped). */
-  async settled(jobId: string): Promise<void> {
-    await this.#running.get(jobId)?.done;
-  }
-
   async #claimAndRun(jobId: string): Promise<void> {
     if (this.#running.has(jobId)) return;
     if (!(await this.deps.store.claim(jobId, this.options.owner, this.options.leaseMs))) return;

@@ -9,7 +9,7 @@ export interface Plan {
 }
 
 /** Pins a rebalance or drain sets to hold tenants in place while the ring changes; every other pin is an operator's. */
-export function isTemporaryPin(reason: string): boolean {
+function isTemporaryPin(reason: string): boolean {
   return reason.startsWith('rebalance:') || reason.startsWith('drain:');
 }
 

@@ -74,8 +74,3 @@ export async function unfence(client: AdminClient, tenantId: string, moveId?: st
   if (moveId === undefined) await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
   else await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1 AND move_id = $2', [tenantId, moveId]);
 }
-
-export async function isFenced(client: AdminClient, tenantId: string): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
-  return rows.length > 0;
-}

@@ -1,4 +1,4 @@
-import type { JobState, MoveStage } from '../../catalog/job-rows.js';
+import type { MoveStage } from '../../catalog/job-rows.js';
 
 /**
  * A tenant move is a state machine; the stage is persisted in the catalog *before* the
@@ -14,14 +14,8 @@ import type { JobState, MoveStage } from '../../catalog/job-rows.js';
  * - cutover:     the catalog places the tenant on the target; gateways are told
  * - cleanup:     subscription, publication and slot dropped, the source's rows deleted
  */
-export const MOVE_STAGES: readonly MoveStage[] = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done', 'failed'];
-
 /** The happy path, in order. */
 const FORWARD: readonly MoveStage[] = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done'];
-
-export function isMoveStage(value: string): value is MoveStage {
-  return (MOVE_STAGES as readonly string[]).includes(value);
-}
 
 export function isTerminal(stage: MoveStage): boolean {
   return stage === 'done' || stage === 'failed';
@@ -64,8 +58,4 @@ export class StageTransitionError extends Error {
 /** Throws StageTransitionError unless `from → to` is legal (canTransition). */
 export function checkTransition(from: MoveStage, to: MoveStage): void {
   if (!canTransition(from, to)) throw new StageTransitionError(from, to);
-}
-
-export function isJobOpen(state: JobState): boolean {
-  return state === 'pending' || state === 'running';
 }
