@@ -23,16 +23,22 @@ export interface JobStoreDeps {
  */
 export class JobStore {
   readonly #db: CatalogDatabase;
+  readonly #tenants: TenantStore;
+  readonly #shards: ShardStore;
+  readonly #pins: PinStore;
 
-  constructor(private readonly deps: JobStoreDeps) {
+  constructor(deps: JobStoreDeps) {
     this.#db = deps.db;
+    this.#tenants = deps.tenants;
+    this.#shards = deps.shards;
+    this.#pins = deps.pins;
   }
 
   /** The catalog as a planner needs it, read without locks (dry runs) or inside a job's transaction. */
   async planInput(transaction?: Transaction): Promise<PlanInput> {
-    const tenantIds = await this.deps.tenants.listIds(transaction);
-    const shards = await this.deps.shards.list(transaction);
-    const pins = await this.deps.pins.list(transaction);
+    const tenantIds = await this.#tenants.listIds(transaction);
+    const shards = await this.#shards.list(transaction);
+    const pins = await this.#pins.list(transaction);
     return { tenantIds, shards, pins };
   }
 
@@ -55,9 +61,9 @@ export class JobStore {
             t,
           );
         }
-        for (const pin of changes.pins ?? []) await this.deps.pins.setIn(t, pin);
-        for (const tenant of changes.unpins ?? []) await this.deps.pins.deleteIn(t, tenant);
-        for (const s of changes.shardStates ?? []) await this.deps.shards.setStateIn(t, s.id, s.state);
+        for (const pin of changes.pins ?? []) await this.#pins.setIn(t, pin);
+        for (const tenant of changes.unpins ?? []) await this.#pins.deleteIn(t, tenant);
+        for (const s of changes.shardStates ?? []) await this.#shards.setStateIn(t, s.id, s.state);
         if ((changes.pins?.length ?? 0) + (changes.unpins?.length ?? 0) + (changes.shardStates?.length ?? 0) > 0) {
           await this.#db.bumpVersion(t);
         }
