@@ -47,7 +47,7 @@ function profiling(ctx: SpawnContext, name: string): string[] {
  * the SDK with production's sampler (parent-based, 10 % of new traces: telemetry.traceSampleRatio)
  * exporting OTLP/HTTP (protobuf) to a local sink, as it would to a collector; "trace-all"
  * records every trace (OTEL_TRACES_SAMPLER=parentbased_always_on). Not the no-endpoint default: there
- * register.ts sets OTEL_TRACES_EXPORTER=none, and NodeSDK then registers no tracer
+ * src/instrument.ts sets OTEL_TRACES_EXPORTER=none, and NodeSDK then registers no tracer
  * provider at all, so no span is recorded and that would measure tracing as nearly free.
  */
 export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/gateway-config.js';
-import { CatalogStore, type ShardRow } from './catalog/catalog-store.js';
+import { Catalog } from './catalog/catalog.js';
+import type { ShardRow } from './catalog/catalog-rows.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { HealthMonitor } from './cluster/health-monitor.js';
 import { ShardRouter } from './cluster/shard-router.js';
@@ -15,7 +16,7 @@ import { OrdersRepository } from './data/orders/orders-repository.js';
 import { AnalyticsRepository } from './data/analytics/analytics-repository.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
-import { migrate, MigrationLock } from './schema/migrator.js';
+import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
@@ -23,7 +24,9 @@ import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
 import { Listener } from './http/listener.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/gateway-metrics.js';
-import { createMoves, type MoveHooks, type Moves } from './rebalance/moves.js';
+import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announcer.js';
+import { Moves } from './rebalance/moves.js';
+import type { MoveHooks } from './rebalance/move/tenant-mover.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -69,7 +72,7 @@ export class Gateway {
   private constructor(
     readonly config: Readonly<GatewayConfig>,
     readonly lifecycle: Lifecycle,
-    readonly catalog: CatalogStore,
+    readonly catalog: Catalog,
     readonly registry: ShardRegistry,
     readonly health: HealthMonitor,
     readonly placement: PlacementService,
@@ -88,7 +91,7 @@ export class Gateway {
     if (config.catalog === undefined) throw new Error('Gateway.start needs a catalog URL (main.ts starts the embedded one)');
     const lifecycle = new Lifecycle();
 
-    const catalog = new CatalogStore({
+    const catalog = new Catalog({
       url: config.catalog,
       poolMax: Math.max(2, Math.min(config.pool.max, 5)),
       connectTimeoutMs: config.db.connectTimeoutMs,
@@ -97,8 +100,8 @@ export class Gateway {
       statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
     });
     await catalog.migrate();
-    await catalog.seedShards(seedRows(config));
-    if (options.endpointsFromConfig) await catalog.updateShardEndpoints(seedRows(config));
+    await catalog.shards.seed(seedRows(config));
+    if (options.endpointsFromConfig) await catalog.shards.updateEndpoints(seedRows(config));
 
     // metrics read node health and pools at scrape time; the registry is made just below
     const made: { registry?: ShardRegistry } = {};
@@ -130,8 +133,10 @@ export class Gateway {
       for (const s of shards) if (s.state !== 'retired') registry.add(s);
     });
     await placement.reload();
-    for (const shard of registry.all()) {
-      const applied = await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard);
+    const migrator = new RegistryShardMigrator(registry, shardMigrations);
+    for (const shard of placement.shards) {
+      if (shard.state === 'retired') continue;
+      const applied = await migrator.migrate(shard);
       if (applied.length > 0) logger.info({ shard: shard.id, applied }, 'shard migrated');
     }
 
@@ -145,7 +150,7 @@ export class Gateway {
     placement.start();
 
     const router = new ShardRouter({ maxReplicaLagMs: config.routing.maxReplicaLagMs, maxReplicaLagBytes: config.routing.maxReplicaLagBytes });
-    const authenticator = new TenantAuthenticator(catalog, {
+    const authenticator = new TenantAuthenticator(catalog.tenants, {
       cacheTtlMs: config.tenants.cacheTtlMs,
       negativeCacheTtlMs: config.tenants.negativeCacheTtlMs,
     });
@@ -169,28 +174,15 @@ export class Gateway {
     });
     // a placement change made here (a move's cutover, a ring change): this gateway reloads,
     // the others hear the new catalog version, and the tenants' cached reads are dropped
-    const announce = async (tenantIds: readonly string[]) => {
-      await placement.reload();
-      await cacheStack.bus?.publish({ kind: 'catalog', version: placement.table.version.toString() });
-      // not awaited: a cutover waits for announce inside the tenant's write pause, and dropping
-      // a tenant's cached reads scans Redis' keyspace; the rows they hold are the same on the
-      // new shard, so this is hygiene, not correctness
-      void Promise.all(tenantIds.map((t) => cacheStack.cache.invalidateTenant(t))).catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message, tenants: tenantIds.length }, 'cache invalidation after a placement change failed'),
-      );
-    };
-    const moves = createMoves({
+    const announcer = new GatewayPlacementAnnouncer({ placement, bus: cacheStack.bus, cache: cacheStack.cache, logger });
+    const moves = new Moves({
       config: config.moves,
       connectTimeoutMs: config.db.connectTimeoutMs,
       catalog,
       placement,
       logger,
-      announce,
-      migrateShard: async (topology) => {
-        const shard = registry.add(topology);
-        await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard);
-      },
-      forgetShard: (shardId) => registry.remove(shardId),
+      announcer,
+      migrator,
       shardPassword: process.env.PGPASSWORD,
       hooks: {
         ...options.moveHooks,
@@ -235,7 +227,7 @@ export class Gateway {
         : undefined,
     });
     const adminApp = createAdminApp({
-      logger, lifecycle, adminToken: options.adminToken, catalog, placement, registry, authenticator, metrics,
+      logger, lifecycle, adminToken: options.adminToken, tenants: catalog.tenants, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
     });

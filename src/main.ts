@@ -34,9 +34,9 @@ async function main(): Promise<void> {
 
   if (embedded && secrets) {
     let demoKey = stored.demoApiKey;
-    if ((await gateway.catalog.getTenant(DEMO_TENANT)) === undefined) {
+    if ((await gateway.catalog.tenants.get(DEMO_TENANT)) === undefined) {
       demoKey = generateApiKey();
-      await gateway.catalog.createTenant({ id: DEMO_TENANT, name: 'Demo tenant', apiKeyHash: hashApiKey(demoKey) });
+      await gateway.catalog.tenants.create({ id: DEMO_TENANT, name: 'Demo tenant', apiKeyHash: hashApiKey(demoKey) });
     }
     secrets.write({ ...stored, ...(generatedToken ? { adminToken } : {}), ...(demoKey ? { demoApiKey: demoKey } : {}) });
     printWelcome(gateway, generatedToken ? adminToken : undefined, demoKey);

@@ -5,28 +5,28 @@
  */
 import { loadConfig, ConfigError } from './config/load-config.js';
 import { createLogger } from './telemetry/logger.js';
-import { CatalogStore } from './catalog/catalog-store.js';
+import { Catalog } from './catalog/catalog.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { buildModelDeps, seedRows } from './gateway.js';
-import { migrate, MigrationLock } from './schema/migrator.js';
+import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.log.level);
   if (config.catalog === undefined) throw new ConfigError('migrate needs a catalog (GATEWAY_CONFIG or CATALOG_URL)');
-  const catalog = new CatalogStore({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
+  const catalog = new Catalog({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
   const registry = new ShardRegistry(
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
     buildModelDeps(config),
   );
+  const migrator = new RegistryShardMigrator(registry, shardMigrations);
   try {
     logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
-    await catalog.seedShards(seedRows(config));
-    for (const row of await catalog.listShards()) {
+    await catalog.shards.seed(seedRows(config));
+    for (const row of await catalog.shards.list()) {
       if (row.state === 'retired') continue;
-      const shard = registry.add(row);
-      logger.info({ shard: row.id, applied: await migrate(shard.primary.sequelize, shardMigrations, MigrationLock.Shard) }, 'shard migrated');
+      logger.info({ shard: row.id, applied: await migrator.migrate(row) }, 'shard migrated');
     }
   } finally {
     await registry.close();

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { CatalogStore, ShardRow } from '../catalog/catalog-store.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { ShardRow } from '../catalog/catalog-rows.js';
 import { PlacementTable } from './placement.js';
-import { Ring } from './ring.js';
 
 export interface PlacementServiceOptions {
   /** how often the catalog version is polled (the fallback when no broadcast arrives) */
@@ -22,7 +22,7 @@ export class PlacementService {
   #reloaded: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(
-    private readonly catalog: CatalogStore,
+    private readonly catalog: Pick<Catalog, 'shards' | 'pins' | 'version'>,
     private readonly options: PlacementServiceOptions,
     private readonly logger: Logger,
   ) {}
@@ -53,10 +53,9 @@ export class PlacementService {
 
   async reload(): Promise<void> {
     const version = await this.catalog.version();
-    const [shards, pins] = await Promise.all([this.catalog.listShards(), this.catalog.listPins()]);
-    const ring = new Ring(shards.filter((s) => s.state === 'active').map((s) => ({ shardId: s.id, weight: s.weight })));
+    const [shards, pins] = await Promise.all([this.catalog.shards.list(), this.catalog.pins.list()]);
     this.#shards = shards;
-    this.#table = new PlacementTable(ring, new Map(pins.map((p) => [p.tenantId, p.shardId])), version);
+    this.#table = PlacementTable.fromCatalog(shards, pins, version);
     for (const listener of this.#listeners) listener(shards);
     const waiting = this.#reloaded;
     this.#reloaded = undefined;

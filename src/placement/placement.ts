@@ -1,4 +1,5 @@
-import { Ring } from './ring.js';
+import type { PinRow, ShardRow } from '../catalog/catalog-rows.js';
+import { ringOf, type Ring } from './ring.js';
 import { GatewayError } from '../errors/errors.js';
 
 export interface Placement {
@@ -17,6 +18,11 @@ export class PlacementTable {
     readonly pins: ReadonlyMap<string, string>,
     readonly version: bigint,
   ) {}
+
+  /** Where the catalog's rows place each tenant: its pin, else the ring of the active shards. */
+  static fromCatalog(shards: readonly ShardRow[], pins: readonly PinRow[], version = 0n): PlacementTable {
+    return new PlacementTable(ringOf(shards, ['active']), new Map(pins.map((p) => [p.tenantId, p.shardId])), version);
+  }
 
   shardFor(tenantId: string): Placement {
     const pinned = this.pins.get(tenantId);

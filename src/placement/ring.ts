@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import HashRing from 'hashring';
+import type { ShardRow, ShardState } from '../catalog/catalog-rows.js';
 
 export interface RingMember {
   readonly shardId: string;
@@ -38,8 +39,9 @@ export class Ring {
   get(key: string): string | undefined {
     return this.#ring?.get(key);
   }
+}
 
-  has(shardId: string): boolean {
-    return this.members.some((m) => m.shardId === shardId);
-  }
+/** The ring of the shards in these states: `active` is the ring requests are placed by; a rebalance plans with `active` + `standby`. */
+export function ringOf(shards: readonly ShardRow[], states: readonly ShardState[]): Ring {
+  return new Ring(shards.filter((s) => states.includes(s.state)).map((s) => ({ shardId: s.id, weight: s.weight })));
 }

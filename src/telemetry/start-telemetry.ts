@@ -28,7 +28,7 @@ export function traceSampler(ratio: number | undefined): Sampler | undefined {
 
 /**
  * Starts the OpenTelemetry SDK. It must run before http, pg and ioredis are loaded,
- * so it is imported with `node --import` (see `register.ts`), never from application code.
+ * so it is imported with `node --import` (see `src/instrument.ts`), never from application code.
  */
 export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
   const chosen = traceSampler(options.traceSampleRatio);

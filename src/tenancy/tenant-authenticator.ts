@@ -1,4 +1,5 @@
-import type { CatalogStore, TenantRow } from '../catalog/catalog-store.js';
+import type { TenantRow } from '../catalog/catalog-rows.js';
+import type { TenantStore } from '../catalog/tenant-store.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 import { hashApiKey, hashesEqual, looksLikeApiKey } from './api-keys.js';
 import { CatalogUnavailableError, TenantSuspendedError, UnauthenticatedError } from '../errors/errors.js';
@@ -33,7 +34,7 @@ export class TenantAuthenticator {
   readonly #cache: TtlCache<string, Entry>;
 
   constructor(
-    private readonly catalog: CatalogStore,
+    private readonly tenants: TenantStore,
     private readonly options: TenantAuthenticatorOptions,
   ) {
     this.#cache = new TtlCache(options.maxEntries ?? 100_000);
@@ -57,7 +58,7 @@ export class TenantAuthenticator {
       if (now - cached.fetchedAt < ttl) return cached.row;
     }
     try {
-      const row = (await this.catalog.findTenantByKeyHash(hash)) ?? null;
+      const row = (await this.tenants.findByKeyHash(hash)) ?? null;
       const keepMs = row === null ? this.options.negativeCacheTtlMs : Math.max(this.options.cacheTtlMs, this.options.staleIfErrorMs ?? 3_600_000);
       this.#cache.set(hash, { row, fetchedAt: now }, keepMs);
       return row;

@@ -4,7 +4,7 @@ import { ADMIN_TOKEN, TestGateway, TestTenant, sql, type HttpResult } from '../s
 import {
   allPrimaries, hasSpareShards, privateCatalog, purgeTenants, replicationLeftovers, spareShards, tenantRowCounts, total, waitForJob,
 } from '../support/moves.js';
-import type { MoveHooks } from '../../src/rebalance/moves.js';
+import type { MoveHooks } from '../../src/rebalance/move/tenant-mover.js';
 import { Ring } from '../../src/placement/ring.js';
 import { faults } from '../support/cluster-faults.js';
 

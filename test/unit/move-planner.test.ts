@@ -1,11 +1,13 @@
 import { expect } from 'chai';
-import type { PinRow, ShardRow } from '../../src/catalog/catalog-store.js';
-import { planDrain, planRebalance, ringOf, type CatalogSnapshot } from '../../src/rebalance/planner.js';
+import type { PinRow, ShardRow } from '../../src/catalog/catalog-rows.js';
+import type { PlanInput } from '../../src/catalog/job-rows.js';
+import { ringOf } from '../../src/placement/ring.js';
+import { planDrain, planRebalance } from '../../src/rebalance/jobs/planner.js';
 
 const shard = (id: string, state: ShardRow['state']): ShardRow => ({ id, primary: `postgres://h/${id}`, replicas: [], weight: 100, state });
 const tenants = Array.from({ length: 2000 }, (_, i) => `tenant-${i}`);
 
-function snapshot(shards: ShardRow[], pins: PinRow[] = []): CatalogSnapshot {
+function snapshot(shards: ShardRow[], pins: PinRow[] = []): PlanInput {
   return { tenantIds: tenants, shards, pins };
 }
 

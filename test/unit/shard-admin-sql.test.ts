@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { checksumSql, createPublicationSql, createSubscriptionSql, fkOrder, replicationName, type TenantTable } from '../../src/rebalance/shard-admin-sql.js';
+import { checksumSql, createPublicationSql, createSubscriptionSql, fkOrder, replicationName, type TenantTable } from '../../src/rebalance/shard-sql/shard-admin-sql.js';
 
 const table = (name: string, parents: string[] = []): TenantTable => ({ name, columns: ['tenant_id', 'id', 'name'], key: ['tenant_id', 'id'], parents });
 
@@ -42,7 +42,7 @@ describe('shard admin SQL', () => {
 
 describe('withPassword (subscription conninfo)', () => {
   it('fills in a missing password, keeps an existing one, and leaves URLs alone without one', async () => {
-    const { withPassword } = await import('../../src/rebalance/moves.js');
+    const { withPassword } = await import('../../src/rebalance/move/catalog-shard-directory.js');
     expect(withPassword('postgres://app@shard-1-rw:5432/shardgate', 's3cr:t')).to.equal('postgres://app:s3cr%3At@shard-1-rw:5432/shardgate');
     expect(withPassword('postgres://app:own@h/db', 'other')).to.equal('postgres://app:own@h/db');
     expect(withPassword('postgres://app@h/db', undefined)).to.equal('postgres://app@h/db');

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { MoveJobs } from '../../rebalance/move-jobs.js';
+import type { MoveJobs } from '../../rebalance/jobs/move-jobs.js';
 import { parseInput } from '../input/validation.js';
 
 const rebalanceSchema = z.strictObject({ dryRun: z.boolean({ error: 'must be true or false' }).default(false) });

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { ShardProvisioner } from '../../rebalance/shard-provisioner.js';
+import type { ShardProvisioner } from '../../rebalance/topology/shard-provisioner.js';
 import { replicaName } from '../../cluster/shard-registry.js';
 import { parseInput } from '../input/validation.js';
 

@@ -1,11 +1,11 @@
 import express, { type Router } from 'express';
-import type { CatalogStore } from '../../catalog/catalog-store.js';
+import type { TenantStore } from '../../catalog/tenant-store.js';
 import type { PlacementService } from '../../placement/placement-service.js';
 import type { ShardRegistry } from '../../cluster/shard-registry.js';
 import type { ShardNode } from '../../cluster/shard-node.js';
 
 export interface AdminShardsDeps {
-  readonly catalog: CatalogStore;
+  readonly tenants: TenantStore;
   readonly placement: PlacementService;
   readonly registry: ShardRegistry;
 }
@@ -32,7 +32,7 @@ export function adminShardsRoutes(deps: AdminShardsDeps): Router {
   router.get('/shards', async (_req, res) => {
     const table = deps.placement.table;
     const counts = new Map<string, number>();
-    for (const id of await deps.catalog.listTenantIds()) {
+    for (const id of await deps.tenants.listIds()) {
       const shardId = table.shardFor(id).shardId;
       counts.set(shardId, (counts.get(shardId) ?? 0) + 1);
     }

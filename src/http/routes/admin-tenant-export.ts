@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { once } from 'node:events';
-import type { TenantTransfer } from '../../rebalance/tenant-transfer.js';
+import type { TenantTransfer } from '../../rebalance/transfer/tenant-transfer.js';
 import { NotFoundError } from '../../errors/errors.js';
 import { TENANT_ID_PATTERN } from './admin-tenants.js';
 

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { TenantTransfer } from '../../rebalance/tenant-transfer.js';
+import type { TenantTransfer } from '../../rebalance/transfer/tenant-transfer.js';
 import { GatewayError, NotFoundError } from '../../errors/errors.js';
 import { parseInput, queryBool } from '../input/validation.js';
 import { ndjsonLines } from '../input/ndjson-lines.js';

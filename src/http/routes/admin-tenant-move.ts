@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { MoveJobs } from '../../rebalance/move-jobs.js';
+import type { MoveJobs } from '../../rebalance/jobs/move-jobs.js';
 import { NotFoundError } from '../../errors/errors.js';
 import { parseInput } from '../input/validation.js';
 import { TENANT_ID_PATTERN } from './admin-tenants.js';

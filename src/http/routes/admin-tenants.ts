@@ -1,6 +1,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { CatalogStore, TenantRow } from '../../catalog/catalog-store.js';
+import type { TenantRow } from '../../catalog/catalog-rows.js';
+import type { TenantStore } from '../../catalog/tenant-store.js';
 import type { PlacementService } from '../../placement/placement-service.js';
 import type { TenantAuthenticator } from '../../tenancy/tenant-authenticator.js';
 import { generateApiKey, hashApiKey } from '../../tenancy/api-keys.js';
@@ -20,7 +21,7 @@ const patchSchema = z.strictObject({
 });
 
 export interface AdminTenantsDeps {
-  readonly catalog: CatalogStore;
+  readonly tenants: TenantStore;
   readonly placement: PlacementService;
   readonly authenticator: TenantAuthenticator;
   /** told after a status change so other gateways drop their cached tenant */
@@ -36,7 +37,7 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
   };
 
   const load = async (id: string): Promise<TenantRow> => {
-    const tenant = TENANT_ID_PATTERN.test(id) ? await deps.catalog.getTenant(id) : undefined;
+    const tenant = TENANT_ID_PATTERN.test(id) ? await deps.tenants.get(id) : undefined;
     if (!tenant) throw new NotFoundError('tenant', id);
     return tenant;
   };
@@ -44,7 +45,7 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
   router.post('/', async (req, res) => {
     const input = parseInput(createSchema, req.body);
     const apiKey = generateApiKey();
-    const tenant = await deps.catalog.createTenant({ id: input.id ?? uuidv7(), name: input.name, apiKeyHash: hashApiKey(apiKey) });
+    const tenant = await deps.tenants.create({ id: input.id ?? uuidv7(), name: input.name, apiKeyHash: hashApiKey(apiKey) });
     const placement = deps.placement.table.shardFor(tenant.id);
     res.setHeader('Location', `${req.baseUrl}/${encodeURIComponent(tenant.id)}`);
     // the key is shown here, once; only its hash is stored
@@ -59,7 +60,7 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
     const id = String(req.params.id);
     await load(id);
     const input = parseInput(patchSchema, req.body);
-    const tenant = await deps.catalog.setTenantStatus(id, input.status);
+    const tenant = await deps.tenants.setStatus(id, input.status);
     if (!tenant) throw new NotFoundError('tenant', id);
     deps.authenticator.invalidate(id);
     deps.onTenantChanged?.(id);

@@ -1,19 +1,6 @@
-import type { PinRow, ShardRow } from '../catalog/catalog-store.js';
-import { PlacementTable } from '../placement/placement.js';
-import { Ring } from '../placement/ring.js';
-
-/** What a plan is computed from: the catalog as one transaction saw it. */
-export interface CatalogSnapshot {
-  readonly tenantIds: readonly string[];
-  readonly shards: readonly ShardRow[];
-  readonly pins: readonly PinRow[];
-}
-
-export interface PlannedMove {
-  readonly tenant: string;
-  readonly from: string;
-  readonly to: string;
-}
+import type { PlanInput, PlannedMove } from '../../catalog/job-rows.js';
+import { PlacementTable } from '../../placement/placement.js';
+import { ringOf } from '../../placement/ring.js';
 
 export interface Plan {
   readonly moves: readonly PlannedMove[];
@@ -22,17 +9,13 @@ export interface Plan {
 }
 
 /** Pins a rebalance or drain sets to hold tenants in place while the ring changes; every other pin is an operator's. */
-export function isTemporaryPin(reason: string): boolean {
+function isTemporaryPin(reason: string): boolean {
   return reason.startsWith('rebalance:') || reason.startsWith('drain:');
 }
 
-export function ringOf(shards: readonly ShardRow[], states: readonly ShardRow['state'][]): Ring {
-  return new Ring(shards.filter((s) => states.includes(s.state)).map((s) => ({ shardId: s.id, weight: s.weight })));
-}
-
 /** Where each tenant is now: its pin, else the ring of the active shards. */
-export function currentPlacement(snapshot: CatalogSnapshot): PlacementTable {
-  return new PlacementTable(ringOf(snapshot.shards, ['active']), new Map(snapshot.pins.map((p) => [p.tenantId, p.shardId])), 0n);
+export function currentPlacement(input: PlanInput): PlacementTable {
+  return PlacementTable.fromCatalog(input.shards, input.pins);
 }
 
 /**
@@ -40,13 +23,13 @@ export function currentPlacement(snapshot: CatalogSnapshot): PlacementTable {
  * Tenants an operator pinned stay put; temporary pins (of an earlier, unfinished job)
  * count as no pin.
  */
-export function planRebalance(snapshot: CatalogSnapshot): Plan {
-  const now = currentPlacement(snapshot);
-  const ring = ringOf(snapshot.shards, ['active', 'standby']);
-  const pins = new Map(snapshot.pins.map((p) => [p.tenantId, p]));
+export function planRebalance(input: PlanInput): Plan {
+  const now = currentPlacement(input);
+  const ring = ringOf(input.shards, ['active', 'standby']);
+  const pins = new Map(input.pins.map((p) => [p.tenantId, p]));
   const moves: PlannedMove[] = [];
   const staleTemporaryPins: string[] = [];
-  for (const tenant of snapshot.tenantIds) {
+  for (const tenant of input.tenantIds) {
     const pin = pins.get(tenant);
     if (pin && !isTemporaryPin(pin.reason)) continue;
     const from = now.shardFor(tenant).shardId;
@@ -63,11 +46,11 @@ export function planRebalance(snapshot: CatalogSnapshot): Plan {
  * without it puts them. Tenants elsewhere do not move: with explicit vnodes, removing a
  * member only remaps that member's keys.
  */
-export function planDrain(snapshot: CatalogSnapshot, shardId: string): Plan {
-  const now = currentPlacement(snapshot);
-  const ring = ringOf(snapshot.shards.filter((s) => s.id !== shardId), ['active']);
+export function planDrain(input: PlanInput, shardId: string): Plan {
+  const now = currentPlacement(input);
+  const ring = ringOf(input.shards.filter((s) => s.id !== shardId), ['active']);
   const moves: PlannedMove[] = [];
-  for (const tenant of snapshot.tenantIds) {
+  for (const tenant of input.tenantIds) {
     const from = now.shardFor(tenant).shardId;
     if (from !== shardId) continue;
     const to = ring.get(tenant);

@@ -1,18 +1,10 @@
 import { ensureFenceRow, unfence } from './fence.js';
 import type { MoveContext } from './move-context.js';
+import type { PlacementChanges } from './placement-changes.js';
 import type { StageFindings } from './move-steps.js';
-import { dropPublication, dropSlots, dropSubscription } from './replication-ops.js';
-import { deleteTenantRows } from './tenant-rows.js';
-import { tenantTables } from './tenant-tables.js';
-
-/** How a move changes placement: the catalog, this gateway's table, and every other gateway. */
-export interface PlacementChanges {
-  /**
-   * Places the tenant on the shard: no pin when the ring (of the active shards) already
-   * puts it there, else a pin with this reason. Returns whether a pin was kept.
-   */
-  place(tenantId: string, shardId: string, reason: string): Promise<{ pinned: boolean }>;
-}
+import { dropPublication, dropSlots, dropSubscription } from '../shard-sql/replication-ops.js';
+import { deleteTenantRows } from '../shard-sql/tenant-rows.js';
+import { tenantTables } from '../shard-sql/tenant-tables.js';
 
 /**
  * cutover: the source stays fenced (a stale gateway's write there fails and is retried

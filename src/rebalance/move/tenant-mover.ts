@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
-import type { JobStore } from './job-store.js';
-import type { MoveRecord } from './job-records.js';
-import { MoveContext, type MoverTimings, type ShardDirectory } from './move-context.js';
-import { cleanup, cutover, rollback, sweep, type PlacementChanges } from './move-finish.js';
-import { isPastCutover, nextStage, type MoveStage } from './move-stage.js';
-import { withSpan } from '../telemetry/spans.js';
-import { Attr } from '../telemetry/attributes.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { MoveRecord, MoveStage } from '../../catalog/job-rows.js';
+import { MoveContext, type MoverTimings } from './move-context.js';
+import { cleanup, cutover, rollback, sweep } from './move-finish.js';
+import type { PlacementChanges } from './placement-changes.js';
+import type { ShardDirectory } from './shard-directory.js';
+import { isPastCutover, nextStage } from './move-stage.js';
+import type { ShardMigrator } from '../shard-migrator.js';
+import { withSpan } from '../../telemetry/spans.js';
+import { Attr } from '../../telemetry/attributes.js';
 import { catchUp, copy, fence, verify, type StageFindings } from './move-steps.js';
 
 /** Test seams and telemetry: told before each stage's side effects, and of rows and outcomes. */
@@ -20,7 +23,7 @@ export interface TenantMoverDeps {
   readonly shards: ShardDirectory;
   readonly placement: PlacementChanges;
   /** runs the shard migrations on a (possibly just added) target */
-  readonly migrateShard: (shardId: string) => Promise<void>;
+  readonly migrator: ShardMigrator;
   readonly timings: MoverTimings;
   readonly logger: Logger;
   readonly hooks?: MoveHooks;
@@ -113,7 +116,7 @@ export class TenantMover {
   async #effects(ctx: MoveContext, stage: MoveStage): Promise<StageFindings | void> {
     switch (stage) {
       case 'copying':
-        return copy(ctx, () => this.deps.migrateShard(ctx.move.target), (n) => this.deps.hooks?.rowsCopied?.(n));
+        return copy(ctx, () => this.#migrateTarget(ctx), (n) => this.deps.hooks?.rowsCopied?.(n));
       case 'catching_up':
         return catchUp(ctx);
       case 'fenced':
@@ -127,6 +130,10 @@ export class TenantMover {
       default:
         throw new Error(`no step for stage ${stage}`);
     }
+  }
+
+  async #migrateTarget(ctx: MoveContext): Promise<void> {
+    await this.deps.migrator.migrate(await this.deps.shards.shard(ctx.move.target));
   }
 
   /**

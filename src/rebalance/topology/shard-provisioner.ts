@@ -1,20 +1,20 @@
-import type { CatalogStore, ShardRow } from '../catalog/catalog-store.js';
-import type { ShardTopology } from '../cluster/shard-registry.js';
-import { ConflictError, ShardUnavailableError, ValidationError } from '../errors/errors.js';
-import { withAdminClient, type AdminClientOptions } from './admin-client.js';
+import type { ShardRow } from '../../catalog/catalog-rows.js';
+import type { ShardStore } from '../../catalog/shard-store.js';
+import type { ShardTopology } from '../../cluster/shard-registry.js';
+import { ConflictError, ShardUnavailableError, ValidationError } from '../../errors/errors.js';
+import type { PlacementAnnouncer } from '../placement-announcer.js';
+import type { ShardMigrator } from '../shard-migrator.js';
+import { withAdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 
 export interface NewShard extends ShardTopology {
   readonly weight: number;
 }
 
 export interface ShardProvisionerDeps {
-  readonly catalog: CatalogStore;
+  readonly shards: ShardStore;
   readonly admin: AdminClientOptions;
-  /** opens the shard in this gateway's registry and runs the shard migrations on its primary */
-  readonly migrate: (shard: ShardTopology) => Promise<void>;
-  /** undoes `migrate`'s registration when the shard is refused after all */
-  readonly forget: (shardId: string) => Promise<void>;
-  readonly announce: (tenantIds: readonly string[]) => Promise<void>;
+  readonly migrator: ShardMigrator;
+  readonly announcer: PlacementAnnouncer;
 }
 
 interface NodeFacts {
@@ -34,7 +34,7 @@ export class ShardProvisioner {
   constructor(private readonly deps: ShardProvisionerDeps) {}
 
   async add(shard: NewShard): Promise<ShardRow> {
-    if ((await this.deps.catalog.listShards()).some((s) => s.id === shard.id)) throw new ConflictError(`Shard ${shard.id} already exists`, 'id');
+    if ((await this.deps.shards.list()).some((s) => s.id === shard.id)) throw new ConflictError(`Shard ${shard.id} already exists`, 'id');
     const primary = await this.#facts(shard.primary, 'primary');
     if (primary.inRecovery) throw new ValidationError('primary', 'primary: the server is a standby (in recovery), not a primary');
     if (primary.version < 150000) throw new ValidationError('primary', 'primary: tenant moves need PostgreSQL 15 or later');
@@ -44,19 +44,19 @@ export class ShardProvisioner {
       if (!facts.inRecovery) throw new ValidationError(`replicas[${i}]`, `replicas[${i}]: the server is not a streaming replica (not in recovery)`);
     }
     try {
-      await this.deps.migrate(shard);
+      await this.deps.migrator.migrate(shard);
     } catch (err) {
-      await this.deps.forget(shard.id).catch(() => undefined);
+      await this.deps.migrator.forget(shard.id).catch(() => undefined);
       throw new ShardUnavailableError(shard.id, { cause: err });
     }
     let row: ShardRow;
     try {
-      row = await this.deps.catalog.addShard({ id: shard.id, primary: shard.primary, replicas: shard.replicas, weight: shard.weight, state: 'standby' });
+      row = await this.deps.shards.add({ id: shard.id, primary: shard.primary, replicas: shard.replicas, weight: shard.weight, state: 'standby' });
     } catch (err) {
-      await this.deps.forget(shard.id).catch(() => undefined);
+      await this.deps.migrator.forget(shard.id).catch(() => undefined);
       throw err;
     }
-    await this.deps.announce([]);
+    await this.deps.announcer.announce([]);
     return row;
   }
 

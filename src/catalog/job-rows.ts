@@ -1,4 +1,15 @@
-import type { JobKind, JobState, MoveStage } from './move-stage.js';
+import type { Row } from './catalog-database.js';
+import type { PinRow, ShardRow, ShardState } from './catalog-rows.js';
+
+export type JobKind = 'move' | 'rebalance' | 'drain';
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+
+/**
+ * Every stage tenant_moves.stage may hold (its CHECK constraint lists the same); the state
+ * machine over them (order, legal transitions, meaning) is rebalance/move/move-stage.ts.
+ */
+export const MOVE_STAGES = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done', 'failed'] as const;
+export type MoveStage = (typeof MOVE_STAGES)[number];
 
 /** What a job was asked to do (kept for the job's end: a drain retires its shard). */
 export interface JobParams {
@@ -58,7 +69,37 @@ export interface MoveRecord {
   readonly error: string | null;
 }
 
-type Row = Record<string, unknown>;
+/** A change of a move; `stage` only through a check of the move's state machine (MoveContext.update). */
+export interface MovePatch {
+  readonly stage?: MoveStage;
+  readonly rowsCopied?: number;
+  readonly detail?: MoveDetail;
+  readonly error?: string | null;
+  readonly attempt?: boolean;
+}
+
+/** What a job's plan is computed from: tenants, shards and pins as one catalog transaction saw them. */
+export interface PlanInput {
+  readonly tenantIds: readonly string[];
+  readonly shards: readonly ShardRow[];
+  readonly pins: readonly PinRow[];
+}
+
+export interface PlannedMove {
+  readonly tenant: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** What creating a job changes in the catalog, in the same transaction as the job itself. */
+export interface JobChanges {
+  readonly params: JobParams;
+  readonly moves: readonly PlannedMove[];
+  /** pins set before the ring changes, so no tenant's placement moves before its data does */
+  readonly pins?: readonly PinRow[];
+  readonly unpins?: readonly string[];
+  readonly shardStates?: ReadonlyArray<{ readonly id: string; readonly state: ShardState }>;
+}
 
 export const jobFromRow = (r: Row): JobRecord => ({
   id: r.id as string,
@@ -85,37 +126,3 @@ export const moveFromRow = (r: Row): MoveRecord => ({
   detail: (r.detail ?? {}) as MoveDetail,
   error: (r.error as string | null) ?? null,
 });
-
-/** Where a move's time went (ms), for operators and the benchmark: what is known so far. */
-function moveTimings(d: MoveDetail): Record<string, unknown> {
-  const pick = { copyMs: d.copyMs, catchUpMs: d.catchUpMs, warmMs: d.warmMs, fenceMs: d.fenceMs, fenceDrainMs: d.fenceDrainMs, fenceCatchUpMs: d.fenceCatchUpMs, verifyMs: d.verifyMs };
-  return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(d.stageMs ? { stages: d.stageMs } : {}) };
-}
-
-/** GET /admin/jobs/:id */
-export function jobView(job: JobRecord, moves: readonly MoveRecord[]) {
-  return {
-    id: job.id,
-    kind: job.kind,
-    state: job.state,
-    progress: {
-      tenantsDone: moves.filter((m) => m.stage === 'done').length,
-      tenantsTotal: moves.length,
-      rowsCopied: moves.reduce((sum, m) => sum + m.rowsCopied, 0),
-    },
-    moves: moves.map((m) => ({
-      tenant: m.tenantId,
-      from: m.source,
-      to: m.target,
-      stage: m.stage,
-      rowsCopied: m.rowsCopied,
-      ...(m.detail.fenceMs !== undefined ? { fenceMs: Math.round(m.detail.fenceMs) } : {}),
-      ...(m.detail.rowsPerSecond !== undefined ? { rowsPerSecond: Math.round(m.detail.rowsPerSecond) } : {}),
-      ...(m.error ? { error: m.error } : {}),
-      timings: moveTimings(m.detail),
-    })),
-    ...(job.error ? { error: job.error } : {}),
-    createdAt: job.createdAt.toISOString(),
-    updatedAt: job.updatedAt.toISOString(),
-  };
-}

@@ -1,19 +1,18 @@
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError, ValidationError } from '../errors/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors/errors.js';
 import type { JobRunner } from './job-runner.js';
-import type { JobStore } from './job-store.js';
-import { jobView, type JobRecord, type MoveRecord } from './job-records.js';
-import { currentPlacement, planDrain, planRebalance, type PlannedMove } from './planner.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { PlannedMove } from '../../catalog/job-rows.js';
+import type { PlacementAnnouncer } from '../placement-announcer.js';
+import { jobView, type JobView } from './job-view.js';
+import { currentPlacement, planDrain, planRebalance } from './planner.js';
 
 export interface MoveJobsDeps {
   readonly store: JobStore;
   readonly runner: JobRunner;
-  /** reloads this gateway's placement and tells every other gateway (and drops the tenants' cache) */
-  readonly announce: (tenantIds: readonly string[]) => Promise<void>;
+  readonly announcer: PlacementAnnouncer;
   readonly logger: Logger;
 }
-
-export type JobView = ReturnType<typeof jobView>;
 
 /**
  * The admin commands that start jobs. Each job is created in one catalog transaction
@@ -24,12 +23,12 @@ export class MoveJobs {
   constructor(private readonly deps: MoveJobsDeps) {}
 
   async startMove(tenantId: string, to: string): Promise<string> {
-    const { jobId } = await this.deps.store.createJob('move', (snapshot) => {
-      if (!snapshot.tenantIds.includes(tenantId)) throw new NotFoundError('tenant', tenantId);
-      const shard = snapshot.shards.find((s) => s.id === to);
+    const { jobId } = await this.deps.store.createJob('move', (input) => {
+      if (!input.tenantIds.includes(tenantId)) throw new NotFoundError('tenant', tenantId);
+      const shard = input.shards.find((s) => s.id === to);
       if (!shard) throw new ValidationError('to', `to: unknown shard ${JSON.stringify(to)}`);
       if (shard.state !== 'active' && shard.state !== 'standby') throw new ConflictError(`Shard ${to} is ${shard.state} and takes no tenants`, 'to');
-      const from = currentPlacement(snapshot).shardFor(tenantId).shardId;
+      const from = currentPlacement(input).shardFor(tenantId).shardId;
       if (from === to) throw new ConflictError(`Tenant ${tenantId} is already on ${to}`, 'to');
       return { params: {}, moves: [{ tenant: tenantId, from, to }] };
     });
@@ -37,14 +36,14 @@ export class MoveJobs {
   }
 
   async planRebalance(): Promise<readonly PlannedMove[]> {
-    return planRebalance(await this.deps.store.snapshot()).moves;
+    return planRebalance(await this.deps.store.planInput()).moves;
   }
 
   /** Pins every tenant that will move where it is, activates the standby shards (the ring changes), then moves them. */
   async startRebalance(): Promise<string> {
-    const { jobId, changes } = await this.deps.store.createJob('rebalance', (snapshot, id) => {
-      const plan = planRebalance(snapshot);
-      const standby = snapshot.shards.filter((s) => s.state === 'standby').map((s) => s.id);
+    const { jobId, changes } = await this.deps.store.createJob('rebalance', (input, id) => {
+      const plan = planRebalance(input);
+      const standby = input.shards.filter((s) => s.state === 'standby').map((s) => s.id);
       return {
         params: { activated: standby },
         moves: plan.moves,
@@ -58,12 +57,12 @@ export class MoveJobs {
 
   /** Takes the shard out of the ring with its tenants pinned in place, then moves each where the ring now puts it. */
   async startDrain(shardId: string): Promise<string> {
-    const { jobId } = await this.deps.store.createJob('drain', (snapshot, id) => {
-      const shard = snapshot.shards.find((s) => s.id === shardId);
+    const { jobId } = await this.deps.store.createJob('drain', (input, id) => {
+      const shard = input.shards.find((s) => s.id === shardId);
       if (!shard) throw new NotFoundError('shard', shardId);
       if (shard.state === 'retired') throw new ConflictError(`Shard ${shardId} is already retired`);
-      if (!snapshot.shards.some((s) => s.id !== shardId && s.state === 'active')) throw new ConflictError(`No other active shard can take the tenants of ${shardId}`);
-      const plan = planDrain(snapshot, shardId);
+      if (!input.shards.some((s) => s.id !== shardId && s.state === 'active')) throw new ConflictError(`No other active shard can take the tenants of ${shardId}`);
+      const plan = planDrain(input, shardId);
       return {
         params: { shard: shardId },
         moves: plan.moves,
@@ -80,16 +79,9 @@ export class MoveJobs {
     return jobView(job, await this.deps.store.moves(jobId));
   }
 
-  /** The runner's end of a job: a drained shard with every tenant gone is retired. */
-  async finishJob(job: JobRecord, _moves: readonly MoveRecord[], succeeded: boolean): Promise<void> {
-    if (job.kind !== 'drain' || !succeeded || job.params.shard === undefined) return;
-    await this.deps.store.setShardState(job.params.shard, 'retired');
-    await this.deps.announce([]);
-  }
-
   async #launch(jobId: string, tenantIds: readonly string[]): Promise<string> {
     // the catalog changed (pins, ring): gateways must see it before data moves
-    await this.deps.announce(tenantIds).catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'placement announce failed; gateways catch up by polling'));
+    await this.deps.announcer.announce(tenantIds).catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'placement announce failed; gateways catch up by polling'));
     void this.deps.runner.submit(jobId).catch((err: unknown) => this.deps.logger.error({ job: jobId, err: (err as Error).message }, 'move job did not start'));
     return jobId;
   }

@@ -1,7 +1,7 @@
-import type { CatalogStore } from '../catalog/catalog-store.js';
-import type { PlacementService } from '../placement/placement-service.js';
-import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../errors/errors.js';
-import type { AdminClientOptions } from './admin-client.js';
+import type { TenantStore } from '../../catalog/tenant-store.js';
+import type { PlacementService } from '../../placement/placement-service.js';
+import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../../errors/errors.js';
+import type { AdminClientOptions } from '../shard-sql/admin-client.js';
 import { exportTenant } from './tenant-export.js';
 import { importTenant, type ImportOptions } from './tenant-import.js';
 
@@ -19,13 +19,13 @@ function translate(err: unknown, shardId: string): unknown {
 /** Export and import of one tenant's rows, on whichever shard the tenant is placed now. */
 export class TenantTransfer {
   constructor(
-    private readonly catalog: CatalogStore,
+    private readonly tenants: TenantStore,
     private readonly placement: PlacementService,
     private readonly admin: AdminClientOptions,
   ) {}
 
   async #shard(tenantId: string): Promise<{ id: string; url: string }> {
-    if (!(await this.catalog.getTenant(tenantId))) throw new NotFoundError('tenant', tenantId);
+    if (!(await this.tenants.get(tenantId))) throw new NotFoundError('tenant', tenantId);
     const id = this.placement.table.shardFor(tenantId).shardId;
     const row = this.placement.shards.find((s) => s.id === id);
     if (!row) throw new ShardUnavailableError(id);

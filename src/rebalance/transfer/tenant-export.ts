@@ -1,7 +1,7 @@
 import { escapeIdentifier, escapeLiteral } from 'pg';
-import { withAdminClient, type AdminClientOptions } from './admin-client.js';
-import { fkOrder, jsonSelectList } from './shard-admin-sql.js';
-import { tenantTables } from './tenant-tables.js';
+import { withAdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
+import { fkOrder, jsonSelectList } from '../shard-sql/shard-admin-sql.js';
+import { tenantTables } from '../shard-sql/tenant-tables.js';
 
 /** Rows fetched per round trip while streaming. */
 const FETCH = 500;

@@ -1,14 +1,14 @@
 import { FenceHold } from './fence.js';
 import type { MoveContext } from './move-context.js';
-import type { MovePatch } from './job-store.js';
+import type { MovePatch } from '../../catalog/job-rows.js';
 import {
   createPublication, createSubscription, dropSlots, dropSubscription, flushTarget, streamLagBytes, subscriptionReceived, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
-} from './replication-ops.js';
-import { countDigest, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from './tenant-rows.js';
-import type { AdminClient } from './admin-client.js';
-import { closeCopyLanes, copySnapshot, createExportedSlot, openCopyLanes } from './snapshot-copy.js';
-import type { TenantTable } from './shard-admin-sql.js';
-import { schemaMismatch, tenantTables, unmovable } from './tenant-tables.js';
+} from '../shard-sql/replication-ops.js';
+import { countDigest, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from '../shard-sql/tenant-rows.js';
+import type { AdminClient } from '../shard-sql/admin-client.js';
+import { closeCopyLanes, copySnapshot, createExportedSlot, openCopyLanes } from '../shard-sql/snapshot-copy.js';
+import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
+import { schemaMismatch, tenantTables, unmovable } from '../shard-sql/tenant-tables.js';
 
 /** A move that cannot go on; the mover rolls it back (before cutover). */
 export class MoveError extends Error {

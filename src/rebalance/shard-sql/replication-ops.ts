@@ -1,5 +1,5 @@
 import { inAdminTransaction, type AdminClient } from './admin-client.js';
-import { parseLsn } from '../cluster/lsn.js';
+import { parseLsn } from '../../cluster/lsn.js';
 import {
   createPublicationSql, createSubscriptionSql, detachSlotSql, disableSubscriptionSql, dropPublicationSql, dropSubscriptionSql, type TenantTable,
 } from './shard-admin-sql.js';

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import type { JobStore } from './job-store.js';
-import type { JobRecord, MoveRecord } from './job-records.js';
-import { isTerminal } from './move-stage.js';
-import type { StopReason, TenantMover } from './tenant-mover.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { CatalogPlacement } from '../move/catalog-placement.js';
+import type { JobFinisher } from './job-finisher.js';
+import { isTerminal } from '../move/move-stage.js';
+import type { StopReason, TenantMover } from '../move/tenant-mover.js';
 
 export interface JobRunnerOptions {
   /** this gateway's id in move_jobs.owner */
@@ -18,9 +19,9 @@ export interface JobRunnerDeps {
   readonly mover: TenantMover;
   readonly logger: Logger;
   /** after the last move of a job: the job kind's own ending (a drain retires its shard) */
-  readonly finishJob?: (job: JobRecord, moves: readonly MoveRecord[], succeeded: boolean) => Promise<void>;
+  readonly finisher: JobFinisher;
   /** the shard a tenant is placed on now, per the catalog (for the leftover sweeper) */
-  readonly placedOn?: (tenantId: string) => Promise<string>;
+  readonly placement: Pick<CatalogPlacement, 'placedOn'>;
 }
 
 /** At most n tasks at once; the rest wait their turn in order. */
@@ -78,24 +79,19 @@ export class JobRunner {
   async scan(): Promise<void> {
     try {
       for (const jobId of await this.deps.store.claimable(this.options.owner)) await this.#claimAndRun(jobId);
-      if (this.deps.placedOn) await this.#sweep(this.deps.placedOn);
+      await this.#sweep();
     } catch (err) {
       this.deps.logger.warn({ err: (err as Error).message }, 'move job scan failed');
     }
   }
 
-  async #sweep(placedOn: (tenantId: string) => Promise<string>): Promise<void> {
+  async #sweep(): Promise<void> {
     for (const move of await this.deps.store.movesWithLeftovers()) {
       const active = await this.deps.store.activeMove(move.tenantId);
-      const holds = (await placedOn(move.tenantId)) === move.target || active?.target === move.target;
+      const holds = (await this.deps.placement.placedOn(move.tenantId)) === move.target || active?.target === move.target;
       const left = await this.deps.mover.sweep(move, holds);
       this.deps.logger.info({ move: move.id, left }, left.length === 0 ? 'move leftovers removed' : 'move leftovers remain');
     }
-  }
-
-  /** Resolves when this runner is done with the job (finished, or stopped). */
-  async settled(jobId: string): Promise<void> {
-    await this.#running.get(jobId)?.done;
   }
 
   async #claimAndRun(jobId: string): Promise<void> {
@@ -128,9 +124,9 @@ export class JobRunner {
     }
     const failed = moves.filter((m) => m.stage !== 'done');
     let error = failed.length === 0 ? null : `${failed.length} of ${moves.length} moves did not finish: ${failed.map((m) => `${m.tenantId} (${m.stage}): ${m.error ?? 'unknown error'}`).join('; ')}`;
-    if (job && this.deps.finishJob) {
+    if (job) {
       try {
-        await this.deps.finishJob(job, moves, error === null);
+        await this.deps.finisher.finish(job, error === null);
       } catch (err) {
         error = `${error ?? ''}${error ? '; ' : ''}finishing the job failed: ${(err as Error).message}`;
       }

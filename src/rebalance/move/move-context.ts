@@ -1,18 +1,15 @@
 import type { Logger } from 'pino';
-import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
+import { openAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 import type { FenceHold } from './fence.js';
-import type { JobStore, MovePatch } from './job-store.js';
-import type { MoveRecord } from './job-records.js';
-import type { TenantTable } from './shard-admin-sql.js';
-import { replicationName } from './shard-admin-sql.js';
-import { tenantTables } from './tenant-tables.js';
+import { checkTransition } from './move-stage.js';
+import type { ShardDirectory } from './shard-directory.js';
+import type { JobStore } from '../../catalog/job-store.js';
+import type { MovePatch, MoveRecord } from '../../catalog/job-rows.js';
+import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
+import { replicationName } from '../shard-sql/shard-admin-sql.js';
+import { tenantTables } from '../shard-sql/tenant-tables.js';
 
-/** Where a shard's primary is: read from the catalog for each move (a shard added a second ago included). */
-export interface ShardDirectory {
-  primaryUrl(shardId: string): Promise<string>;
-}
-
-/** config.moves: what an operator sets (validated in config/schema.ts) */
+/** config.moves: what an operator sets (validated in config/gateway-config.ts) */
 export interface MovesConfig {
   readonly concurrency: number;
   readonly leaseMs: number;
@@ -108,8 +105,12 @@ export class MoveContext {
     return this.#tables;
   }
 
-  /** Persists a change of the move and keeps the in-memory record in step. */
+  /**
+   * Persists a change of the move and keeps the in-memory record in step. The one place a
+   * move's stage is written: a transition the state machine forbids is refused here.
+   */
   async update(patch: MovePatch): Promise<void> {
+    if (patch.stage !== undefined) checkTransition(this.move.stage, patch.stage);
     await this.store.updateMove(this.move.id, patch);
     this.move = {
       ...this.move,

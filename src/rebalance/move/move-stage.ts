@@ -1,3 +1,5 @@
+import type { MoveStage } from '../../catalog/job-rows.js';
+
 /**
  * A tenant move is a state machine; the stage is persisted in the catalog *before* the
  * stage's side effects run, so whoever resumes a move knows what may already exist:
@@ -12,16 +14,8 @@
  * - cutover:     the catalog places the tenant on the target; gateways are told
  * - cleanup:     subscription, publication and slot dropped, the source's rows deleted
  */
-export type MoveStage = 'pending' | 'copying' | 'catching_up' | 'fenced' | 'verified' | 'cutover' | 'cleanup' | 'done' | 'failed';
-
-export const MOVE_STAGES: readonly MoveStage[] = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done', 'failed'];
-
 /** The happy path, in order. */
 const FORWARD: readonly MoveStage[] = ['pending', 'copying', 'catching_up', 'fenced', 'verified', 'cutover', 'cleanup', 'done'];
-
-export function isMoveStage(value: string): value is MoveStage {
-  return (MOVE_STAGES as readonly string[]).includes(value);
-}
 
 export function isTerminal(stage: MoveStage): boolean {
   return stage === 'done' || stage === 'failed';
@@ -49,9 +43,19 @@ export function canTransition(from: MoveStage, to: MoveStage): boolean {
   return nextStage(from) === to;
 }
 
-export type JobKind = 'move' | 'rebalance' | 'drain';
-export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+/** A stage change the state machine forbids: a bug in the mover, refused before it reaches the catalog. */
+export class StageTransitionError extends Error {
+  override readonly name = 'StageTransitionError';
 
-export function isJobOpen(state: JobState): boolean {
-  return state === 'pending' || state === 'running';
+  constructor(
+    readonly from: MoveStage,
+    readonly to: MoveStage,
+  ) {
+    super(`a move cannot go from ${from} to ${to}`);
+  }
+}
+
+/** Throws StageTransitionError unless `from → to` is legal (canTransition). */
+export function checkTransition(from: MoveStage, to: MoveStage): void {
+  if (!canTransition(from, to)) throw new StageTransitionError(from, to);
 }

@@ -1,4 +1,4 @@
-import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
+import { openAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 
 /** Advisory lock class of the fence: the trigger tries (7301, hashtext(tenant)) shared. */
 const FENCE_LOCK_CLASS = 7301;
@@ -73,9 +73,4 @@ export async function ensureFenceRow(client: AdminClient, tenantId: string, move
 export async function unfence(client: AdminClient, tenantId: string, moveId?: string): Promise<void> {
   if (moveId === undefined) await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
   else await client.query('DELETE FROM tenant_fences WHERE tenant_id = $1 AND move_id = $2', [tenantId, moveId]);
-}
-
-export async function isFenced(client: AdminClient, tenantId: string): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
-  return rows.length > 0;
 }

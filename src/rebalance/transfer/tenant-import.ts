@@ -1,9 +1,9 @@
 import { escapeIdentifier } from 'pg';
-import { ConflictError, ValidationError } from '../errors/errors.js';
-import { inAdminTransaction, withAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
-import { fkOrder, type TenantTable } from './shard-admin-sql.js';
-import { countRows } from './tenant-rows.js';
-import { tenantTables } from './tenant-tables.js';
+import { ConflictError, ValidationError } from '../../errors/errors.js';
+import { inAdminTransaction, withAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
+import { fkOrder, type TenantTable } from '../shard-sql/shard-admin-sql.js';
+import { countRows } from '../shard-sql/tenant-rows.js';
+import { tenantTables } from '../shard-sql/tenant-tables.js';
 
 export interface ImportOptions {
   /** delete the tenant's existing rows first (else rows already there are a 409) */

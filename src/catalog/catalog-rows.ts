@@ -1,0 +1,45 @@
+import type { Row } from './catalog-database.js';
+
+export type TenantStatus = 'active' | 'suspended';
+/** active: in the ring; standby: added, out of the ring until a rebalance; draining: tenants moving off; retired: empty */
+export type ShardState = 'active' | 'standby' | 'draining' | 'retired';
+
+export interface TenantRow {
+  readonly id: string;
+  readonly name: string;
+  readonly status: TenantStatus;
+  readonly plan: string;
+  readonly apiKeyHash: string;
+}
+
+export interface ShardRow {
+  readonly id: string;
+  readonly primary: string;
+  readonly replicas: ReadonlyArray<string | { name: string; url: string }>;
+  readonly weight: number;
+  readonly state: ShardState;
+}
+
+export interface PinRow {
+  readonly tenantId: string;
+  readonly shardId: string;
+  readonly reason: string;
+}
+
+export const tenantFromRow = (r: Row): TenantRow => ({
+  id: r.id as string,
+  name: r.name as string,
+  status: r.status as TenantStatus,
+  plan: r.plan as string,
+  apiKeyHash: r.api_key_hash as string,
+});
+
+export const shardFromRow = (r: Row): ShardRow => ({
+  id: r.id as string,
+  primary: r.primary_url as string,
+  replicas: r.replicas as ShardRow['replicas'],
+  weight: r.weight as number,
+  state: r.state as ShardState,
+});
+
+export const pinFromRow = (r: Row): PinRow => ({ tenantId: r.tenant_id as string, shardId: r.shard_id as string, reason: r.reason as string });

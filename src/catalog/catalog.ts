@@ -1,0 +1,39 @@
+import { CatalogDatabase, type CatalogDatabaseOptions } from './catalog-database.js';
+import { JobStore } from './job-store.js';
+import { PinStore } from './pin-store.js';
+import { ShardStore } from './shard-store.js';
+import { TenantStore } from './tenant-store.js';
+
+/**
+ * The control plane's database, one store per concern over one connection pool: tenants,
+ * shards (and so the ring), pins, move jobs, and the version bumped on every placement or
+ * topology change so gateways can tell their cached view is stale. Built once by the
+ * composition root; each consumer is given the narrowest part it uses.
+ */
+export class Catalog {
+  readonly tenants: TenantStore;
+  readonly shards: ShardStore;
+  readonly pins: PinStore;
+  readonly jobs: JobStore;
+  readonly #db: CatalogDatabase;
+
+  constructor(options: CatalogDatabaseOptions) {
+    this.#db = new CatalogDatabase(options);
+    this.tenants = new TenantStore(this.#db);
+    this.shards = new ShardStore(this.#db);
+    this.pins = new PinStore(this.#db);
+    this.jobs = new JobStore({ db: this.#db, tenants: this.tenants, shards: this.shards, pins: this.pins });
+  }
+
+  async migrate(): Promise<string[]> {
+    return this.#db.migrate();
+  }
+
+  async version(): Promise<bigint> {
+    return this.#db.version();
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+}
