@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -24,6 +24,21 @@ export function postmasterPid(node: string): number {
  * keeps its sockets open), thaw, kill (SIGKILL: connections reset), and restore (cluster.sh
  * up restarts whatever is down). Every test that injects a fault restores in `finally`.
  */
+/** Postmasters killed and not yet restored: restore waits until each one is really gone. */
+const killed = new Set<number>();
+
+/**
+ * A SIGKILLed postmaster stays in the process table until its parent reaps it, and
+ * PostgreSQL refuses to start on a data directory whose lock file names a live pid (a
+ * zombie counts): wait for the reaping (1–2 s here when PID 1 is the parent) before restarting.
+ */
+async function waitUntilGone(pids: Iterable<number>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const pid of pids) {
+    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export const faults = {
   freeze(node: string): void {
     process.kill(postmasterPid(node), 'SIGSTOP');
@@ -38,8 +53,11 @@ export const faults = {
     const pid = postmasterPid(node);
     for (const child of childPids(pid)) safeKill(child, 'SIGKILL');
     process.kill(pid, 'SIGKILL');
+    killed.add(pid);
   },
   async restore(): Promise<void> {
+    await waitUntilGone(killed);
+    killed.clear();
     await run('bash', [path.join(ROOT, 'shards/local/cluster.sh'), 'up'], { env: { ...process.env, CLUSTER_DIR: clusterDir() }, timeout: 120_000 });
   },
 };
