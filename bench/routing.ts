@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Ring } from '../src/placement/ring.js';
-import { PlacementTable } from '../src/placement/placement.js';
+import { PlacementTable } from '../src/placement/placement-table.js';
 
 export interface RoutingResult {
   readonly ns_per_op: number;

@@ -103,9 +103,7 @@ export class Gateway {
     await catalog.shards.seed(seedRows(config));
     if (options.endpointsFromConfig) await catalog.shards.updateEndpoints(seedRows(config));
 
-    // metrics read node health and pools at scrape time; the registry is made just below
-    const made: { registry?: ShardRegistry } = {};
-    const metrics = new GatewayMetrics(() => (made.registry ? nodeSnapshots(made.registry) : []));
+    const metrics = new GatewayMetrics();
     const slowQueryMs = config.log.slowQueryMs;
     const registry = new ShardRegistry(
       {
@@ -126,7 +124,7 @@ export class Gateway {
         }
       },
     );
-    made.registry = registry;
+    metrics.readNodesFrom(() => nodeSnapshots(registry));
     const placement = new PlacementService(catalog, { refreshIntervalMs: 2000 }, logger);
     // shards another gateway added show up on reload; open connections to them
     placement.onReload((shards) => {

@@ -1,5 +1,5 @@
 import { Sequelize, QueryTypes, UniqueConstraintError, type Transaction } from 'sequelize';
-import { migrate, MigrationLock } from '../schema/migrator.js';
+import { runMigrations, MigrationLock } from '../schema/run-migrations.js';
 import { catalogMigrations } from '../../shards/migrations/catalog/index.js';
 import { CatalogUnavailableError, CONNECTION_FAILURE, GatewayError } from '../errors/errors.js';
 
@@ -41,7 +41,7 @@ export class CatalogDatabase {
   }
 
   async migrate(): Promise<string[]> {
-    return migrate(this.#sequelize, catalogMigrations, MigrationLock.Catalog);
+    return runMigrations(this.#sequelize, catalogMigrations, MigrationLock.Catalog);
   }
 
   async select(sql: string, bind: unknown[] = [], transaction?: Transaction): Promise<Row[]> {

@@ -1,4 +1,4 @@
-import type { PlacementTable } from '../placement/placement.js';
+import type { PlacementTable } from '../placement/placement-table.js';
 import type { ShardRegistry } from '../cluster/shard-registry.js';
 import type { ShardRouter } from '../cluster/shard-router.js';
 import { TenantSession, type ReadPreference, type SessionListener } from './tenant-session.js';

@@ -6,15 +6,15 @@ import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { jsonBody } from './middleware/json-body.js';
 import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { adminAuth } from './middleware/admin-auth.js';
-import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin-tenants.js';
-import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin-shards.js';
-import { adminShardAddRoutes, type AdminShardAddDeps } from './routes/admin-shard-add.js';
-import { adminShardDrainRoutes } from './routes/admin-shard-drain.js';
-import { adminRebalanceRoutes } from './routes/admin-rebalance.js';
-import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin-tenant-move.js';
-import { adminJobsRoutes } from './routes/admin-jobs.js';
-import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin-tenant-export.js';
-import { adminTenantImportRoutes } from './routes/admin-tenant-import.js';
+import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin/tenants-routes.js';
+import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin/shards-routes.js';
+import { adminShardAddRoutes, type AdminShardAddDeps } from './routes/admin/shard-add-routes.js';
+import { adminShardDrainRoutes } from './routes/admin/shard-drain-routes.js';
+import { adminRebalanceRoutes } from './routes/admin/rebalance-routes.js';
+import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin/tenant-move-routes.js';
+import { adminJobsRoutes } from './routes/admin/jobs-routes.js';
+import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
+import { adminTenantImportRoutes } from './routes/admin/tenant-import-routes.js';
 
 export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps {
   readonly logger: Logger;

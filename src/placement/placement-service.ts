@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ShardRow } from '../catalog/catalog-rows.js';
-import { PlacementTable } from './placement.js';
+import { PlacementTable } from './placement-table.js';
 
 export interface PlacementServiceOptions {
   /** how often the catalog version is polled (the fallback when no broadcast arrives) */

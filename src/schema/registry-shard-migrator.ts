@@ -1,6 +1,6 @@
 import type { ShardRegistry, ShardTopology } from '../cluster/shard-registry.js';
 import type { Migration } from '../../shards/migrations/migration.js';
-import { migrate, MigrationLock } from './migrator.js';
+import { runMigrations, MigrationLock } from './run-migrations.js';
 
 /** Opens shards in this gateway's registry and brings each primary's schema up to date. */
 export class RegistryShardMigrator {
@@ -12,7 +12,7 @@ export class RegistryShardMigrator {
 
   /** Opens the shard (a known one is reused) and runs the pending shard migrations on its primary; returns their names. */
   async migrate(shard: ShardTopology): Promise<string[]> {
-    return migrate(this.registry.add(shard).primary.sequelize, this.migrations, MigrationLock.Shard);
+    return runMigrations(this.registry.add(shard).primary.sequelize, this.migrations, MigrationLock.Shard);
   }
 
   /** Undoes migrate()'s registration (a shard refused after all); its schema stays. */

@@ -31,7 +31,16 @@ export class GatewayMetrics {
   readonly moveCopyRate: Histogram;
   readonly slowQueries: Counter<'shard' | 'role'>;
 
-  constructor(nodes: () => readonly NodeSnapshot[]) {
+  /** The node gauges read from here on a scrape: the shard registry, once it exists. */
+  readNodesFrom(nodes: () => readonly NodeSnapshot[]): void {
+    this.#nodes = nodes;
+  }
+
+  /** where the node gauges read health and pools at scrape time (none until the shards are opened) */
+  #nodes: () => readonly NodeSnapshot[] = () => [];
+
+  constructor() {
+    const nodes = () => this.#nodes();
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     this.httpDuration = new Histogram({

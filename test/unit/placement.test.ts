@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Ring } from '../../src/placement/ring.js';
-import { PlacementTable } from '../../src/placement/placement.js';
+import { PlacementTable } from '../../src/placement/placement-table.js';
 import { GatewayError } from '../../src/errors/errors.js';
 
 describe('PlacementTable', () => {

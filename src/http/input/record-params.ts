@@ -10,6 +10,16 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   return Number(match[1]);
 }
 
+/** What a tenant id may be: it appears in URLs, logs and DDL literals (always quoted). */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** The tenant an admin path names. A malformed id names no tenant: the same 404 as an unknown one. */
+export function tenantParam(req: Request): string {
+  const id = String(req.params.id);
+  if (!TENANT_ID_PATTERN.test(id)) throw new NotFoundError('tenant', id);
+  return id;
+}
+
 /** A record id from the path. A malformed id names no record: the same 404 as an unknown one. */
 export function recordId(req: Request, what: string): string {
   const id = String(req.params.id);

@@ -1,5 +1,5 @@
 import type { PlanInput, PlannedMove } from '../../catalog/job-rows.js';
-import { PlacementTable } from '../../placement/placement.js';
+import { PlacementTable } from '../../placement/placement-table.js';
 import { ringOf } from '../../placement/ring.js';
 
 export interface Plan {

@@ -2,7 +2,7 @@ import type { PinStore } from '../../catalog/pin-store.js';
 import type { ShardStore } from '../../catalog/shard-store.js';
 import type { PlacementChanges } from './placement-changes.js';
 import type { PlacementAnnouncer } from '../placement-announcer.js';
-import { PlacementTable } from '../../placement/placement.js';
+import { PlacementTable } from '../../placement/placement-table.js';
 import { ringOf } from '../../placement/ring.js';
 
 /**

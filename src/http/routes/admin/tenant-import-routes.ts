@@ -1,10 +1,10 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { TenantTransfer } from '../../rebalance/transfer/tenant-transfer.js';
-import { GatewayError, NotFoundError } from '../../errors/errors.js';
-import { parseInput, queryBool } from '../input/validation.js';
-import { ndjsonLines } from '../input/ndjson-lines.js';
-import { TENANT_ID_PATTERN } from './admin-tenants.js';
+import type { TenantTransfer } from '../../../rebalance/transfer/tenant-transfer.js';
+import { GatewayError } from '../../../errors/errors.js';
+import { parseInput, queryBool } from '../../input/validation.js';
+import { ndjsonLines } from '../../input/ndjson-lines.js';
+import { tenantParam } from '../../input/record-params.js';
 
 const importQuery = z.strictObject({ replace: queryBool.default(false) });
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/json-seq', 'text/plain'];
@@ -24,8 +24,7 @@ export interface AdminTenantImportDeps {
 export function adminTenantImportRoutes(deps: AdminTenantImportDeps): Router {
   const router = express.Router();
   router.post('/tenants/:id/import', async (req, res) => {
-    const id = String(req.params.id);
-    if (!TENANT_ID_PATTERN.test(id)) throw new NotFoundError('tenant', id);
+    const id = tenantParam(req);
     const query = parseInput(importQuery, { ...req.query });
     if (req.headers['content-type'] !== undefined && !req.is(NDJSON_TYPES)) {
       throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/x-ndjson', { field: 'Content-Type' });

@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import type { MoveJobs } from '../../rebalance/jobs/move-jobs.js';
+import type { MoveJobs } from '../../../rebalance/jobs/move-jobs.js';
 
 export interface AdminShardDrainDeps {
   readonly moveJobs: MoveJobs;

@@ -1,11 +1,10 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { MoveJobs } from '../../rebalance/jobs/move-jobs.js';
-import { NotFoundError } from '../../errors/errors.js';
-import { parseInput } from '../input/validation.js';
-import { TENANT_ID_PATTERN } from './admin-tenants.js';
+import type { MoveJobs } from '../../../rebalance/jobs/move-jobs.js';
+import { parseInput } from '../../input/validation.js';
+import { tenantParam } from '../../input/record-params.js';
 
-const moveSchema = z.strictObject({ to: z.string({ error: 'must be a shard id' }).min(1, 'must be a shard id').max(63) });
+const moveInput = z.strictObject({ to: z.string({ error: 'must be a shard id' }).min(1, 'must be a shard id').max(63) });
 
 export interface AdminTenantMoveDeps {
   readonly moveJobs: MoveJobs;
@@ -15,9 +14,8 @@ export interface AdminTenantMoveDeps {
 export function adminTenantMoveRoutes(deps: AdminTenantMoveDeps): Router {
   const router = express.Router();
   router.post('/tenants/:id/move', async (req, res) => {
-    const id = String(req.params.id);
-    if (!TENANT_ID_PATTERN.test(id)) throw new NotFoundError('tenant', id);
-    const input = parseInput(moveSchema, req.body);
+    const id = tenantParam(req);
+    const input = parseInput(moveInput, req.body);
     const jobId = await deps.moveJobs.startMove(id, input.to);
     res.setHeader('Location', `/admin/jobs/${jobId}`);
     res.status(202).json({ jobId });

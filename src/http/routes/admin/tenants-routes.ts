@@ -1,22 +1,21 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { TenantRow } from '../../catalog/catalog-rows.js';
-import type { TenantStore } from '../../catalog/tenant-store.js';
-import type { PlacementService } from '../../placement/placement-service.js';
-import type { TenantAuthenticator } from '../../tenancy/tenant-authenticator.js';
-import { generateApiKey, hashApiKey } from '../../tenancy/api-keys.js';
-import { uuidv7 } from '../../models/index.js';
-import { NotFoundError } from '../../errors/errors.js';
-import { parseInput, safeString } from '../input/validation.js';
+import type { TenantRow } from '../../../catalog/catalog-rows.js';
+import type { TenantStore } from '../../../catalog/tenant-store.js';
+import type { PlacementService } from '../../../placement/placement-service.js';
+import type { TenantAuthenticator } from '../../../tenancy/tenant-authenticator.js';
+import { generateApiKey, hashApiKey } from '../../../tenancy/api-keys.js';
+import { uuidv7 } from '../../../models/index.js';
+import { NotFoundError } from '../../../errors/errors.js';
+import { parseInput, safeString } from '../../input/validation.js';
+import { TENANT_ID_PATTERN, tenantParam } from '../../input/record-params.js';
 
-export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-
-const createSchema = z.strictObject({
+const createInput = z.strictObject({
   name: safeString(1, 200),
   id: safeString(1, 128).regex(TENANT_ID_PATTERN, 'must start with a letter or digit and hold only letters, digits, "_", ".", ":" and "-"').optional(),
 });
 
-const patchSchema = z.strictObject({
+const patchInput = z.strictObject({
   status: z.enum(['active', 'suspended'], { error: 'must be "active" or "suspended"' }),
 });
 
@@ -25,7 +24,7 @@ export interface AdminTenantsDeps {
   readonly placement: PlacementService;
   readonly authenticator: TenantAuthenticator;
   /** told after a status change so other gateways drop their cached tenant */
-  readonly onTenantChanged?: (tenantId: string) => void;
+  readonly onTenantChanged?: (id: string) => void;
 }
 
 export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
@@ -37,13 +36,13 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
   };
 
   const load = async (id: string): Promise<TenantRow> => {
-    const tenant = TENANT_ID_PATTERN.test(id) ? await deps.tenants.get(id) : undefined;
+    const tenant = await deps.tenants.get(id);
     if (!tenant) throw new NotFoundError('tenant', id);
     return tenant;
   };
 
   router.post('/', async (req, res) => {
-    const input = parseInput(createSchema, req.body);
+    const input = parseInput(createInput, req.body);
     const apiKey = generateApiKey();
     const tenant = await deps.tenants.create({ id: input.id ?? uuidv7(), name: input.name, apiKeyHash: hashApiKey(apiKey) });
     const placement = deps.placement.table.shardFor(tenant.id);
@@ -53,13 +52,13 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(view(await load(String(req.params.id))));
+    res.json(view(await load(tenantParam(req))));
   });
 
   router.patch('/:id', async (req, res) => {
-    const id = String(req.params.id);
+    const id = tenantParam(req);
     await load(id);
-    const input = parseInput(patchSchema, req.body);
+    const input = parseInput(patchInput, req.body);
     const tenant = await deps.tenants.setStatus(id, input.status);
     if (!tenant) throw new NotFoundError('tenant', id);
     deps.authenticator.invalidate(id);

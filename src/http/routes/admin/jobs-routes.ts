@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
-import type { MoveJobs } from '../../rebalance/jobs/move-jobs.js';
-import { NotFoundError } from '../../errors/errors.js';
-import { UUID_PATTERN } from '../../models/index.js';
+import type { MoveJobs } from '../../../rebalance/jobs/move-jobs.js';
+import { NotFoundError } from '../../../errors/errors.js';
+import { UUID_PATTERN } from '../../../models/index.js';
 
 export interface AdminJobsDeps {
   readonly moveJobs: MoveJobs;

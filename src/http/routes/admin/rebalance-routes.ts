@@ -1,9 +1,9 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { MoveJobs } from '../../rebalance/jobs/move-jobs.js';
-import { parseInput } from '../input/validation.js';
+import type { MoveJobs } from '../../../rebalance/jobs/move-jobs.js';
+import { parseInput } from '../../input/validation.js';
 
-const rebalanceSchema = z.strictObject({ dryRun: z.boolean({ error: 'must be true or false' }).default(false) });
+const rebalanceInput = z.strictObject({ dryRun: z.boolean({ error: 'must be true or false' }).default(false) });
 
 export interface AdminRebalanceDeps {
   readonly moveJobs: MoveJobs;
@@ -16,7 +16,7 @@ export interface AdminRebalanceDeps {
 export function adminRebalanceRoutes(deps: AdminRebalanceDeps): Router {
   const router = express.Router();
   router.post('/rebalance', async (req, res) => {
-    const input = parseInput(rebalanceSchema, req.body ?? {});
+    const input = parseInput(rebalanceInput, req.body ?? {});
     if (input.dryRun) {
       res.json({ moves: await deps.moveJobs.planRebalance() });
       return;

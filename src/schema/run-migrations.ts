@@ -10,7 +10,7 @@ export const MigrationLock = { Catalog: 7_301_001, Shard: 7_301_002 } as const;
  * starting at once migrate each database exactly once (umzug itself has no locking).
  * The lock is held on one pinned connection for the whole run.
  */
-export async function migrate(sequelize: Sequelize, migrations: readonly Migration[], lockKey: number): Promise<string[]> {
+export async function runMigrations(sequelize: Sequelize, migrations: readonly Migration[], lockKey: number): Promise<string[]> {
   const umzug = new Umzug({
     migrations: migrations.map((m) => ({
       name: m.name,

@@ -1,8 +1,8 @@
 import express, { type Router } from 'express';
-import type { TenantStore } from '../../catalog/tenant-store.js';
-import type { PlacementService } from '../../placement/placement-service.js';
-import type { ShardRegistry } from '../../cluster/shard-registry.js';
-import type { ShardNode } from '../../cluster/shard-node.js';
+import type { TenantStore } from '../../../catalog/tenant-store.js';
+import type { PlacementService } from '../../../placement/placement-service.js';
+import type { ShardRegistry } from '../../../cluster/shard-registry.js';
+import type { ShardNode } from '../../../cluster/shard-node.js';
 
 export interface AdminShardsDeps {
   readonly tenants: TenantStore;

@@ -1,15 +1,15 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { ShardProvisioner } from '../../rebalance/topology/shard-provisioner.js';
-import { replicaName } from '../../cluster/shard-registry.js';
-import { parseInput } from '../input/validation.js';
+import type { ShardProvisioner } from '../../../rebalance/topology/shard-provisioner.js';
+import { replicaName } from '../../../cluster/shard-registry.js';
+import { parseInput } from '../../input/validation.js';
 
 const postgresUrl = z
   .string({ error: 'must be a postgres:// URL' })
   .max(2000, 'must be at most 2000 characters')
   .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL');
 
-const addSchema = z.strictObject({
+const addInput = z.strictObject({
   id: z.string({ error: 'must be a string' }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes (at most 63)'),
   primary: postgresUrl,
   replicas: z.array(z.union([postgresUrl, z.strictObject({ name: z.string().min(1).max(100), url: postgresUrl })])).max(16).default([]),
@@ -24,7 +24,7 @@ export interface AdminShardAddDeps {
 export function adminShardAddRoutes(deps: AdminShardAddDeps): Router {
   const router = express.Router();
   router.post('/shards', async (req, res) => {
-    const input = parseInput(addSchema, req.body);
+    const input = parseInput(addInput, req.body);
     const row = await deps.shardProvisioner.add(input);
     res.setHeader('Location', `/admin/shards/${encodeURIComponent(row.id)}`);
     // connection strings are not echoed: they may carry credentials

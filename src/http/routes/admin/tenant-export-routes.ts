@@ -1,8 +1,7 @@
 import express, { type Router } from 'express';
 import { once } from 'node:events';
-import type { TenantTransfer } from '../../rebalance/transfer/tenant-transfer.js';
-import { NotFoundError } from '../../errors/errors.js';
-import { TENANT_ID_PATTERN } from './admin-tenants.js';
+import type { TenantTransfer } from '../../../rebalance/transfer/tenant-transfer.js';
+import { tenantParam } from '../../input/record-params.js';
 
 export interface AdminTenantExportDeps {
   readonly tenantTransfer: TenantTransfer;
@@ -16,8 +15,7 @@ export interface AdminTenantExportDeps {
 export function adminTenantExportRoutes(deps: AdminTenantExportDeps): Router {
   const router = express.Router();
   router.get('/tenants/:id/export', async (req, res) => {
-    const id = String(req.params.id);
-    if (!TENANT_ID_PATTERN.test(id)) throw new NotFoundError('tenant', id);
+    const id = tenantParam(req);
     const stream = await deps.tenantTransfer.export(id);
     res.status(200).type('application/x-ndjson');
     res.setHeader('Content-Disposition', `attachment; filename="${id}.ndjson"`);
