@@ -148,10 +148,8 @@ export class Gateway {
     placement.start();
 
     const router = new ShardRouter({ maxReplicaLagMs: config.routing.maxReplicaLagMs, maxReplicaLagBytes: config.routing.maxReplicaLagBytes });
-    const authenticator = new TenantAuthenticator(catalog.tenants, {
-      cacheTtlMs: config.tenants.cacheTtlMs,
-      negativeCacheTtlMs: config.tenants.negativeCacheTtlMs,
-    });
+    const authenticator = new TenantAuthenticator(catalog.apiKeys, config.tenants, logger);
+    await authenticator.start();
 
     const cacheStack = CacheStack.create({
       redisUrl: config.redis,
@@ -167,7 +165,7 @@ export class Gateway {
     // another gateway changed a tenant's status: drop its cached key lookup here too
     cacheStack.bus?.onMessage((message, own) => {
       if (own) return;
-      if (message.kind === 'tenant') authenticator.invalidate(message.tenantId);
+      if (message.kind === 'tenant' || message.kind === 'credentials') authenticator.invalidate(message.tenantId);
       if (message.kind === 'catalog') void placement.refresh().catch(() => undefined);
     });
     // a placement change made here (a move's cutover, a ring change): this gateway reloads,
@@ -225,9 +223,10 @@ export class Gateway {
         : undefined,
     });
     const adminApp = createAdminApp({
-      logger, lifecycle, adminToken: options.adminToken, tenants: catalog.tenants, placement, registry, authenticator, metrics,
+      logger, lifecycle, adminToken: options.adminToken, tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
+      onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
 
     const tenantListener = await Listener.listen(tenantApp, config.port, config.host);
@@ -256,6 +255,7 @@ export class Gateway {
     // moves short of cutover roll back and go back to the queue for another gateway
     await this.moves.runner.stop();
     this.placement.stop();
+    await this.authenticator.stop();
     await this.health.stop();
     await this.cacheStack.close();
     await this.registry.close();

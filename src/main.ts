@@ -6,7 +6,7 @@ import { createLogger } from './telemetry/logger.js';
 import { shutdownTelemetry } from './telemetry/spans.js';
 import { Gateway } from './gateway.js';
 import { startEmbeddedTopology, LocalSecrets, type EmbeddedTopology } from './embedded/embedded-topology.js';
-import { generateApiKey, hashApiKey } from './tenancy/api-keys.js';
+import { generateApiKey, generateKeyId, hashApiKey } from './tenancy/api-keys.js';
 
 const DEMO_TENANT = 'demo';
 
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     let demoKey = stored.demoApiKey;
     if ((await gateway.catalog.tenants.get(DEMO_TENANT)) === undefined) {
       demoKey = generateApiKey();
-      await gateway.catalog.tenants.create({ id: DEMO_TENANT, name: 'Demo tenant', apiKeyHash: hashApiKey(demoKey) });
+      await gateway.catalog.tenants.create({ id: DEMO_TENANT, name: 'Demo tenant', keyId: generateKeyId(), apiKeyHash: hashApiKey(demoKey) });
     }
     secrets.write({ ...stored, ...(generatedToken ? { adminToken } : {}), ...(demoKey ? { demoApiKey: demoKey } : {}) });
     printWelcome(gateway, generatedToken ? adminToken : undefined, demoKey);

@@ -4,6 +4,8 @@ export type InvalidationMessage =
   | { readonly kind: 'keys'; readonly keys: readonly string[] }
   /** drop everything of a tenant (status change, move) */
   | { readonly kind: 'tenant'; readonly tenantId: string }
+  /** a tenant's API key was revoked: drop its cached keys (its cached reads stay) */
+  | { readonly kind: 'credentials'; readonly tenantId: string }
   /** the placement catalog changed to this version */
   | { readonly kind: 'catalog'; readonly version: string };
 
@@ -33,7 +35,8 @@ export function decodeInvalidation(raw: string): InvalidationEnvelope | undefine
     case 'keys':
       return isStringArray(m.keys) ? { kind: 'keys', keys: m.keys, origin: m.origin } : undefined;
     case 'tenant':
-      return typeof m.tenantId === 'string' ? { kind: 'tenant', tenantId: m.tenantId, origin: m.origin } : undefined;
+    case 'credentials':
+      return typeof m.tenantId === 'string' ? { kind: m.kind, tenantId: m.tenantId, origin: m.origin } : undefined;
     case 'catalog':
       return typeof m.version === 'string' ? { kind: 'catalog', version: m.version, origin: m.origin } : undefined;
     default:

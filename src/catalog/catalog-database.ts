@@ -15,6 +15,8 @@ export type Row = Record<string, unknown>;
 
 /** The one statement that tells gateways their cached view of the catalog is stale. */
 const BUMP_VERSION = 'UPDATE catalog_meta SET version = version + 1';
+/** bumped when a key stops working (revoked, or its tenant suspended): gateways drop cached keys */
+const BUMP_KEYS_VERSION = 'UPDATE catalog_meta SET keys_version = keys_version + 1';
 
 /**
  * The catalog database: its one Sequelize instance, the queries every store runs through,
@@ -77,6 +79,19 @@ export class CatalogDatabase {
    */
   async execBumpingVersion(change: string, bind: unknown[]): Promise<void> {
     await this.exec(`WITH change AS (${change}) ${BUMP_VERSION}`, bind);
+  }
+
+  /**
+   * A statement after which some API key no longer works, and the keys version bump, as
+   * one statement; returns the statement's rows (it must say `RETURNING`).
+   */
+  async selectBumpingKeysVersion(change: string, bind: unknown[]): Promise<Row[]> {
+    return this.select(`WITH change AS (${change}), bump AS (${BUMP_KEYS_VERSION}) SELECT * FROM change`, bind);
+  }
+
+  async keysVersion(): Promise<bigint> {
+    const rows = await this.select('SELECT keys_version::text AS v FROM catalog_meta');
+    return BigInt((rows[0]?.v as string | undefined) ?? '0');
   }
 
   /** Bumps the version inside the caller's transaction (once for all of its changes). */

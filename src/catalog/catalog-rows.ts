@@ -9,7 +9,15 @@ export interface TenantRow {
   readonly name: string;
   readonly status: TenantStatus;
   readonly plan: string;
-  readonly apiKeyHash: string;
+}
+
+/** One API key of a tenant (its hash only: the key itself is shown once, when made). */
+export interface ApiKeyRow {
+  readonly keyId: string;
+  readonly tenantId: string;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date | null;
+  readonly revokedAt: Date | null;
 }
 
 export interface ShardRow {
@@ -31,7 +39,14 @@ export const tenantFromRow = (r: Row): TenantRow => ({
   name: r.name as string,
   status: r.status as TenantStatus,
   plan: r.plan as string,
-  apiKeyHash: r.api_key_hash as string,
+});
+
+export const apiKeyFromRow = (r: Row): ApiKeyRow => ({
+  keyId: r.id as string,
+  tenantId: r.tenant_id as string,
+  createdAt: r.created_at as Date,
+  lastUsedAt: (r.last_used_at as Date | null) ?? null,
+  revokedAt: (r.revoked_at as Date | null) ?? null,
 });
 
 export const shardFromRow = (r: Row): ShardRow => ({

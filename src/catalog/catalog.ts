@@ -1,3 +1,4 @@
+import { ApiKeyStore } from './api-key-store.js';
 import { CatalogDatabase, type CatalogDatabaseOptions } from './catalog-database.js';
 import { JobStore } from './job-store.js';
 import { PinStore } from './pin-store.js';
@@ -12,6 +13,7 @@ import { TenantStore } from './tenant-store.js';
  */
 export class Catalog {
   readonly tenants: TenantStore;
+  readonly apiKeys: ApiKeyStore;
   readonly shards: ShardStore;
   readonly pins: PinStore;
   readonly jobs: JobStore;
@@ -20,6 +22,7 @@ export class Catalog {
   constructor(options: CatalogDatabaseOptions) {
     this.#db = new CatalogDatabase(options);
     this.tenants = new TenantStore(this.#db);
+    this.apiKeys = new ApiKeyStore(this.#db);
     this.shards = new ShardStore(this.#db);
     this.pins = new PinStore(this.#db);
     this.jobs = new JobStore({ db: this.#db, tenants: this.tenants, shards: this.shards, pins: this.pins });

@@ -3,15 +3,18 @@ import { ConflictError } from '../errors/errors.js';
 import type { CatalogDatabase } from './catalog-database.js';
 import { tenantFromRow, type TenantRow, type TenantStatus } from './catalog-rows.js';
 
-/** Tenants in the catalog: who they are, their status and the hash of their API key. */
+/** Tenants in the catalog: who they are and their status (their keys: `ApiKeyStore`). */
 export class TenantStore {
   constructor(private readonly db: CatalogDatabase) {}
 
-  async create(tenant: { id: string; name: string; apiKeyHash: string }): Promise<TenantRow> {
+  /** A tenant and its first API key, together. */
+  async create(tenant: { id: string; name: string; keyId: string; apiKeyHash: string }): Promise<TenantRow> {
     try {
       const rows = await this.db.select(
-        `INSERT INTO tenants (id, name, api_key_hash) VALUES ($1, $2, $3) RETURNING *`,
-        [tenant.id, tenant.name, tenant.apiKeyHash],
+        `WITH t AS (INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING *),
+              k AS (INSERT INTO api_keys (id, tenant_id, key_hash) SELECT $3, id, $4 FROM t)
+         SELECT * FROM t`,
+        [tenant.id, tenant.name, tenant.keyId, tenant.apiKeyHash],
       );
       return tenantFromRow(rows[0]!);
     } catch (err) {
@@ -25,16 +28,9 @@ export class TenantStore {
     return rows[0] ? tenantFromRow(rows[0]) : undefined;
   }
 
-  async findByKeyHash(apiKeyHash: string): Promise<TenantRow | undefined> {
-    const rows = await this.db.select('SELECT * FROM tenants WHERE api_key_hash = $1', [apiKeyHash]);
-    return rows[0] ? tenantFromRow(rows[0]) : undefined;
-  }
-
+  /** A status change; every gateway drops its cached keys of the tenant (keys version). */
   async setStatus(id: string, status: TenantStatus): Promise<TenantRow | undefined> {
-    const rows = await this.db.select(
-      'UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING *',
-      [id, status],
-    );
+    const rows = await this.db.selectBumpingKeysVersion('UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, status]);
     return rows[0] ? tenantFromRow(rows[0]) : undefined;
   }
 

@@ -72,7 +72,26 @@ export const gatewayConfigShape = z
         shutdownGraceMs: z.number().int().min(0).default(10_000),
       })
       .strict(),
-    tenants: z.object({ cacheTtlMs: z.number().int().min(0), negativeCacheTtlMs: z.number().int().min(0) }).strict(),
+    tenants: z
+      .object({
+        /** a known key is looked up again (in the background) after this long */
+        cacheTtlMs: z.number().int().min(0),
+        /** an unknown key is refused from memory for this long */
+        negativeCacheTtlMs: z.number().int().min(0),
+        /** a known key keeps working this long while the catalog cannot be asked */
+        staleIfErrorMs: z.number().int().min(0),
+        /** how often each gateway checks the catalog's keys version (revocations, suspensions) */
+        keysWatchIntervalMs: z.number().int().min(50),
+        /** how often the keys' lastUsedAt is written */
+        usageFlushMs: z.number().int().min(100),
+        /** catalog lookups of unknown keys per client address: rate and burst */
+        lookupsPerSecondPerClient: z.number().positive(),
+        lookupBurstPerClient: z.number().int().min(1),
+        /** catalog key lookups at once per gateway, and waiting */
+        maxConcurrentLookups: z.number().int().min(1),
+        maxQueuedLookups: z.number().int().min(0),
+      })
+      .strict(),
     security: z.object({ scryptCost: z.number().int().min(2) }).strict(),
     encryption: z
       .object({

@@ -7,6 +7,7 @@ import { jsonBody } from './middleware/json-body.js';
 import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { adminAuth } from './middleware/admin-auth.js';
 import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin/tenants-routes.js';
+import { adminTenantKeysRoutes, type AdminTenantKeysDeps } from './routes/admin/tenant-keys-routes.js';
 import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin/shards-routes.js';
 import { adminShardAddRoutes, type AdminShardAddDeps } from './routes/admin/shard-add-routes.js';
 import { adminShardDrainRoutes } from './routes/admin/shard-drain-routes.js';
@@ -16,7 +17,7 @@ import { adminJobsRoutes } from './routes/admin/jobs-routes.js';
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
 import { adminTenantImportRoutes } from './routes/admin/tenant-import-routes.js';
 
-export interface AdminAppDeps extends AdminTenantsDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps {
+export interface AdminAppDeps extends AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -43,6 +44,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   admin.use(adminTenantImportRoutes(deps));
   admin.use(jsonBody('1mb'));
   admin.use('/tenants', adminTenantsRoutes(deps));
+  admin.use(adminTenantKeysRoutes(deps));
   admin.use(adminShardsRoutes(deps));
   // tenant moves, rebalancing and draining (docs/moves.md)
   admin.use(adminShardAddRoutes(deps));

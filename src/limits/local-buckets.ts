@@ -5,6 +5,11 @@ export interface LocalBucketsOptions {
   readonly sweepIntervalMs?: number;
   /** monotonic ms clock */
   readonly now?: () => number;
+  /**
+   * The most buckets kept (keys from clients, such as addresses, must be bounded): past it a
+   * sweep runs, then the least recently used buckets go (they come back full).
+   */
+  readonly maxKeys?: number;
 }
 
 /**
@@ -16,11 +21,13 @@ export class LocalBuckets {
   readonly #buckets = new Map<string, { state: BucketState; limits: BucketLimits }>();
   readonly #now: () => number;
   readonly #sweepIntervalMs: number;
+  readonly #maxKeys: number;
   #lastSweep: number;
 
   constructor(options: LocalBucketsOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
+    this.#maxKeys = options.maxKeys ?? Infinity;
     this.#lastSweep = this.#now();
   }
 
@@ -28,7 +35,16 @@ export class LocalBuckets {
     const now = this.#now();
     if (now - this.#lastSweep >= this.#sweepIntervalMs) this.sweep(now);
     const { state, result } = take(this.#buckets.get(key)?.state, limits, now, cost);
+    // delete, then set: the Map's order is the order of last use
+    this.#buckets.delete(key);
     this.#buckets.set(key, { state, limits });
+    if (this.#buckets.size > this.#maxKeys) {
+      this.sweep(now);
+      for (const oldest of this.#buckets.keys()) {
+        if (this.#buckets.size <= this.#maxKeys) break;
+        this.#buckets.delete(oldest);
+      }
+    }
     return result;
   }
 

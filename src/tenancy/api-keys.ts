@@ -11,6 +11,13 @@ export function generateApiKey(): string {
   return PREFIX + randomBytes(32).toString('base64url');
 }
 
+/** A key's public id (listed, revoked by): random, never derived from the key. */
+export function generateKeyId(): string {
+  return `key_${randomBytes(12).toString('base64url')}`;
+}
+
+export const KEY_ID_PATTERN = /^key_[A-Za-z0-9_-]{1,64}$/;
+
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
@@ -18,12 +25,6 @@ export function hashApiKey(key: string): string {
 /** Shape check before any lookup, so garbage never reaches the catalog. */
 export function looksLikeApiKey(key: string): boolean {
   return key.startsWith(PREFIX) && key.length === PREFIX.length + 43 && /^[A-Za-z0-9_-]+$/.test(key.slice(PREFIX.length));
-}
-
-export function hashesEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'hex');
-  const right = Buffer.from(b, 'hex');
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /** Constant-time comparison for bearer secrets of any length (the admin token). */

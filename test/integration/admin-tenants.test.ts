@@ -15,7 +15,7 @@ describe('admin API: tenants', function () {
     const id = `acme-${randomUUID()}`;
     const res = await gw.admin('POST', '/admin/tenants', { name: 'Acme', id });
     expect(res.status).to.equal(201);
-    expect(res.body).to.have.all.keys('id', 'name', 'shard', 'apiKey');
+    expect(res.body).to.have.all.keys('id', 'name', 'shard', 'apiKey', 'keyId');
     expect(res.body).to.include({ id, name: 'Acme' });
     expect(res.body.shard).to.match(/^shard-[123]$/);
     const got = await gw.admin('GET', `/admin/tenants/${id}`);

@@ -52,7 +52,7 @@ function readPreference(header: (name: string) => string | undefined): { strong:
 export function tenantContext(deps: TenantContextDeps): RequestHandler {
   return async (req, res, next) => {
     // no span of its own: almost every call is a cache hit, and a catalog lookup has its pg span
-    const tenant = await deps.authenticator.authenticate(req.header('authorization'));
+    const tenant = await deps.authenticator.authenticate(req.header('authorization'), req.ip ?? 'unknown');
     const ctx = currentContext();
     if (ctx) ctx.tenantId = tenant.id;
     tagRequest({ [Attr.TenantId]: tenant.id });

@@ -4,7 +4,7 @@ import type { TenantRow } from '../../../catalog/catalog-rows.js';
 import type { TenantStore } from '../../../catalog/tenant-store.js';
 import type { PlacementService } from '../../../placement/placement-service.js';
 import type { TenantAuthenticator } from '../../../tenancy/tenant-authenticator.js';
-import { generateApiKey, hashApiKey } from '../../../tenancy/api-keys.js';
+import { generateApiKey, generateKeyId, hashApiKey } from '../../../tenancy/api-keys.js';
 import { uuidv7 } from '../../../models/index.js';
 import { NotFoundError } from '../../../errors/errors.js';
 import { parseInput, safeString } from '../../input/validation.js';
@@ -44,11 +44,12 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
   router.post('/', async (req, res) => {
     const input = parseInput(createInput, req.body);
     const apiKey = generateApiKey();
-    const tenant = await deps.tenants.create({ id: input.id ?? uuidv7(), name: input.name, apiKeyHash: hashApiKey(apiKey) });
+    const keyId = generateKeyId();
+    const tenant = await deps.tenants.create({ id: input.id ?? uuidv7(), name: input.name, keyId, apiKeyHash: hashApiKey(apiKey) });
     const placement = deps.placement.table.shardFor(tenant.id);
     res.setHeader('Location', `${req.baseUrl}/${encodeURIComponent(tenant.id)}`);
     // the key is shown here, once; only its hash is stored
-    res.status(201).json({ id: tenant.id, name: tenant.name, shard: placement.shardId, apiKey });
+    res.status(201).json({ id: tenant.id, name: tenant.name, shard: placement.shardId, apiKey, keyId });
   });
 
   router.get('/:id', async (req, res) => {
