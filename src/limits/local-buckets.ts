@@ -1,4 +1,4 @@
-import { msUntilFull, take, type BucketLimits, type BucketState, type TakeResult } from './token-bucket.js';
+import { msUntilFull, refund, take, type BucketLimits, type BucketState, type TakeResult } from './token-bucket.js';
 
 export interface LocalBucketsOptions {
   /** how often (at most) a take also drops buckets that have refilled completely */
@@ -46,6 +46,13 @@ export class LocalBuckets {
       }
     }
     return result;
+  }
+
+  /** Gives back tokens taken for something that turned out not to count; a forgotten bucket stays forgotten (it is full). */
+  refund(key: string, limits: BucketLimits, tokens = 1): void {
+    const entry = this.#buckets.get(key);
+    if (entry === undefined) return;
+    this.#buckets.set(key, { state: refund(entry.state, limits, this.#now(), tokens), limits });
   }
 
   /** Drops every bucket that is full again by `now`. */

@@ -46,6 +46,12 @@ export function take(state: BucketState | undefined, limits: BucketLimits, now: 
   return { state: full, result: { allowed: false, remaining: Math.floor(full.tokens), retryAfterMs } };
 }
 
+/** Refill, then give back `tokens` (a charge that turned out not to apply), never beyond the burst. */
+export function refund(state: BucketState | undefined, limits: BucketLimits, now: number, tokens = 1): BucketState {
+  const full = refill(state, limits, now);
+  return { tokens: Math.min(limits.burst, full.tokens + tokens), at: full.at };
+}
+
 /** ms until the bucket is full again: past it, a stored bucket equals a fresh one and may be dropped. */
 export function msUntilFull(state: BucketState, limits: BucketLimits): number {
   return Math.max(0, ((limits.burst - state.tokens) * 1000) / limits.ratePerSec);

@@ -18,7 +18,8 @@ const ALL = 'catalog';
 
 /**
  * What a key the gateway does not know may cost: a catalog lookup, at most
- * `lookupsPerSecondPerClient` per client address (429 past it, no query), and at most
+ * `lookupsPerSecondPerClient` lookups that find nothing per client address (429 past it,
+ * no query), and at most
  * `maxConcurrentLookups` in flight in the process (503 past the queue). Known keys never
  * reach this: a flood of random keys spends its own budget, not real tenants' requests.
  */
@@ -31,7 +32,12 @@ export class KeyLookupBudget {
     this.#inFlight = new TenantSemaphores({ maxConcurrent: options.maxConcurrentLookups, maxQueued: options.maxQueuedLookups, queueTimeoutMs: 2_000 });
   }
 
-  async run<T>(client: string, lookup: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `lookup` within the budget; `found` says whether it found a key. Only misses are
+   * charged to the address (a lookup is paid for up front and refunded when the key exists),
+   * so a client bringing many new, real keys (tenants just created) is never refused.
+   */
+  async run<T>(client: string, lookup: () => Promise<T>, found: (result: T) => boolean): Promise<T> {
     const limits = { ratePerSec: this.options.lookupsPerSecondPerClient, burst: this.options.lookupBurstPerClient };
     const taken = this.#perClient.take(client, limits);
     if (!taken.allowed) {
@@ -40,7 +46,9 @@ export class KeyLookupBudget {
     const slot = await this.#inFlight.acquire(ALL);
     if (!slot.ok) throw new CatalogUnavailableError({ cause: new Error(`key lookups ${slot.reason}`) });
     try {
-      return await lookup();
+      const result = await lookup();
+      if (found(result)) this.#perClient.refund(client, limits);
+      return result;
     } finally {
       slot.release();
     }

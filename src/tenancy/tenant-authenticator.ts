@@ -89,7 +89,7 @@ export class TenantAuthenticator {
     if (this.#unknown.get(hash) !== undefined) return undefined;
     const flight = this.#refreshing.get(hash);
     if (flight !== undefined) return flight;
-    return this.#budget.run(client, () => this.#refresh(hash));
+    return this.#budget.run(client, () => this.#refresh(hash), (known) => known !== undefined);
   }
 
   /** One catalog lookup of a key (shared by concurrent callers), remembered either way. */

@@ -109,4 +109,14 @@ describe('API keys: several per tenant, rotation, revocation on every gateway, u
     expect(Number(limited.headers.get('retry-after'))).to.be.at.least(1);
     expect(limited.body.code).to.equal('RATE_LIMITED');
   });
+
+  it('never refuses a client bringing more new, real keys than the unknown-key burst', async () => {
+    const { lookupBurstPerClient } = gw.gateway.config.tenants;
+    const tenants: TestTenant[] = [];
+    for (let i = 0; i <= lookupBurstPerClient + 5; i++) tenants.push(await gw.createTenant(`fresh${i}`));
+    // each first request is a catalog lookup (the key is new to this gateway) that finds a key
+    const statuses = await Promise.all(tenants.map(async (t) => (await whoAmI(t, t.apiKey, deaf)).status));
+    expect(statuses.every((s) => s === 200), statuses.join(',')).to.equal(true);
+  });
 });
+

@@ -102,4 +102,17 @@ describe('LocalBuckets', () => {
     expect(buckets.take('c', limits).allowed).to.equal(true); // a take past the interval sweeps too
     expect(buckets.size).to.equal(1);
   });
+
+  it('gives back a refunded token, never beyond the burst', () => {
+    const now = 0;
+    const buckets = new LocalBuckets({ now: () => now });
+    for (let i = 0; i < 5; i++) expect(buckets.take('a', limits).allowed).to.equal(true);
+    expect(buckets.take('a', limits).allowed).to.equal(false);
+    buckets.refund('a', limits);
+    expect(buckets.take('a', limits).allowed).to.equal(true);
+    expect(buckets.take('a', limits).allowed).to.equal(false);
+    for (let i = 0; i < 10; i++) buckets.refund('a', limits);
+    for (let i = 0; i < 5; i++) expect(buckets.take('a', limits).allowed).to.equal(true);
+    expect(buckets.take('a', limits).allowed).to.equal(false);
+  });
 });
