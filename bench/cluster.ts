@@ -4,10 +4,15 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { REPO_DIR, RESULTS_DIR } from './options.js';
 
+type ReplicaEntry = string | { readonly name: string; readonly url: string };
+
 export interface ClusterShard {
   readonly id: string;
+  /** the request role's URLs: row-level security applies */
   readonly primary: string;
-  readonly replicas: readonly (string | { readonly name: string; readonly url: string })[];
+  readonly replicas: readonly ReplicaEntry[];
+  /** the privileged role's URLs (cluster.sh writes both) */
+  readonly admin?: { readonly primary: string; readonly replicas?: readonly ReplicaEntry[] };
 }
 
 export interface ClusterFile {
@@ -50,10 +55,20 @@ export function resolveCluster(explicit: string | undefined): ClusterFile {
   return { path: file, catalog: parsed.catalog, redis: parsed.redis, shards: parsed.shards };
 }
 
-export function replicaUrl(shard: ClusterShard): string {
-  const r = shard.replicas[0];
+/** The first replica's URL: as the request role, or (`admin`) as the privileged role where the file has one. */
+export function replicaUrl(shard: ClusterShard, as: 'request' | 'admin' = 'request'): string {
+  const r = (as === 'admin' ? shard.admin?.replicas : undefined)?.[0] ?? shard.replicas[0];
   if (r === undefined) throw new Error(`shard ${shard.id} has no replica: the read baselines need one`);
   return typeof r === 'string' ? r : r.url;
+}
+
+export function replicaUrlsOf(shard: ClusterShard, as: 'request' | 'admin' = 'request'): string[] {
+  const list = (as === 'admin' ? shard.admin?.replicas : undefined) ?? shard.replicas;
+  return list.map((r) => (typeof r === 'string' ? r : r.url));
+}
+
+export function primaryUrl(shard: ClusterShard, as: 'request' | 'admin' = 'request'): string {
+  return (as === 'admin' ? shard.admin?.primary : undefined) ?? shard.primary;
 }
 
 /**

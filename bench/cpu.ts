@@ -27,3 +27,46 @@ export function cpuMicros(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The postmaster of each PostgreSQL server (by a privileged URL: `data_directory` is theirs
+ * to read), when it runs on this machine; servers elsewhere are left out.
+ */
+export async function postmasterPids(adminUrls: readonly string[]): Promise<number[]> {
+  const pg = (await import('pg')).default;
+  const pids: number[] = [];
+  for (const url of adminUrls) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      const dir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!.data_directory;
+      const pid = Number(readFileSync(`${dir}/postmaster.pid`, 'utf8').split('\n')[0]);
+      if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+    } catch {
+      // not local, or not ours to read: its CPU is not counted
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU time (µs) of each postmaster and every process it forked that is still running
+ * (backends, walsender, startup, checkpointer): the database side of a request. A backend
+ * that exits mid-round takes its time with it; the benchmark's pools hold theirs open.
+ */
+export function serverTreeCpuMicros(postmasters: readonly number[]): number | undefined {
+  if (postmasters.length === 0) return undefined;
+  let total = 0;
+  for (const pid of postmasters) {
+    let children: string[];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      return undefined;
+    }
+    for (const p of [pid, ...children.map(Number)]) total += cpuMicros(p) ?? 0;
+  }
+  return total;
+}

@@ -21,6 +21,8 @@ export interface RoundResult {
   readonly cache_hit_ratio?: number;
   /** the server process's CPU time per response (µs), when it can be read */
   readonly cpu_us_per_req?: number;
+  /** the shard servers' CPU time per response (µs): every PostgreSQL process of the fleet, when local */
+  readonly db_cpu_us_per_req?: number;
 }
 
 export interface LoadSettings {
@@ -33,10 +35,13 @@ export interface RoundOptions extends LoadSettings {
   readonly countCacheHits?: boolean;
   /** the server's CPU time so far (µs), read before and after the round */
   readonly cpu?: () => number | undefined;
+  /** the database servers' CPU time so far (µs), likewise */
+  readonly dbCpu?: () => number | undefined;
 }
 
 export async function runRound(url: string, workload: Workload, settings: RoundOptions): Promise<RoundResult> {
   const cpuBefore = settings.cpu?.();
+  const dbBefore = settings.dbCpu?.();
   let answered = 0;
   let hits = 0;
   // only where asked: header parsing per response costs the load generator some CPU
@@ -53,8 +58,12 @@ export async function runRound(url: string, workload: Workload, settings: RoundO
     timeout: 10,
   });
   const cpuAfter = settings.cpu?.();
+  const dbAfter = settings.dbCpu?.();
   const responses = result['2xx'] + result.non2xx;
-  const cpu = cpuBefore !== undefined && cpuAfter !== undefined && responses > 0 ? (cpuAfter - cpuBefore) / responses : undefined;
+  const perResponse = (before: number | undefined, after: number | undefined) =>
+    before !== undefined && after !== undefined && responses > 0 ? (after - before) / responses : undefined;
+  const cpu = perResponse(cpuBefore, cpuAfter);
+  const dbCpu = perResponse(dbBefore, dbAfter);
   const seconds = Math.max(result.duration, 1e-3);
   return {
     rps: result['2xx'] / seconds,
@@ -63,6 +72,7 @@ export async function runRound(url: string, workload: Workload, settings: RoundO
     errors: result.errors + result.non2xx,
     ...(settings.countCacheHits ? { cache_hit_ratio: answered === 0 ? 0 : hits / answered } : {}),
     ...(cpu !== undefined ? { cpu_us_per_req: cpu } : {}),
+    ...(dbCpu !== undefined ? { db_cpu_us_per_req: dbCpu } : {}),
   };
 }
 
@@ -73,7 +83,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function optionalMedian(rounds: readonly RoundResult[], key: 'cache_hit_ratio' | 'cpu_us_per_req'): Partial<RoundResult> {
+function optionalMedian(rounds: readonly RoundResult[], key: 'cache_hit_ratio' | 'cpu_us_per_req' | 'db_cpu_us_per_req'): Partial<RoundResult> {
   const values = rounds.map((r) => r[key]).filter((v): v is number => v !== undefined);
   return values.length === 0 ? {} : { [key]: median(values) };
 }
@@ -87,5 +97,6 @@ export function summarize(rounds: readonly RoundResult[]): RoundResult {
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     ...optionalMedian(rounds, 'cache_hit_ratio'),
     ...optionalMedian(rounds, 'cpu_us_per_req'),
+    ...optionalMedian(rounds, 'db_cpu_us_per_req'),
   };
 }

@@ -37,6 +37,8 @@ export interface BenchReport {
   /** the same ratios from server CPU per request instead of rps (requests per CPU-second) */
   readonly cpu_ratios: Ratios;
   readonly routing: RoutingResult | null;
+  /** what row-level security adds to a point read; null when its pair did not run */
+  readonly rls: RlsCost | null;
   /** the tenant-move scenario (bench/move.ts); null when not selected */
   readonly move: MoveResult | null;
 }
@@ -52,6 +54,37 @@ export function machine(loadStart: number): Machine {
     date: new Date().toISOString(),
     loadavg_start: loadStart,
     loadavg_end: os.loadavg()[0] ?? 0,
+  };
+}
+
+/**
+ * Row-level security's price per point read: the raw baseline as the request role under
+ * RLS (scoped as shardgate scopes) minus the same as the privileged role without it, in the
+ * server process and in the database, and that sum as a share of a shardgate read's CPU
+ * (gateway + database, cache off). Issue 14's target: under 5 %.
+ */
+export interface RlsCost {
+  readonly server_us: number;
+  readonly db_us: number | null;
+  readonly read_us: number | null;
+  readonly share_of_read: number | null;
+}
+
+export function rlsCost(results: readonly ScenarioResult[]): RlsCost | null {
+  const find = (name: string) => results.find((r) => r.name === name);
+  const off = find('baseline-raw-http-pg-read');
+  const on = find('baseline-raw-http-pg-read-rls');
+  if (off?.cpu_us_per_req === undefined || on?.cpu_us_per_req === undefined) return null;
+  const server = on.cpu_us_per_req - off.cpu_us_per_req;
+  const db = on.db_cpu_us_per_req !== undefined && off.db_cpu_us_per_req !== undefined ? on.db_cpu_us_per_req - off.db_cpu_us_per_req : null;
+  const read = find('shardgate-read-cache-off');
+  const readUs = read?.cpu_us_per_req !== undefined && read.db_cpu_us_per_req !== undefined ? read.cpu_us_per_req + read.db_cpu_us_per_req : null;
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return {
+    server_us: round(server),
+    db_us: db === null ? null : round(db),
+    read_us: readUs === null ? null : round(readUs),
+    share_of_read: db === null || readUs === null || readUs <= 0 ? null : Math.round(((server + db) / readUs) * 1000) / 1000,
   };
 }
 
@@ -99,6 +132,11 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
   const lines = [`${m.date.slice(0, 10)} · ${m.cpu} · nproc ${m.nproc} · ${m.memory_gb} GB · Node ${m.node.slice(1)} · load average ${m.loadavg_start.toFixed(1)} → ${m.loadavg_end.toFixed(1)}`];
   // `--only move` runs no load scenario: no empty tables
   if (report.scenarios.length > 0) lines.push('', ...scenarioTables(report, labels));
+  const x = report.rls;
+  if (x !== null) {
+    const share = x.share_of_read === null ? 'n/a' : `${(x.share_of_read * 100).toFixed(1)} %`;
+    lines.push('', `Row-level security: +${x.server_us.toFixed(1)} µs server CPU and +${x.db_us === null ? 'n/a' : x.db_us.toFixed(1)} µs database CPU per point read (raw baseline with vs without); ${share} of a shardgate read's ${x.read_us === null ? 'n/a' : x.read_us.toFixed(0)} µs (gateway + database, cache off; target < 5 %).`);
+  }
   const r = report.routing;
   if (r !== null) {
     lines.push('', `Routing: ${(r.ns_per_op / 1000).toFixed(2)} µs per decision over ${r.tenants.toLocaleString('en')} distinct tenants with ${r.pins.toLocaleString('en')} pins (target ≤ 5 µs); ${r.ns_per_op_hot.toFixed(0)} ns for a repeating set; placement state ${r.heap_mb.toFixed(1)} MB of heap.`);
@@ -109,12 +147,13 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
 
 function scenarioTables(report: BenchReport, labels: ReadonlyMap<string, string>): string[] {
   return [
-    '| scenario | | req/s | p50 ms | p99 ms | server CPU µs/req | errors |',
-    '|---|---|--:|--:|--:|--:|--:|',
+    '| scenario | | req/s | p50 ms | p99 ms | server CPU µs/req | database CPU µs/req | errors |',
+    '|---|---|--:|--:|--:|--:|--:|--:|',
     ...report.scenarios.map((s) => {
       const hits = s.cache_hit_ratio === undefined ? '' : ` — ${(s.cache_hit_ratio * 100).toFixed(0)}% cache hits`;
       const cpu = s.cpu_us_per_req === undefined ? 'n/a' : s.cpu_us_per_req.toFixed(0);
-      return `| \`${s.name}\` | ${labels.get(s.name) ?? ''}${hits} | ${Math.round(s.rps)} | ${s.p50_ms.toFixed(1)} | ${s.p99_ms.toFixed(1)} | ${cpu} | ${s.errors} |`;
+      const db = s.db_cpu_us_per_req === undefined ? 'n/a' : s.db_cpu_us_per_req.toFixed(0);
+      return `| \`${s.name}\` | ${labels.get(s.name) ?? ''}${hits} | ${Math.round(s.rps)} | ${s.p50_ms.toFixed(1)} | ${s.p99_ms.toFixed(1)} | ${cpu} | ${db} | ${s.errors} |`;
     }),
     '',
     '| ratio | by req/s | by server CPU per request | target |',

@@ -8,16 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseOptions, REPO_DIR, type BenchOptions } from './options.js';
-import { benchGatewayConfig, resolveCluster } from './cluster.js';
+import { benchGatewayConfig, primaryUrl, replicaUrlsOf, resolveCluster } from './cluster.js';
 import { spawnContender, stopAll, type Contender } from './contenders.js';
 import { ensureSeed } from './seed.js';
 import { runRound, summarize, type RoundResult } from './load.js';
 import { readSet } from './workloads.js';
 import { BASELINE_IDS, baselineSpec, SCENARIO_CONTENDERS, scenarios, SHARDGATE_IDS, shardgateSpec, type ContenderId, type Scenario, type ScenarioName } from './scenarios.js';
-import { machine, ratios, table, writeReport, type BenchReport, type ScenarioResult } from './report.js';
+import { machine, ratios, rlsCost, table, writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import type { RoutingResult } from './routing.js';
 import { probe } from './http.js';
-import { cpuMicros } from './cpu.js';
+import { cpuMicros, postmasterPids, serverTreeCpuMicros } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
 import { moveScenario, type MoveResult } from './move.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -56,12 +56,18 @@ function moverSettings(ctx: Parameters<typeof shardgateSpec>[1]): unknown {
 }
 
 /** Warm-up, then `rounds` rounds; each round runs every scenario once, starting one later each time. */
-async function measure(list: readonly Scenario[], contenders: ReadonlyMap<ContenderId, Contender>, o: BenchOptions): Promise<ScenarioResult[]> {
+async function measure(list: readonly Scenario[], contenders: ReadonlyMap<ContenderId, Contender>, o: BenchOptions, postmasters: readonly number[]): Promise<ScenarioResult[]> {
   const rounds = new Map<string, RoundResult[]>(list.map((s) => [s.name, []]));
   const once = async (s: Scenario, durationS: number): Promise<RoundResult> => {
     const { url, pid } = contenders.get(s.contender)!;
     await s.beforeRound?.(url);
-    return runRound(url, s.workload, { connections: o.connections, durationS, countCacheHits: s.countCacheHits ?? false, cpu: () => cpuMicros(pid) });
+    return runRound(url, s.workload, {
+      connections: o.connections,
+      durationS,
+      countCacheHits: s.countCacheHits ?? false,
+      cpu: () => cpuMicros(pid),
+      dbCpu: () => serverTreeCpuMicros(postmasters),
+    });
   };
   for (const s of list) {
     const url = contenders.get(s.contender)!.url;
@@ -78,7 +84,7 @@ async function measure(list: readonly Scenario[], contenders: ReadonlyMap<Conten
       const s = list[(k + r) % list.length]!;
       const result = await once(s, o.durationS);
       rounds.get(s.name)!.push(result);
-      say(`round ${r + 1}/${o.rounds}  ${s.name.padEnd(38)} ${Math.round(result.rps).toString().padStart(6)} req/s  p99 ${result.p99_ms.toFixed(1).padStart(7)} ms  ${(result.cpu_us_per_req ?? NaN).toFixed(0).padStart(5)} µs CPU/req  errors ${result.errors}`);
+      say(`round ${r + 1}/${o.rounds}  ${s.name.padEnd(38)} ${Math.round(result.rps).toString().padStart(6)} req/s  p99 ${result.p99_ms.toFixed(1).padStart(7)} ms  ${(result.cpu_us_per_req ?? NaN).toFixed(0).padStart(5)} µs CPU/req  ${(result.db_cpu_us_per_req ?? NaN).toFixed(0).padStart(5)} µs DB  errors ${result.errors}`);
     }
   }
   return list.map((s) => ({ name: s.name, ...summarize(rounds.get(s.name)!) }));
@@ -137,7 +143,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       .map((s) => ({ ...s, contender: contenderFor(s.name as ScenarioName, o) }));
     labels = new Map(list.map((s) => [s.name, s.label]));
     say(`${list.length} scenarios × ${o.rounds} rounds × ${o.durationS} s, ${o.connections} connections; reads on ${reads.shardId} (${reads.tenants.length} tenants, ${reads.targets.length} products)`);
-    results = list.length === 0 ? [] : await measure(list, running, o);
+    // the shard servers' processes: the database side of every request (admin URLs, where local)
+    const postmasters = await postmasterPids(cluster.shards.flatMap((shard) => [primaryUrl(shard, 'admin'), ...replicaUrlsOf(shard, 'admin')]));
+    results = list.length === 0 ? [] : await measure(list, running, o, postmasters);
     if (moves) {
       say(`${MOVE_SCENARIO}: ${o.moveTenants} tenants × ${o.moveTenantRows} products${o.moveBigRows > 0 ? ` and one of ${o.moveBigRows}` : ''}, moved one shard on, under load`);
       move = await moveScenario(
@@ -169,6 +177,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     scenarios: results,
     ratios: ratios(results),
     cpu_ratios: ratios(results, 'per_cpu'),
+    rls: rlsCost(results),
     routing,
     move,
   };

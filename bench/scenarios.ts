@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { SpawnSpec } from './contenders.js';
 import type { ClusterFile } from './cluster.js';
-import { replicaUrl } from './cluster.js';
+import { primaryUrl, replicaUrl } from './cluster.js';
 import type { Workload } from './load.js';
 import type { Seed } from './seed.js';
 import { expectStatus, productBody, request } from './http.js';
 import { creates, mix, pointReads, readSet, type ReadSet } from './workloads.js';
 
-export type ContenderId = 'raw-http' | 'express-pg' | 'naive-sequelize' | 'shardgate' | 'shardgate-cache-off' | 'shardgate-cache-off-tracing-off' | 'shardgate-cache-off-trace-all';
+export type ContenderId = 'raw-http' | 'raw-http-rls' | 'express-pg' | 'naive-sequelize' | 'shardgate' | 'shardgate-cache-off' | 'shardgate-cache-off-tracing-off' | 'shardgate-cache-off-trace-all';
 
 export interface Scenario {
   readonly name: string;
@@ -34,7 +34,7 @@ export interface SpawnContext {
 }
 
 export const SHARDGATE_IDS: readonly ContenderId[] = ['shardgate', 'shardgate-cache-off', 'shardgate-cache-off-tracing-off', 'shardgate-cache-off-trace-all'];
-export const BASELINE_IDS: readonly ContenderId[] = ['raw-http', 'express-pg', 'naive-sequelize'];
+export const BASELINE_IDS: readonly ContenderId[] = ['raw-http', 'raw-http-rls', 'express-pg', 'naive-sequelize'];
 
 function profiling(ctx: SpawnContext, name: string): string[] {
   // a folder per contender: tsx's loader runs in a worker thread that writes a profile too
@@ -68,20 +68,25 @@ export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {
 
 const BASELINE_ENTRY: Partial<Record<ContenderId, string>> = {
   'raw-http': 'bench/servers/raw-http.ts',
+  'raw-http-rls': 'bench/servers/raw-http.ts',
   'express-pg': 'bench/servers/express-raw.ts',
   'naive-sequelize': 'bench/servers/naive-sequelize.ts',
 };
 
-/** A baseline reads the replica (and writes the primary) of the shard the measured tenants live on. */
+/**
+ * A baseline reads the replica (and writes the primary) of the shard the measured tenants
+ * live on, as a hand-written service would: as the privileged role, with no row-level
+ * security. `raw-http-rls` is the same server as the request role, each statement scoped to
+ * its tenant the way shardgate scopes it (TenantScopedQuery): the pair prices RLS alone.
+ */
 export function baselineSpec(id: ContenderId, ctx: SpawnContext, reads: ReadSet): SpawnSpec {
   const shard = ctx.cluster.shards.find((s) => s.id === reads.shardId);
   const entry = BASELINE_ENTRY[id];
   if (shard === undefined || entry === undefined) throw new Error(`no baseline ${id} for shard ${reads.shardId}`);
-  return {
-    name: id,
-    args: [...profiling(ctx, id), '--import', 'tsx', entry],
-    env: { NODE_ENV: 'production', BENCH_REPLICA: replicaUrl(shard), BENCH_PRIMARY: shard.primary, BENCH_POOL_MAX: '20', PORT: '0' },
-  };
+  const as = id === 'raw-http-rls' ? 'request' : 'admin';
+  const env: Record<string, string> = { NODE_ENV: 'production', BENCH_REPLICA: replicaUrl(shard, as), BENCH_PRIMARY: primaryUrl(shard, as), BENCH_POOL_MAX: '20', PORT: '0' };
+  if (id === 'raw-http-rls') env.BENCH_RLS = '1';
+  return { name: id, args: [...profiling(ctx, id), '--import', 'tsx', entry], env };
 }
 
 /**
@@ -115,6 +120,7 @@ async function freshTokens(url: string, reads: ReadSet): Promise<Map<string, str
 /** Every scenario, in table order, and the process it loads. */
 export const SCENARIO_CONTENDERS = {
   'baseline-raw-http-pg-read': 'raw-http',
+  'baseline-raw-http-pg-read-rls': 'raw-http-rls',
   'baseline-express-pg-read': 'express-pg',
   'baseline-naive-sequelize-read': 'naive-sequelize',
   'baseline-naive-sequelize-write': 'naive-sequelize',
@@ -138,6 +144,7 @@ export function scenarios(seed: Seed, smoke: boolean): Scenario[] {
   const cacheOff = smoke ? undefined : expectCache(reads.targets[0]!, 'bypass');
   const defs: Record<ScenarioName, Omit<Scenario, 'name' | 'contender'>> = {
     'baseline-raw-http-pg-read': { label: 'node:http + pg, point read (ceiling)', workload: pointReads(reads.targets, 'tenant-header') },
+    'baseline-raw-http-pg-read-rls': { label: 'the same, request role under row-level security', workload: pointReads(reads.targets, 'tenant-header') },
     'baseline-express-pg-read': { label: 'Express 5 + pg, point read (ceiling)', workload: pointReads(reads.targets, 'tenant-header') },
     'baseline-naive-sequelize-read': { label: 'naive Express + Sequelize `replication`, findOne', workload: pointReads(reads.targets, 'tenant-header') },
     'baseline-naive-sequelize-write': { label: 'naive Express + Sequelize, create', workload: creates(reads.tenants, 'tenant-header') },

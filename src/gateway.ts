@@ -27,6 +27,7 @@ import { GatewayMetrics, type NodeSnapshot } from './telemetry/gateway-metrics.j
 import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announcer.js';
 import { Moves } from './rebalance/moves.js';
 import type { MoveHooks } from './rebalance/move/tenant-mover.js';
+import { ShardUrlPolicy } from './rebalance/topology/shard-url-policy.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -60,7 +61,7 @@ export function buildModelDeps(config: Readonly<GatewayConfig>): ModelDeps {
 }
 
 export function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {
-  return config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active' }));
+  return config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active', admin: s.admin }));
 }
 
 /**
@@ -114,6 +115,7 @@ export class Gateway {
         statementTimeoutMs: config.db.statementTimeoutMs,
         idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
         connectTimeoutMs: config.db.connectTimeoutMs,
+        requestRole: config.db.requestRole,
       },
       buildModelDeps(config),
       (node, elapsedMs, sql) => {
@@ -131,7 +133,7 @@ export class Gateway {
       for (const s of shards) if (s.state !== 'retired') registry.add(s);
     });
     await placement.reload();
-    const migrator = new RegistryShardMigrator(registry, shardMigrations);
+    const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs);
     for (const shard of placement.shards) {
       if (shard.state === 'retired') continue;
       const applied = await migrator.migrate(shard);
@@ -179,7 +181,7 @@ export class Gateway {
       logger,
       announcer,
       migrator,
-      shardPassword: process.env.PGPASSWORD,
+      shardUrlPolicy: new ShardUrlPolicy(config.security.shardHosts),
       hooks: {
         ...options.moveHooks,
         rowsCopied: (rows) => {

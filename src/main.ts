@@ -5,6 +5,7 @@ import type { GatewayConfig } from './config/gateway-config.js';
 import { createLogger } from './telemetry/logger.js';
 import { shutdownTelemetry } from './telemetry/spans.js';
 import { Gateway } from './gateway.js';
+import { REQUEST_ROLE as REQUEST_GROUP_ROLE } from '../shards/migrations/shard/0004-row-level-security.js';
 import { startEmbeddedTopology, LocalSecrets, type EmbeddedTopology } from './embedded/embedded-topology.js';
 import { generateApiKey, generateKeyId, hashApiKey } from './tenancy/api-keys.js';
 
@@ -14,6 +15,12 @@ const DEMO_TENANT = 'demo';
 async function main(): Promise<void> {
   let config = loadConfig(process.env);
   const logger = createLogger(config.log.level);
+  if (process.env.PGPASSWORD !== undefined) {
+    // loadConfig wrote it into the configured URLs; left here, node-postgres would lend it
+    // to any URL without a password, a shard added through the admin API included
+    delete process.env.PGPASSWORD;
+    logger.warn('PGPASSWORD was written into the configured URLs that carry no password and then dropped; prefer ${env:NAME} per cluster');
+  }
   logger.debug({ config: describeConfig(config) }, 'configuration');
 
   let embedded: EmbeddedTopology | undefined;
@@ -23,7 +30,15 @@ async function main(): Promise<void> {
     logger.info({ dataDir }, 'no catalog configured: starting the embedded default (PGlite)');
     embedded = await startEmbeddedTopology(dataDir, config.embedded.shardCount);
     secrets = new LocalSecrets(dataDir);
-    config = Object.freeze({ ...config, catalog: embedded.catalog, shards: embedded.shards, pool: { ...config.pool, max: Math.min(config.pool.max, 5) } }) as Readonly<GatewayConfig>;
+    // PGlite has one backend, logged in as a superuser: requests take the least-privilege
+    // role per statement instead, so row-level security applies to them as on a cluster
+    config = Object.freeze({
+      ...config,
+      catalog: embedded.catalog,
+      shards: embedded.shards,
+      pool: { ...config.pool, max: Math.min(config.pool.max, 5) },
+      db: { ...config.db, requestRole: config.db.requestRole ?? REQUEST_GROUP_ROLE },
+    }) as Readonly<GatewayConfig>;
   }
 
   const stored = secrets?.read() ?? {};

@@ -20,7 +20,7 @@ async function run(): Promise<void> {
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
     buildModelDeps(config),
   );
-  const migrator = new RegistryShardMigrator(registry, shardMigrations);
+  const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs);
   try {
     logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
     await catalog.shards.seed(seedRows(config));

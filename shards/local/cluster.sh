@@ -48,6 +48,12 @@ REDIS_DIR=$CLUSTER_DIR/redis
 REDIS_PIDFILE=$REDIS_DIR/redis.pid
 STATE_FILE=$CLUSTER_DIR/cluster.env
 LOG_DIR=$CLUSTER_DIR/logs
+# the least-privilege role requests run as (a member of shardgate_request, which the shard
+# migrations grant DML on tenant tables under row-level security); its password is made
+# once per cluster directory
+REQUEST_ROLE=shardgate_app
+REQUEST_GROUP=shardgate_request
+REQUEST_PASSWORD_FILE=$CLUSTER_DIR/request-role.password
 
 SHARDS=(shard-1 shard-2 shard-3 shard-4)
 RING_SHARDS=(shard-1 shard-2 shard-3)
@@ -307,7 +313,10 @@ write_node_conf() { # name; returns 1 when the file was already up to date
 
 write_hba() { # datadir
   cat >"$1/pg_hba.conf" <<'EOF'
-# Written by shards/local/cluster.sh: a loopback-only development cluster.
+# Written by shards/local/cluster.sh: a loopback-only development cluster. The request
+# role signs in with its password; the privileged role (postgres) is trusted on loopback.
+host    all          shardgate_app  127.0.0.1/32  scram-sha-256
+host    all          shardgate_app  ::1/128       scram-sha-256
 local   all          all                  trust
 host    all          all    127.0.0.1/32  trust
 host    all          all    ::1/128       trust
@@ -464,8 +473,20 @@ init_primary() { # name
 # every database made from it (shardgate too) has it; CREATE DATABASE may run while
 # connected to its template (only *other* sessions block it).
 ensure_databases() { # name
-  local name=$1 db=${DB[$1]} ext=""
-  [[ $name == catalog ]] || ext="CREATE EXTENSION IF NOT EXISTS hstore;"
+  local name=$1 db=${DB[$1]} ext="" roles=""
+  if [[ $name != catalog ]]; then
+    ext="CREATE EXTENSION IF NOT EXISTS hstore;"
+    # roles are cluster-wide and reach the replica by streaming replication
+    roles="DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$REQUEST_GROUP') THEN
+    CREATE ROLE $REQUEST_GROUP NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$REQUEST_ROLE') THEN
+    CREATE ROLE $REQUEST_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS IN ROLE $REQUEST_GROUP;
+  END IF;
+END \$\$;
+ALTER ROLE $REQUEST_ROLE PASSWORD '$(request_password)';"
+  fi
   psql_at "${PORT[$name]}" template1 >/dev/null <<EOF
 $ext
 SELECT NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$db') AS need_db \gset
@@ -474,7 +495,16 @@ CREATE DATABASE $db;
 \c $db
 $ext
 \endif
+$roles
 EOF
+}
+
+# hex, so it needs no quoting in SQL, URLs or JSON
+request_password() {
+  if [[ ! -s $REQUEST_PASSWORD_FILE ]]; then
+    (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$REQUEST_PASSWORD_FILE")
+  fi
+  cat "$REQUEST_PASSWORD_FILE"
 }
 
 ensure_replica() { # shard
@@ -612,9 +642,13 @@ lock_cluster() {
 
 # ---------------------------------------------------------------- output
 
+# primary/replicas: the request role (what the gateway serves tenants with); admin: the
+# same nodes as postgres (moves, migrations, export/import, and tools inspecting rows)
 json_shard() { # id
-  printf '{"id": "%s", "primary": "postgres://postgres@127.0.0.1:%s/%s", "replicas": ["postgres://postgres@127.0.0.1:%s/%s"]}' \
-    "$1" "${PORT[$1]}" "${DB[$1]}" "${PORT[$1-replica]}" "${DB[$1-replica]}"
+  local who="$REQUEST_ROLE:$(request_password)"
+  printf '{"id": "%s", "primary": "postgres://%s@127.0.0.1:%s/%s", "replicas": ["postgres://%s@127.0.0.1:%s/%s"], "admin": {"primary": "postgres://postgres@127.0.0.1:%s/%s", "replicas": ["postgres://postgres@127.0.0.1:%s/%s"]}}' \
+    "$1" "$who" "${PORT[$1]}" "${DB[$1]}" "$who" "${PORT[$1-replica]}" "${DB[$1-replica]}" \
+    "${PORT[$1]}" "${DB[$1]}" "${PORT[$1-replica]}" "${DB[$1-replica]}"
 }
 
 # Written whole, then renamed into place: a reader never sees half a file.
@@ -678,6 +712,7 @@ cmd_up() {
   prepare_dirs
 
   local -A jobs=()
+  request_password >/dev/null # made once, before the parallel jobs read it
   redis_up >"$LOG_DIR/redis.up.log" 2>&1 &
   jobs[redis]=$!
   prepare_template
@@ -743,7 +778,7 @@ cmd_down() {
       rm -rf "$PG_LINK"
     fi
     rm -rf "$TMP_DATA" "$REDIS_DIR" "$LOG_DIR" "$SOCK_DIR"
-    rm -f "$CLUSTER_DIR/gateway.json" "$CLUSTER_DIR/spares.json" "$STATE_FILE" \
+    rm -f "$CLUSTER_DIR/gateway.json" "$CLUSTER_DIR/spares.json" "$STATE_FILE" "$REQUEST_PASSWORD_FILE" \
       "$CLUSTER_DIR"/.gateway.json.* "$CLUSTER_DIR"/.spares.json.*
     if [[ -d $CLUSTER_DIR ]] && ! rmdir "$CLUSTER_DIR" 2>/dev/null; then
       warn "left $CLUSTER_DIR in place: it holds files cluster.sh did not make"

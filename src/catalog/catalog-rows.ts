@@ -20,13 +20,24 @@ export interface ApiKeyRow {
   readonly revokedAt: Date | null;
 }
 
-export interface ShardRow {
-  readonly id: string;
+/** A shard's nodes as one role reaches them. */
+export interface ShardEndpoints {
   readonly primary: string;
   readonly replicas: ReadonlyArray<string | { name: string; url: string }>;
+}
+
+/**
+ * A shard: `primary` / `replicas` are the request role's URLs (the gateway serves tenants
+ * with them), `admin` the privileged role's (moves, migrations, export and import); absent
+ * where one role serves both.
+ */
+export interface ShardRow extends ShardEndpoints {
+  readonly id: string;
   readonly weight: number;
   readonly state: ShardState;
+  readonly admin?: ShardEndpoints | undefined;
 }
+
 
 export interface PinRow {
   readonly tenantId: string;
@@ -55,6 +66,7 @@ export const shardFromRow = (r: Row): ShardRow => ({
   replicas: r.replicas as ShardRow['replicas'],
   weight: r.weight as number,
   state: r.state as ShardState,
+  ...(r.admin ? { admin: r.admin as ShardEndpoints } : {}),
 });
 
 export const pinFromRow = (r: Row): PinRow => ({ tenantId: r.tenant_id as string, shardId: r.shard_id as string, reason: r.reason as string });

@@ -3,6 +3,8 @@ import { ConflictError } from '../errors/errors.js';
 import type { CatalogDatabase } from './catalog-database.js';
 import { shardFromRow, type ShardRow, type ShardState } from './catalog-rows.js';
 
+const adminJson = (shard: Pick<ShardRow, 'admin'>): string | null => (shard.admin === undefined ? null : JSON.stringify(shard.admin));
+
 const SET_STATE = 'UPDATE shards SET state = $2, updated_at = now() WHERE id = $1';
 
 /**
@@ -20,8 +22,8 @@ export class ShardStore {
     try {
       return await this.db.transaction(async (transaction) => {
         const rows = await this.db.select(
-          `INSERT INTO shards (id, primary_url, replicas, weight, state) VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING *`,
-          [shard.id, shard.primary, JSON.stringify(shard.replicas), shard.weight, shard.state],
+          `INSERT INTO shards (id, primary_url, replicas, weight, state, admin) VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb) RETURNING *`,
+          [shard.id, shard.primary, JSON.stringify(shard.replicas), shard.weight, shard.state, adminJson(shard)],
           transaction,
         );
         await this.db.bumpVersion(transaction);
@@ -40,9 +42,9 @@ export class ShardStore {
       if ((existing[0]?.n as number) > 0) return;
       for (const shard of shards) {
         await this.db.exec(
-          `INSERT INTO shards (id, primary_url, replicas, weight, state) VALUES ($1, $2, $3::jsonb, $4, $5)
+          `INSERT INTO shards (id, primary_url, replicas, weight, state, admin) VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb)
            ON CONFLICT (id) DO NOTHING`,
-          [shard.id, shard.primary, JSON.stringify(shard.replicas), shard.weight, shard.state],
+          [shard.id, shard.primary, JSON.stringify(shard.replicas), shard.weight, shard.state, adminJson(shard)],
           transaction,
         );
       }
@@ -54,12 +56,12 @@ export class ShardStore {
    * Rewrites where known shards live (the embedded default's databases get new ports on
    * every start). Ring membership and state are left alone.
    */
-  async updateEndpoints(shards: ReadonlyArray<Pick<ShardRow, 'id' | 'primary' | 'replicas'>>): Promise<void> {
+  async updateEndpoints(shards: ReadonlyArray<Pick<ShardRow, 'id' | 'primary' | 'replicas' | 'admin'>>): Promise<void> {
     await this.db.transaction(async (transaction) => {
       for (const shard of shards) {
         await this.db.exec(
-          'UPDATE shards SET primary_url = $2, replicas = $3::jsonb, updated_at = now() WHERE id = $1',
-          [shard.id, shard.primary, JSON.stringify(shard.replicas)],
+          'UPDATE shards SET primary_url = $2, replicas = $3::jsonb, admin = $4::jsonb, updated_at = now() WHERE id = $1',
+          [shard.id, shard.primary, JSON.stringify(shard.replicas), adminJson(shard)],
           transaction,
         );
       }

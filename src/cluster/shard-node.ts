@@ -1,6 +1,7 @@
-import { Sequelize } from 'sequelize';
+import { Sequelize, type Transaction } from 'sequelize';
 import type { Lsn } from './lsn.js';
 import { parseLsn } from './lsn.js';
+import { TenantScopedQuery, scopeStatement } from './tenant-scoped-query.js';
 import { defineShardModels, type ModelDeps, type ShardModels } from '../models/index.js';
 
 export type NodeRole = 'primary' | 'replica';
@@ -34,11 +35,17 @@ export interface NodeSettings {
   readonly statementTimeoutMs: number;
   readonly idleInTransactionTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /**
+   * A role every tenant-scoped statement takes (SET LOCAL ROLE): only where the login role
+   * is privileged and cannot be changed (the embedded default's single superuser backend).
+   */
+  readonly requestRole?: string | undefined;
 }
 
 /** The parts of Sequelize's connection manager and pooled pg connection that `query` uses. */
 interface PooledConnection {
   query<R>(text: string, values: unknown[]): Promise<{ rows: R[] }>;
+  query(submittable: TenantScopedQuery): unknown;
   _invalid?: boolean;
 }
 interface PoolManager {
@@ -55,6 +62,8 @@ type SequelizeQueryClass = new (connection: PooledConnection, sequelize: Sequeli
 export class ShardNode {
   readonly sequelize: Sequelize;
   readonly models: ShardModels;
+  /** see NodeSettings.requestRole */
+  readonly requestRole: string | undefined;
   health: NodeHealth = { healthy: false, lsn: undefined, lagBytes: 0, lagMs: 0, checkedAt: 0, error: 'not checked yet' };
 
   constructor(
@@ -86,6 +95,7 @@ export class ShardNode {
       retry: { max: 0 },
     });
     this.models = defineShardModels(this.sequelize, modelDeps);
+    this.requestRole = settings.requestRole;
   }
 
   /** The primary's current WAL write position (after a commit: covers that commit). */
@@ -96,18 +106,35 @@ export class ShardNode {
   }
 
   /**
+   * The statement that scopes a transaction to a tenant (row-level security), to run first
+   * inside it; see TenantScopedQuery for statements outside one.
+   */
+  async scopeTransaction(transaction: Transaction, tenantId: string): Promise<void> {
+    const { text, values } = scopeStatement({ tenantId, role: this.requestRole });
+    await this.sequelize.query(text, { bind: values, transaction });
+  }
+
+  /**
    * One parameterised statement (no transaction) on a connection of this node's pool, for
    * the hottest paths: `sequelize.query` spends more CPU than the driver does on a point
    * read (options cloning, a uuid per query, rewriting $n parameters, hooks, a retry
    * wrapper). Same pool, connection settings and type parsers; the query observer sees it;
    * failures come back as Sequelize's errors, so `translateDbError` maps them as before.
+   * With a tenant, the statement runs under that tenant's row-level security scope, still
+   * in one round trip (TenantScopedQuery).
    */
-  async query<R>(text: string, values: readonly unknown[]): Promise<R[]> {
+  async query<R>(text: string, values: readonly unknown[], tenantId?: string): Promise<R[]> {
     const manager = this.sequelize.connectionManager as unknown as PoolManager;
     const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
     const started = performance.now();
     try {
-      const result = await connection.query<R>(text, values as unknown[]);
+      const result =
+        tenantId === undefined
+          ? await connection.query<R>(text, values as unknown[])
+          : await new Promise<{ rows: R[] }>((resolve, reject) => {
+              const callback = (err: Error | null, res: { rows: R[] }) => (err ? reject(err) : resolve(res));
+              connection.query(new TenantScopedQuery({ text, values: values as unknown[], callback }, { tenantId, role: this.requestRole }));
+            });
       this.observer?.(this, performance.now() - started, text);
       return result.rows;
     } catch (err) {

@@ -6,8 +6,16 @@ import { GatewayError } from '../errors/errors.js';
 /** What the registry needs to know of a shard: where its nodes are. */
 export interface ShardTopology {
   readonly id: string;
+  /** the request role's URLs: what this registry connects with */
   readonly primary: string;
   readonly replicas: ReadonlyArray<string | { readonly name: string; readonly url: string }>;
+  /** the privileged role's URLs (migrations, moves, export/import); absent: the request URLs serve both */
+  readonly admin?: { readonly primary: string; readonly replicas: ShardTopology['replicas'] } | undefined;
+}
+
+/** The privileged role's URL of a shard's primary. */
+export function adminPrimaryUrl(shard: Pick<ShardTopology, 'primary' | 'admin'>): string {
+  return shard.admin?.primary ?? shard.primary;
 }
 
 /** A replica's name is what operators see in X-Served-By and metrics: host:port unless named. */

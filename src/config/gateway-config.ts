@@ -12,6 +12,8 @@ export const shardConfigShape = z
     primary: postgresUrl,
     replicas: z.array(replicaConfigShape).default([]),
     weight: z.number().int().min(1).max(10_000).optional(),
+    /** the same nodes as the privileged role (moves, migrations, export/import); absent: the URLs above serve both */
+    admin: z.object({ primary: postgresUrl, replicas: z.array(replicaConfigShape).default([]) }).strict().optional(),
   })
   .strict();
 
@@ -60,6 +62,11 @@ export const gatewayConfigShape = z
         statementTimeoutMs: z.number().int().min(0),
         idleInTransactionTimeoutMs: z.number().int().min(0),
         connectTimeoutMs: z.number().int().min(1),
+        /**
+         * a role every tenant-scoped statement takes (SET LOCAL ROLE), for shard URLs that
+         * log in as a privileged role; the embedded default sets shardgate_request
+         */
+        requestRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional(),
       })
       .strict(),
     http: z
@@ -84,7 +91,7 @@ export const gatewayConfigShape = z
         keysWatchIntervalMs: z.number().int().min(50),
         /** how often the keys' lastUsedAt is written */
         usageFlushMs: z.number().int().min(100),
-        /** catalog lookups of unknown keys per client address: rate and burst */
+        /** catalog lookups finding no key, per client address: rate and burst */
         lookupsPerSecondPerClient: z.number().positive(),
         lookupBurstPerClient: z.number().int().min(1),
         /** catalog key lookups at once per gateway, and waiting */
@@ -92,7 +99,13 @@ export const gatewayConfigShape = z
         maxQueuedLookups: z.number().int().min(0),
       })
       .strict(),
-    security: z.object({ scryptCost: z.number().int().min(2) }).strict(),
+    security: z
+      .object({
+        scryptCost: z.number().int().min(2),
+        /** host patterns (`*` within a name) that POST /admin/shards may connect to */
+        shardHosts: z.array(z.string().min(1).max(253)).max(100),
+      })
+      .strict(),
     encryption: z
       .object({
         /** id of the key new values are encrypted with */

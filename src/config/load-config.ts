@@ -81,6 +81,67 @@ function parseKeyList(text: string): Record<string, string> {
   return keys;
 }
 
+const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** the config-file keys whose strings are connection URLs: where `${env:NAME}` is expanded */
+const URL_KEYS = ['catalog', 'redis', 'shards'] as const;
+
+/**
+ * `${env:NAME}` in a connection URL of a config file becomes that variable, URL-encoded: a
+ * password per cluster from its own Secret, while the file (a ConfigMap) holds none. Only
+ * here, in files the operator wrote: URLs from the admin API are taken as they are.
+ */
+function expandEnvRefs(value: unknown, where: string, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined || v === '') throw new ConfigError(`${where}: \${env:${name}} names an environment variable that is not set`);
+      return encodeURIComponent(v);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnvRefs(v, `${where}[${i}]`, env));
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnvRefs(v, `${where}.${k}`, env)]));
+  return value;
+}
+
+/** The URL with the password filled in when it has none and one is given. */
+export function withPassword(url: string, password: string | undefined): string {
+  if (!password) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password || !/^postgres(ql)?:$/.test(parsed.protocol)) return url;
+    parsed.password = password;
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+function fillPasswords(value: unknown, password: string | undefined): unknown {
+  if (typeof value === 'string') return withPassword(value, password);
+  if (Array.isArray(value)) return value.map((v) => fillPasswords(v, password));
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillPasswords(v, password)]));
+  return value;
+}
+
+/** The config files' URLs with `${env:NAME}` expanded. */
+function expandUrlRefs(layer: Json, env: NodeJS.ProcessEnv): Json {
+  const out: Json = { ...layer };
+  for (const key of URL_KEYS) if (key in out) out[key] = expandEnvRefs(out[key], key, env);
+  return out;
+}
+
+/**
+ * PGPASSWORD (the older way: one password for every cluster) written into the configured
+ * PostgreSQL URLs that still carry none. The entry point then takes PGPASSWORD out of the
+ * environment, so the driver never lends it to a URL from anywhere else (a shard added
+ * through the admin API).
+ */
+function fillConfiguredPasswords(layer: Json, env: NodeJS.ProcessEnv): Json {
+  const out: Json = { ...layer };
+  for (const key of URL_KEYS) if (key in out) out[key] = fillPasswords(out[key], env.PGPASSWORD);
+  return out;
+}
+
 export interface LoadConfigOptions {
   /** extra layer applied after the environment (tests use it to point at their cluster) */
   readonly overrides?: Json;
@@ -98,7 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   const envFile = path.join(dir, `${nodeEnv}.json`);
   if (existsSync(envFile)) merged = deepMerge(merged, readJson(envFile));
   if (env.GATEWAY_CONFIG) merged = deepMerge(merged, readJson(path.resolve(env.GATEWAY_CONFIG)));
-  merged = deepMerge(merged, envLayer(env));
+  merged = fillConfiguredPasswords(deepMerge(expandUrlRefs(merged, env), envLayer(env)), env);
   if (env.SHARDGATE_ENCRYPTION_KEYS) {
     // keys from the environment replace the file's keyring (never merged with the dev key)
     const keys = parseKeyList(env.SHARDGATE_ENCRYPTION_KEYS);
@@ -134,6 +195,10 @@ export function redactUrl(url: string): string {
   }
 }
 
+function redactReplicas(replicas: ReadonlyArray<string | { readonly name: string; readonly url: string }>) {
+  return replicas.map((r) => (typeof r === 'string' ? redactUrl(r) : { name: r.name, url: redactUrl(r.url) }));
+}
+
 /** A view of the config safe to print: no token, no passwords. */
 export function describeConfig(config: Readonly<GatewayConfig>): Json {
   return {
@@ -145,7 +210,8 @@ export function describeConfig(config: Readonly<GatewayConfig>): Json {
     shards: config.shards.map((s) => ({
       ...s,
       primary: redactUrl(s.primary),
-      replicas: s.replicas.map((r) => (typeof r === 'string' ? redactUrl(r) : { name: r.name, url: redactUrl(r.url) })),
+      replicas: redactReplicas(s.replicas),
+      ...(s.admin === undefined ? {} : { admin: { primary: redactUrl(s.admin.primary), replicas: redactReplicas(s.admin.replicas) } }),
     })),
   };
 }

@@ -11,6 +11,8 @@ const LEVELS: Record<IsolationLevel, Transaction.ISOLATION_LEVELS> = {
 };
 
 export interface TransactionOptions {
+  /** the tenant the transaction's statements are scoped to (row-level security) */
+  readonly tenantId: string;
   /** default READ COMMITTED */
   readonly isolation?: IsolationLevel | undefined;
   /** re-run the whole transaction on 40001/40P01 (then `work` must be safe to re-run) */
@@ -22,14 +24,16 @@ export interface TransactionOptions {
  * A write transaction on a primary's own Sequelize instance. CLS is never enabled (it is
  * static across instances and sends one shard's queries to another), so the transaction
  * is passed explicitly; the assertion catches a model of another node sneaking in.
- * Reached through `TenantSession`, which chose the node.
+ * Reached through `TenantSession`, which chose the node and names the tenant.
  */
-export async function nodeTransaction<T>(node: ShardNode, work: (t: Transaction, attempt: number) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function nodeTransaction<T>(node: ShardNode, work: (t: Transaction, attempt: number) => Promise<T>, options: TransactionOptions): Promise<T> {
   if (node.role !== 'primary') throw new Error(`refusing to open a write transaction on ${node.shardId}/${node.name}`);
   const isolationLevel = LEVELS[options.isolation ?? 'READ COMMITTED'];
   const once = (attempt: number) =>
     node.sequelize.transaction({ isolationLevel }, async (t) => {
       if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
+      // first statement of every transaction: until it runs, row-level security shows no row
+      await node.scopeTransaction(t, options.tenantId);
       return work(t, attempt);
     });
   return options.retry === undefined ? once(1) : retrySerializable(once, options.retry, options.retryHooks);

@@ -35,6 +35,13 @@ export interface TenantSessionOptions {
   readonly listener?: SessionListener | undefined;
 }
 
+/** A node as a repository's raw statements reach it: every statement scoped to the session's tenant. */
+export interface TenantNode {
+  readonly node: ShardNode;
+  /** one statement in one round trip, under the tenant's row-level security scope */
+  query<R>(text: string, values: readonly unknown[]): Promise<R[]>;
+}
+
 export interface WriteOptions {
   /** unique index → the API field it guards, so a duplicate is a 409 naming the field */
   readonly uniqueFields?: UniqueFields | undefined;
@@ -61,8 +68,10 @@ export function servedByName(node: ShardNode): string {
  * The session owns the routing decision (made once, on first use: reads to a replica
  * within the lag bound or past the client's token, writes to the primary), the
  * consistency token in (the read preference) and out (after every committed write), and
- * the translation of driver errors into typed gateway errors. Repositories say *what* to
- * run — `read`, `write`, `transaction` — never *where*.
+ * the translation of driver errors into typed gateway errors, and the tenant every
+ * statement is scoped to for row-level security (a statement or transaction that did not
+ * name one sees no row). Repositories say *what* to run — raw statements through `read` /
+ * `write`, model work through `readModels` / `transaction` — never *where* or *as whom*.
  */
 export class TenantSession {
   readonly tenantId: string;
@@ -94,11 +103,49 @@ export class TenantSession {
   }
 
   /**
-   * Runs a read on the routed node. Reads are idempotent, so when a replica fails at the
-   * connection level the read is retried once on the next choice (another replica, or the
-   * primary): a killed replica costs no failed reads.
+   * Raw statements on the routed node (see `#routedRead` for replica failover); each one is
+   * scoped to the tenant in its own round trip.
    */
-  async read<T>(work: (node: ShardNode) => Promise<T>): Promise<T> {
+  read<T>(work: (node: TenantNode) => Promise<T>): Promise<T> {
+    return this.#routedRead((node) => work(this.#scoped(node)));
+  }
+
+  /**
+   * Model reads (Sequelize finds and counts) on the routed node, in one transaction scoped
+   * to the tenant: pass `transaction` to every query, or row-level security shows nothing.
+   */
+  readModels<T>(work: (t: Transaction, node: ShardNode) => Promise<T>): Promise<T> {
+    return this.#routedRead((node) =>
+      node.sequelize.transaction(async (t) => {
+        await node.scopeTransaction(t, this.tenantId);
+        return work(t, node);
+      }),
+    );
+  }
+
+  /**
+   * Raw statements on the primary — one autocommitted, scoped statement each — and, once
+   * they have committed, the consistency token.
+   */
+  async write<T>(work: (node: TenantNode) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    return this.#write((node) => work(this.#scoped(node)), options);
+  }
+
+  /**
+   * A transaction on the primary scoped to the tenant (READ COMMITTED unless `options` say
+   * otherwise), then the consistency token. Side effects of the write (cache invalidation,
+   * broadcasts) belong after this resolves: Sequelize's after-hooks run before COMMIT.
+   */
+  async transaction<T>(work: (t: Transaction, node: ShardNode) => Promise<T>, options: WriteOptions & Omit<TransactionOptions, 'tenantId'> = {}): Promise<T> {
+    return this.#write((node) => nodeTransaction(node, (t) => work(t, node), { ...options, tenantId: this.tenantId }), options);
+  }
+
+  /**
+   * Reads are idempotent, so when a replica fails at the connection level the read is
+   * retried once on the next choice (another replica, or the primary): a killed replica
+   * costs no failed reads.
+   */
+  async #routedRead<T>(work: (node: ShardNode) => Promise<T>): Promise<T> {
     const first = this.#decide(() => this.#routeRead());
     try {
       return await this.#translated(first.node, work);
@@ -111,24 +158,16 @@ export class TenantSession {
     }
   }
 
-  /**
-   * Runs a write on the primary — one autocommitted statement, or whatever transaction
-   * `work` opens itself — and, once it has committed, issues the consistency token.
-   */
-  async write<T>(work: (node: ShardNode) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+  async #write<T>(work: (node: ShardNode) => Promise<T>, options: WriteOptions): Promise<T> {
     const primary = this.#forWrite().node;
     const result = await this.#translated(primary, work, options.uniqueFields);
     await this.#issueToken();
     return result;
   }
 
-  /**
-   * A transaction on the primary (READ COMMITTED unless `options` say otherwise), then the
-   * consistency token. Side effects of the write (cache invalidation, broadcasts) belong
-   * after this resolves: Sequelize's after-hooks run before COMMIT.
-   */
-  async transaction<T>(work: (t: Transaction, node: ShardNode) => Promise<T>, options: WriteOptions & TransactionOptions = {}): Promise<T> {
-    return this.write((node) => nodeTransaction(node, (t) => work(t, node), options), options);
+  #scoped(node: ShardNode): TenantNode {
+    const tenantId = this.tenantId;
+    return { node, query: (text, values) => node.query(text, values, tenantId) };
   }
 
   /** A read answered from the cache: reported like a routed read (X-Served-By). */

@@ -10,6 +10,7 @@ import { MoveJobs } from './jobs/move-jobs.js';
 import type { MovesConfig } from './move/move-context.js';
 import type { PlacementAnnouncer } from './placement-announcer.js';
 import { ShardProvisioner } from './topology/shard-provisioner.js';
+import type { ShardUrlPolicy } from './topology/shard-url-policy.js';
 import type { ShardMigrator } from './shard-migrator.js';
 import { TenantMover, type MoveHooks } from './move/tenant-mover.js';
 import { TenantTransfer } from './transfer/tenant-transfer.js';
@@ -24,8 +25,8 @@ export interface MovesDeps {
   readonly announcer: PlacementAnnouncer;
   readonly migrator: ShardMigrator;
   readonly hooks?: MoveHooks;
-  /** password for shard URLs that carry none (see CatalogShardDirectory) */
-  readonly shardPassword?: string | undefined;
+  /** what POST /admin/shards may connect to */
+  readonly shardUrlPolicy: ShardUrlPolicy;
 }
 
 /** The moves subsystem, wired: the runner (start/stop with the gateway) and what the admin API calls. */
@@ -42,7 +43,7 @@ export class Moves {
     const placement = new CatalogPlacement(catalog.shards, catalog.pins, announcer);
     const mover = new TenantMover({
       store,
-      shards: new CatalogShardDirectory(catalog.shards, deps.shardPassword),
+      shards: new CatalogShardDirectory(catalog.shards),
       placement,
       migrator,
       timings: { ...config, admin },
@@ -54,7 +55,14 @@ export class Moves {
       { owner: `gateway-${randomUUID()}`, concurrency: config.concurrency, leaseMs: config.leaseMs },
     );
     this.jobs = new MoveJobs({ store, runner: this.runner, announcer, logger });
-    this.provisioner = new ShardProvisioner({ shards: catalog.shards, admin, migrator, announcer });
+    this.provisioner = new ShardProvisioner({
+      shards: catalog.shards,
+      admin,
+      migrator,
+      announcer,
+      urlPolicy: deps.shardUrlPolicy,
+      onUnreachable: (field, err) => logger.warn({ field, err: err instanceof Error ? err.message : String(err) }, 'a shard being added is unreachable'),
+    });
     this.transfer = new TenantTransfer(catalog.tenants, deps.placement, admin);
   }
 }

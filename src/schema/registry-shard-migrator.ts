@@ -1,6 +1,6 @@
-import type { ShardRegistry, ShardTopology } from '../cluster/shard-registry.js';
+import { adminPrimaryUrl, type ShardRegistry, type ShardTopology } from '../cluster/shard-registry.js';
 import type { Migration } from '../../shards/migrations/migration.js';
-import { runMigrations, MigrationLock } from './run-migrations.js';
+import { runMigrationsAt, MigrationLock } from './run-migrations.js';
 
 /** Opens shards in this gateway's registry and brings each primary's schema up to date. */
 export class RegistryShardMigrator {
@@ -8,11 +8,16 @@ export class RegistryShardMigrator {
     private readonly registry: ShardRegistry,
     /** the shard migrations, in order (the composition root passes them: src/ does not import shards/) */
     private readonly migrations: readonly Migration[],
+    private readonly connectTimeoutMs = 5_000,
   ) {}
 
-  /** Opens the shard (a known one is reused) and runs the pending shard migrations on its primary; returns their names. */
+  /**
+   * Opens the shard (a known one is reused) and runs the pending shard migrations on its
+   * primary as the privileged role; returns their names.
+   */
   async migrate(shard: ShardTopology): Promise<string[]> {
-    return runMigrations(this.registry.add(shard).primary.sequelize, this.migrations, MigrationLock.Shard);
+    this.registry.add(shard);
+    return runMigrationsAt(adminPrimaryUrl(shard), this.migrations, MigrationLock.Shard, this.connectTimeoutMs);
   }
 
   /** Undoes migrate()'s registration (a shard refused after all); its schema stays. */

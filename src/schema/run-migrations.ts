@@ -1,5 +1,5 @@
 import { Umzug, SequelizeStorage } from 'umzug';
-import type { Sequelize } from 'sequelize';
+import { Sequelize } from 'sequelize';
 import type { Migration } from '../../shards/migrations/migration.js';
 
 /** Distinct advisory lock keys so catalog and shard migrations on one server never wait on each other. */
@@ -38,4 +38,23 @@ export async function runMigrations(sequelize: Sequelize, migrations: readonly M
 
 interface LockConnection {
   query(sql: string): Promise<unknown>;
+}
+
+/**
+ * runMigrations() over a connection of its own to `url` (the privileged role's: the
+ * request role may not create or alter anything), closed afterwards.
+ */
+export async function runMigrationsAt(url: string, migrations: readonly Migration[], lockKey: number, connectTimeoutMs = 5_000): Promise<string[]> {
+  const sequelize = new Sequelize(url, {
+    dialect: 'postgres',
+    logging: false,
+    pool: { max: 2, min: 0, idle: 1_000 },
+    dialectOptions: { application_name: 'shardgate:migrate', connectionTimeoutMillis: connectTimeoutMs },
+    retry: { max: 0 },
+  });
+  try {
+    return await runMigrations(sequelize, migrations, lockKey);
+  } finally {
+    await sequelize.close();
+  }
 }

@@ -188,7 +188,7 @@ describe('tenant API: /v1/analytics', function () {
   let gw: TestGateway;
   let tenant: TestTenant;
   let seed: ReturnType<typeof buildDataset>;
-  const primaryOf = (t: TestTenant) => testCluster().shards.find((s) => s.id === t.shard)!.primary;
+  const primaryOf = (t: TestTenant) => testCluster().shards.find((s) => s.id === t.shard)!.admin.primary;
   const get = async (path: string, headers: Record<string, string> = strong): Promise<HttpResult> => {
     const res = await tenant.request('GET', `/v1/analytics/${path}`, { headers });
     expect(res.status, `${path}: ${res.text}`).to.equal(200);

@@ -9,6 +9,7 @@ const REPO_DIR = path.resolve(__dirname, '..', '..');
 
 const SCENARIOS = [
   'baseline-raw-http-pg-read',
+  'baseline-raw-http-pg-read-rls',
   'baseline-express-pg-read',
   'baseline-naive-sequelize-read',
   'baseline-naive-sequelize-write',
@@ -67,7 +68,7 @@ describe('bench: npm run bench -- --smoke', function () {
     expect(run.code, run.output).to.equal(0);
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
-    expect(report).to.include.all.keys('machine', 'scenarios', 'ratios', 'cpu_ratios', 'routing', 'move');
+    expect(report).to.include.all.keys('machine', 'scenarios', 'ratios', 'cpu_ratios', 'routing', 'move', 'rls');
     const machine = report.machine as Record<string, unknown>;
     expect(machine.cpu).to.be.a('string');
     expectFinite(machine.nproc, 'machine.nproc');
@@ -80,7 +81,13 @@ describe('bench: npm run bench -- --smoke', function () {
         expect(s[key] as number, `${String(s.name)}.${key}`).to.be.at.least(0);
       }
       expect(Number.isInteger(s.errors), `${String(s.name)}.errors is a count`).to.equal(true);
+      // the test cluster runs on this machine: the database side is always readable
+      expectFinite(s.db_cpu_us_per_req, `${String(s.name)}.db_cpu_us_per_req`);
     }
+    // the raw read under row-level security answered rows (RLS scoped, not empty): no errors
+    expect(scenarios.find((s) => s.name === 'baseline-raw-http-pg-read-rls')!.errors).to.equal(0);
+    const rls = report.rls as Record<string, unknown>;
+    for (const key of ['server_us', 'db_us', 'read_us', 'share_of_read']) expectFinite(rls[key], `rls.${key}`);
 
     for (const field of ['ratios', 'cpu_ratios']) {
       const ratios = report[field] as Record<string, unknown>;

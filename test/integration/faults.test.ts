@@ -131,7 +131,7 @@ describe('statement timeouts', function () {
     const gw = await TestGateway.start({ db: { statementTimeoutMs: 500 } });
     const t = await gw.createTenant();
     const created = await t.request('POST', '/v1/products', { body: { name: 'locked', price: 1, stock: 1 } });
-    const primary = testCluster().shards.find((s) => s.id === t.shard)!.primary;
+    const primary = testCluster().shards.find((s) => s.id === t.shard)!.admin.primary;
     const holder = new pg.Client({ connectionString: primary });
     await holder.connect();
     try {

@@ -18,7 +18,7 @@ describe('tenant API: /v1/products', function () {
   after(async () => {
     await gw?.stop();
   });
-  const primaryOf = (t: TestTenant) => testCluster().shards.find((s) => s.id === t.shard)!.primary;
+  const primaryOf = (t: TestTenant) => testCluster().shards.find((s) => s.id === t.shard)!.admin.primary;
 
   it('creates a product with exact price, hstore attributes and jsonb metadata', async () => {
     const metadata = { nested: { list: [1, 'two', { three: null }], empty: {} }, unicode: 'ünïcødé ✓', float: 0.1 };

@@ -33,7 +33,7 @@ describe('routing: ring placement, replicas, lag and read-your-writes', function
     }
     const ids = tenants.map((t) => t.id);
     for (const shard of testCluster().shards) {
-      const rows = await sql<{ tenant_id: string }>(shard.primary, 'SELECT DISTINCT tenant_id FROM users WHERE tenant_id = ANY($1)', [ids]);
+      const rows = await sql<{ tenant_id: string }>(shard.admin.primary, 'SELECT DISTINCT tenant_id FROM users WHERE tenant_id = ANY($1)', [ids]);
       const expected = tenants.filter((t) => t.shard === shard.id).map((t) => t.id).sort();
       expect(rows.map((r) => r.tenant_id).sort(), shard.id).to.deep.equal(expected);
     }
@@ -47,7 +47,7 @@ describe('routing: ring placement, replicas, lag and read-your-writes', function
       return res.status === 200 && res.headers.get('x-served-by')?.startsWith('replica:') ? res : undefined;
     });
     expect(replica.body.id).to.equal(created.body.id);
-    const replicaUrl = testCluster().shards.find((s) => s.id === t.shard)!.replicas[0]!;
+    const replicaUrl = testCluster().shards.find((s) => s.id === t.shard)!.admin.replicas[0]!;
     const port = new URL(replicaUrl).port;
     expect(replica.headers.get('x-served-by')).to.equal(`replica:127.0.0.1:${port}`);
   });
@@ -60,7 +60,7 @@ describe('routing: ring placement, replicas, lag and read-your-writes', function
 
   it('skips a paused replica past the lag bound, and a consistency token always sees the write', async () => {
     const t = await gw.createTenant();
-    const replicaUrl = testCluster().shards.find((s) => s.id === t.shard)!.replicas[0]!;
+    const replicaUrl = testCluster().shards.find((s) => s.id === t.shard)!.admin.replicas[0]!;
     // make sure the replica is in rotation before pausing it
     await eventually('replica in rotation', async () => {
       const res = await t.request('GET', '/v1/users');

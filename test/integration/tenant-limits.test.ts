@@ -201,7 +201,7 @@ describe('tenant limits: concurrent database work per tenant', function () {
   let hot: TestTenant;
   let calm: TestTenant;
   let userId: string;
-  const primaryOf = (t: TestTenant) => testCluster().shards.find((s) => s.id === t.shard)!.primary;
+  const primaryOf = (t: TestTenant) => testCluster().shards.find((s) => s.id === t.shard)!.admin.primary;
 
   before(async () => {
     gw = await TestGateway.start({ limits: { maxConcurrentPerTenant: 2, maxQueuedPerTenant: 4, queueTimeoutMs: 300 } });

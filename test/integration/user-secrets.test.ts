@@ -12,7 +12,7 @@ describe('users: encrypted tax ids and sessions', function () {
   after(async () => {
     await gw?.stop();
   });
-  const primary = () => testCluster().shards.find((s) => s.id === tenant.shard)!.primary;
+  const primary = () => testCluster().shards.find((s) => s.id === tenant.shard)!.admin.primary;
 
   it('stores a tax id as ciphertext only and returns it decrypted', async () => {
     const taxId = `DE${Math.floor(Math.random() * 1e9)}`;

@@ -14,7 +14,7 @@ describe('tenant API: /v1/users', function () {
     await gw?.stop();
   });
 
-  const primaryOf = (shardId: string) => testCluster().shards.find((s) => s.id === shardId)!.primary;
+  const primaryOf = (shardId: string) => testCluster().shards.find((s) => s.id === shardId)!.admin.primary;
 
   it('creates a user without ever returning its password', async () => {
     const res = await tenant.createUser({ username: 'alice', email: 'alice@example.com', metadata: { plan: 'pro', tags: ['a'] } });

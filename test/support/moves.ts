@@ -75,7 +75,7 @@ export const total = (counts: Record<string, number>): number => Object.values(c
 
 /** Every shard primary of the test cluster, spares included, by id. */
 export function allPrimaries(): Map<string, string> {
-  return new Map([...testCluster().shards, ...spareShards()].map((s) => [s.id, s.primary]));
+  return new Map([...testCluster().shards, ...spareShards()].map((s) => [s.id, s.admin.primary]));
 }
 
 /** Removes every row and fence of tenants whose id starts with the prefix, from every shard. */

@@ -7,8 +7,11 @@ import { Gateway, type GatewayOptions } from '../../src/gateway.js';
 
 export interface ClusterShard {
   readonly id: string;
+  /** the request role's URLs: row-level security shows it no row without a tenant */
   readonly primary: string;
   readonly replicas: string[];
+  /** the same nodes as the privileged role: what tests inspect and tamper with rows through */
+  readonly admin: { readonly primary: string; readonly replicas: string[] };
 }
 
 export interface ClusterFile {

@@ -60,6 +60,31 @@ describe('loadConfig', () => {
     expect(text).not.to.include('secret');
   });
 
+  it('expands ${env:NAME} in the connection URLs of a config file, URL-encoded, and names a missing one', () => {
+    const file = path.join(dir, 'env-refs.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        catalog: 'postgres://cat:${env:CATALOG_PW}@127.0.0.1:1/c',
+        shards: [
+          {
+            id: 'shard-1',
+            primary: 'postgres://app:${env:SHARD_1_PW}@127.0.0.1:3/s',
+            replicas: [{ name: 'ro', url: 'postgres://app:${env:SHARD_1_PW}@127.0.0.1:4/s' }],
+            admin: { primary: 'postgres://owner:${env:SHARD_1_OWNER_PW}@127.0.0.1:3/s' },
+          },
+        ],
+      }),
+    );
+    const env = { NODE_ENV: 'test', GATEWAY_CONFIG: file, CATALOG_PW: 'c@t/pw', SHARD_1_PW: 'a:b', SHARD_1_OWNER_PW: 'own' };
+    const config = loadConfig(env);
+    expect(new URL(config.catalog!).password).to.equal(encodeURIComponent('c@t/pw'));
+    expect(decodeURIComponent(new URL(config.shards[0]!.primary).password)).to.equal('a:b');
+    expect(config.shards[0]!.admin!.primary).to.equal('postgres://owner:own@127.0.0.1:3/s');
+    expect(JSON.stringify(describeConfig(config))).not.to.match(/own@|a%3Ab/);
+    expect(() => loadConfig({ ...env, SHARD_1_OWNER_PW: undefined })).to.throw(ConfigError, /shards\[0\]\.admin\.primary: \$\{env:SHARD_1_OWNER_PW\}/);
+  });
+
   it('merges objects deeply and replaces arrays', () => {
     expect(deepMerge({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { c: 3 }, l: [9] })).to.deep.equal({ a: { b: 1, c: 3 }, l: [9] });
   });

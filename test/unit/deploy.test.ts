@@ -42,9 +42,37 @@ interface K8sObject {
   [key: string]: unknown;
 }
 
+/** One role of a Cluster's spec.managed.roles (CloudNativePG's RoleConfiguration). */
+interface CnpgManagedRole {
+  name: string;
+  ensure?: string;
+  comment?: string;
+  login?: boolean;
+  superuser?: boolean;
+  createdb?: boolean;
+  createrole?: boolean;
+  inherit?: boolean;
+  replication?: boolean;
+  bypassrls?: boolean;
+  connectionLimit?: number;
+  validUntil?: string;
+  disablePassword?: boolean;
+  passwordSecret?: { name?: string };
+  inRoles?: string[];
+}
+
+const MANAGED_ROLE_FIELDS = new Set([
+  'name', 'ensure', 'comment', 'login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls',
+  'connectionLimit', 'validUntil', 'disablePassword', 'passwordSecret', 'inRoles',
+]);
+const MANAGED_ROLE_FLAGS = ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls', 'disablePassword'] as const;
+/** The group role the shard migrations grant DML on tenant tables to (row-level security applies). */
+const REQUEST_GROUP = 'shardgate_request';
+
 interface CnpgCluster extends K8sObject {
   spec: {
     instances: number;
+    managed?: { roles?: CnpgManagedRole[] };
     storage?: { size?: string };
     postgresql?: { parameters?: Record<string, unknown> };
     bootstrap?: {
@@ -158,8 +186,64 @@ function cnpgProblems(obj: CnpgCluster): string[] {
   }
   const initdb = spec.bootstrap?.initdb;
   if (!initdb?.database || !initdb.owner) problems.push('spec.bootstrap.initdb.database and .owner are required');
-  if (!initdb?.secret?.name) problems.push('spec.bootstrap.initdb.secret.name is required (the shared application credential)');
+  if (!initdb?.secret?.name) problems.push("spec.bootstrap.initdb.secret.name is required (the owner's credential)");
+  const managed = (spec as { managed?: unknown }).managed;
+  if (managed !== undefined) problems.push(...managedRolesProblems(managed));
   return problems;
+}
+
+function managedRolesProblems(managed: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof managed !== 'object' || managed === null || Array.isArray(managed)) return ['spec.managed must be an object'];
+  const unknownKeys = Object.keys(managed).filter((k) => !['roles', 'services'].includes(k));
+  if (unknownKeys.length > 0) problems.push(`spec.managed: unknown fields ${unknownKeys.join(', ')}`);
+  const roles = (managed as { roles?: unknown }).roles;
+  if (roles === undefined) return problems;
+  if (!Array.isArray(roles)) return [...problems, 'spec.managed.roles must be a list'];
+  const names = new Set<string>();
+  roles.forEach((r: unknown, i) => {
+    const at = `spec.managed.roles[${i}]`;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) {
+      problems.push(`${at} must be an object`);
+      return;
+    }
+    const role = r as Record<string, unknown>;
+    for (const key of Object.keys(role)) if (!MANAGED_ROLE_FIELDS.has(key)) problems.push(`${at}: unknown field ${key}`);
+    if (typeof role.name !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(role.name)) problems.push(`${at}.name must be a PostgreSQL role name`);
+    else if (names.has(role.name)) problems.push(`${at}: role ${role.name} declared twice`);
+    else names.add(role.name);
+    if (role.ensure !== undefined && role.ensure !== 'present' && role.ensure !== 'absent') problems.push(`${at}.ensure must be present or absent`);
+    if (role.comment !== undefined && typeof role.comment !== 'string') problems.push(`${at}.comment must be a string`);
+    for (const flag of MANAGED_ROLE_FLAGS) if (role[flag] !== undefined && typeof role[flag] !== 'boolean') problems.push(`${at}.${flag} must be a boolean`);
+    if (role.connectionLimit !== undefined && (!Number.isInteger(role.connectionLimit) || (role.connectionLimit as number) < -1)) {
+      problems.push(`${at}.connectionLimit must be an integer >= -1`);
+    }
+    if (role.validUntil !== undefined && (typeof role.validUntil !== 'string' || Number.isNaN(Date.parse(role.validUntil)))) problems.push(`${at}.validUntil must be a timestamp`);
+    if (role.inRoles !== undefined && (!Array.isArray(role.inRoles) || !role.inRoles.every((x) => typeof x === 'string'))) problems.push(`${at}.inRoles must be a list of role names`);
+    const secret = role.passwordSecret as { name?: unknown } | undefined;
+    if (secret !== undefined && (typeof secret !== 'object' || secret === null || typeof secret.name !== 'string' || Object.keys(secret).some((k) => k !== 'name'))) {
+      problems.push(`${at}.passwordSecret must be { name }`);
+    }
+    if (secret !== undefined && role.disablePassword === true) problems.push(`${at}: passwordSecret and disablePassword exclude each other`);
+  });
+  return problems;
+}
+
+/** The Secrets a Cluster reads credentials from: its owner's bootstrap secret and its managed roles' passwordSecrets. */
+function clusterSecrets(cluster: CnpgCluster): { name: string; role: string }[] {
+  const out: { name: string; role: string }[] = [];
+  const initdb = cluster.spec.bootstrap?.initdb;
+  if (initdb?.secret?.name && initdb.owner) out.push({ name: initdb.secret.name, role: initdb.owner });
+  for (const r of cluster.spec.managed?.roles ?? []) if (r.passwordSecret?.name) out.push({ name: r.passwordSecret.name, role: r.name });
+  return out;
+}
+
+/** The `${env:NAME}` names a config file's strings reference. */
+function envRefsIn(value: unknown, out: Set<string> = new Set()): Set<string> {
+  if (typeof value === 'string') for (const m of value.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)) out.add(m[1]!);
+  else if (Array.isArray(value)) for (const v of value) envRefsIn(v, out);
+  else if (typeof value === 'object' && value !== null) for (const v of Object.values(value)) envRefsIn(v, out);
+  return out;
 }
 
 function podMonitorProblems(obj: PodMonitor): string[] {
@@ -245,6 +329,57 @@ function probePath(c: IContainer, probe: IProbe | undefined): { path?: string; p
 function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
   if (!selector || Object.keys(selector).length === 0) return false;
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+interface Selector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+/** A label selector as the API server reads it: `{}` selects everything; matchExpressions included. */
+function selectorMatches(selector: Selector | undefined, labels: Record<string, string> | undefined): boolean {
+  if (!selector) return false;
+  const l = labels ?? {};
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => l[k] === v);
+  const byExpressions = (selector.matchExpressions ?? []).every((e) => {
+    const has = Object.prototype.hasOwnProperty.call(l, e.key);
+    switch (e.operator) {
+      case 'Exists':
+        return has;
+      case 'DoesNotExist':
+        return !has;
+      case 'In':
+        return has && (e.values ?? []).includes(l[e.key]!);
+      case 'NotIn':
+        return !has || !(e.values ?? []).includes(l[e.key]!);
+      default:
+        return false;
+    }
+  });
+  return byLabels && byExpressions;
+}
+
+/** The labels CloudNativePG puts on a Cluster's PostgreSQL instance pods. */
+function cnpgInstanceLabels(cluster: CnpgCluster): Record<string, string> {
+  return { 'cnpg.io/cluster': cluster.metadata.name, 'cnpg.io/podRole': 'instance' };
+}
+
+/** NetworkPolicies of one type whose podSelector takes in pods with these labels. */
+function policiesOn(objects: K8sObject[], labels: Record<string, string> | undefined, type: 'Ingress' | 'Egress'): INetworkPolicy[] {
+  return (objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy[]).filter((p) => {
+    const types = p.spec?.policyTypes ?? (p.spec?.egress ? ['Ingress', 'Egress'] : ['Ingress']);
+    return types.includes(type) && selectorMatches(p.spec?.podSelector as Selector, labels);
+  });
+}
+
+/** A peer (from/to) that takes in pods with these labels in the policy's own namespace. */
+function peerSelectsLocalPods(peer: { podSelector?: unknown; namespaceSelector?: unknown; ipBlock?: unknown }, labels: Record<string, string> | undefined): boolean {
+  return peer.namespaceSelector === undefined && peer.ipBlock === undefined && selectorMatches(peer.podSelector as Selector, labels);
+}
+
+/** A rule's ports as numbers and protocols (named ports resolved against the destination container, if given). */
+function rulePorts(ports: { port?: number | string; protocol?: string }[] | undefined, c?: IContainer): { port?: number; protocol: string }[] {
+  return (ports ?? []).map((p) => ({ port: typeof p.port === 'string' && c ? resolvePort(c, p.port) : (p.port as number | undefined), protocol: p.protocol ?? 'TCP' }));
 }
 
 /** Environment variable names the app reads (src/**), so a misspelt name in a manifest fails. */
@@ -773,6 +908,8 @@ describe('deploy: kustomize overlays', function () {
 
       it('the environment names only variables the app (or Node, OpenTelemetry, libpq) reads, in dependency order', () => {
         const known = envNamesReadByApp();
+        // the config loader reads the variables gateway.json's URLs name as ${env:NAME}
+        for (const name of envRefsIn(rawGatewayConfig(objects, spec, gateway))) known.add(name);
         for (const c of [gateway, ...objects.filter((o) => o.kind === 'Job').flatMap((j) => podSpec((j as unknown as IJob).spec?.template).containers)]) {
           const env = c.env ?? [];
           const referenced = new Set(env.flatMap((e) => [...(e.value ?? '').matchAll(/\$\(([A-Z0-9_]+)\)/g)].map((m) => m[1]!)));
@@ -798,30 +935,202 @@ describe('deploy: kustomize overlays', function () {
 
       it('the topology points at the CloudNativePG clusters: -rw for primaries, -ro for replicas', () => {
         const { config } = gatewayConfig(objects, spec, gateway);
+        const raw = rawGatewayConfig(objects, spec, gateway);
         const clusters = new Map(objects.filter((o) => o.kind === 'Cluster').map((o) => [o.metadata.name, o as CnpgCluster]));
-        const secretOf = (e: string) => gateway.env?.find((x) => x.name === e)?.valueFrom?.secretKeyRef?.name;
         const check = (url: string, suffix: '-rw' | '-ro', what: string): CnpgCluster => {
           const u = new URL(url);
           expect(u.hostname.endsWith(suffix), `${what} uses the ${suffix} service`).to.equal(true);
           const cluster = clusters.get(u.hostname.slice(0, -suffix.length));
           expect(cluster, `${what}: a Cluster behind ${u.hostname}`).to.not.equal(undefined);
-          const initdb = cluster!.spec.bootstrap!.initdb!;
-          expect(u.pathname.slice(1), `${what}: database`).to.equal(initdb.database);
-          expect(decodeURIComponent(u.username), `${what}: user`).to.equal(initdb.owner);
-          expect(u.password, `${what}: no password in a ConfigMap`).to.equal('');
+          expect(u.pathname.slice(1), `${what}: database`).to.equal(cluster!.spec.bootstrap!.initdb!.database);
           expect(Number(u.port || 5432)).to.equal(5432);
-          expect(initdb.secret!.name, `${what}: the cluster's credential is the gateway's PGPASSWORD`).to.equal(secretOf('PGPASSWORD'));
           return cluster!;
         };
-        check(config.catalog!, '-rw', 'catalog');
-        for (const shard of config.shards) {
+        check(raw.catalog!, '-rw', 'catalog');
+        expect(config.shards.map((s) => s.id), 'the loader keeps the file shards').to.deep.equal((raw.shards ?? []).map((s) => s.id));
+        for (const shard of raw.shards ?? []) {
           const primary = check(shard.primary, '-rw', `${shard.id} primary`);
-          expect(shard.replicas.length, `${shard.id} has a replica URL`).to.be.greaterThan(0);
-          for (const r of shard.replicas) {
+          expect(shard.replicas?.length ?? 0, `${shard.id} has a replica URL`).to.be.greaterThan(0);
+          for (const r of shard.replicas ?? []) {
             const replica = check(typeof r === 'string' ? r : r.url, '-ro', `${shard.id} replica`);
             expect(replica, `${shard.id}: primary and replicas of one cluster`).to.equal(primary);
           }
+          expect(shard.admin, `${shard.id}: admin URLs (the owner role, for migrations and moves)`).to.be.an('object');
+          expect(check(shard.admin!.primary, '-rw', `${shard.id} admin primary`), `${shard.id}: admin URLs reach the same cluster`).to.equal(primary);
+          for (const r of shard.admin!.replicas ?? []) expect(check(typeof r === 'string' ? r : r.url, '-ro', `${shard.id} admin replica`)).to.equal(primary);
           expect(createsHstore(primary), `${shard.id}: the bootstrap creates hstore`).to.equal(true);
+        }
+        // the loader expanded every reference: the URLs it hands the pools carry a password
+        for (const url of [config.catalog!, ...config.shards.flatMap((s) => [s.primary, ...s.replicas.map((r) => (typeof r === 'string' ? r : r.url))])]) {
+          expect(new URL(url).password, 'an expanded password').to.match(/^placeholder-password-/);
+        }
+      });
+
+      it('every database URL names its password as ${env:NAME}, read from a Secret of that cluster for that role', () => {
+        const raw = rawGatewayConfig(objects, spec, gateway);
+        const clusters = new Map(objects.filter((o) => o.kind === 'Cluster').map((o) => [o.metadata.name, o as CnpgCluster]));
+        const urls: [string, string][] = [['catalog', raw.catalog!]];
+        for (const s of raw.shards ?? []) {
+          const list = (r: RawShard['replicas']) => (r ?? []).map((x) => (typeof x === 'string' ? x : x.url));
+          urls.push([`${s.id} primary`, s.primary], ...list(s.replicas).map((u): [string, string] => [`${s.id} replica`, u]));
+          if (s.admin) urls.push([`${s.id} admin primary`, s.admin.primary], ...list(s.admin.replicas).map((u): [string, string] => [`${s.id} admin replica`, u]));
+        }
+        for (const [what, url] of urls) {
+          const u = new URL(url);
+          const cluster = clusters.get(u.hostname.replace(/-r[wo]$/, ''))!;
+          expect(cluster, `${what}: a Cluster behind ${u.hostname}`).to.not.equal(undefined);
+          const user = decodeURIComponent(u.username);
+          const ref = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(decodeURIComponent(u.password));
+          expect(ref, `${what}: the password is exactly a \${env:NAME} reference, never a value in a ConfigMap`).to.not.equal(null);
+          const secretRef = gateway.env?.find((e) => e.name === ref![1])?.valueFrom?.secretKeyRef;
+          expect(secretRef, `${what}: the gateway gets ${ref![1]} from a Secret`).to.not.equal(undefined);
+          expect(secretRef!.key, `${what}: ${ref![1]}`).to.equal('password');
+          const own = clusterSecrets(cluster).find((x) => x.name === secretRef!.name);
+          expect(own, `${what}: ${ref![1]} comes from a Secret of ${cluster.metadata.name} (${secretRef!.name})`).to.not.equal(undefined);
+          expect(own!.role, `${what}: the Secret is the credential of the role the URL logs in as`).to.equal(user);
+        }
+      });
+
+      it('request URLs log in as a least-privilege managed role (member of shardgate_request); admin and catalog URLs as the owner', () => {
+        const raw = rawGatewayConfig(objects, spec, gateway);
+        const clusters = new Map(objects.filter((o) => o.kind === 'Cluster').map((o) => [o.metadata.name, o as CnpgCluster]));
+        const parse = (url: string) => {
+          const u = new URL(url);
+          const cluster = clusters.get(u.hostname.replace(/-r[wo]$/, ''))!;
+          return { cluster, user: decodeURIComponent(u.username), owner: cluster.spec.bootstrap!.initdb!.owner! };
+        };
+        const catalog = parse(raw.catalog!);
+        expect(catalog.user, 'catalog: the owner').to.equal(catalog.owner);
+        for (const s of raw.shards ?? []) {
+          const urls = (primary: string, replicas: RawShard['replicas']) => [primary, ...(replicas ?? []).map((x) => (typeof x === 'string' ? x : x.url))];
+          for (const url of urls(s.primary, s.replicas)) {
+            const { cluster, user, owner } = parse(url);
+            const what = `${s.id} request URL ${new URL(url).hostname}`;
+            expect(user, `${what}: not the owner`).to.not.equal(owner);
+            const roles = cluster.spec.managed?.roles ?? [];
+            const role = roles.find((r) => r.name === user);
+            expect(role, `${what}: ${user} is a managed role of ${cluster.metadata.name}`).to.not.equal(undefined);
+            expect(role!.ensure ?? 'present', `${what}: ensure`).to.equal('present');
+            expect(role!.login, `${what}: login`).to.equal(true);
+            expect(role!.inRoles ?? [], `${what}: member of ${REQUEST_GROUP}`).to.include(REQUEST_GROUP);
+            expect(role!.inherit ?? true, `${what}: inherits the group's grants`).to.equal(true);
+            for (const flag of ['superuser', 'replication', 'bypassrls', 'createdb', 'createrole'] as const) {
+              expect(role![flag] ?? false, `${what}: no ${flag}`).to.equal(false);
+            }
+            expect(role!.passwordSecret?.name, `${what}: a password from a Secret`).to.be.a('string');
+            const group = roles.find((r) => r.name === REQUEST_GROUP);
+            expect(group, `${cluster.metadata.name}: ${REQUEST_GROUP} is declared (the migrations grant it DML)`).to.not.equal(undefined);
+            expect(group!.login ?? false, `${REQUEST_GROUP} cannot log in`).to.equal(false);
+            for (const flag of ['superuser', 'replication', 'bypassrls'] as const) expect(group![flag] ?? false, `${REQUEST_GROUP}: no ${flag}`).to.equal(false);
+          }
+          for (const url of urls(s.admin!.primary, s.admin!.replicas)) {
+            const { user, owner } = parse(url);
+            expect(user, `${s.id} admin URL: the cluster owner`).to.equal(owner);
+          }
+        }
+      });
+
+      it('each cluster has its own credentials: no Secret serves two clusters or two roles', () => {
+        const clusters = objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[];
+        const users = new Map<string, string>();
+        for (const c of clusters) {
+          for (const { name, role } of clusterSecrets(c)) {
+            const where = `${c.metadata.name}/${role}`;
+            expect(users.get(name), `Secret ${name} is read by ${users.get(name)} and ${where}`).to.equal(undefined);
+            users.set(name, where);
+          }
+        }
+        expect(users.size, 'credentials').to.be.at.least(clusters.length);
+      });
+
+      it('no PGPASSWORD: the gateway drops it, and it would lend one password to every cluster', () => {
+        for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
+          for (const c of podSpec((o as unknown as IDeployment).spec?.template).containers) {
+            expect((c.env ?? []).map((e) => e.name), `${o.metadata.name}/${c.name}`).to.not.include('PGPASSWORD');
+          }
+        }
+      });
+
+      it('a NetworkPolicy admits PostgreSQL connections to the instances only from the gateway, the migration Job and CloudNativePG', () => {
+        const jobLabels = (objects.filter((o) => o.kind === 'Job') as unknown as IJob[]).map((j) => j.spec?.template.metadata?.labels);
+        const gatewayLabels = deployment.spec?.template.metadata?.labels;
+        for (const cluster of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
+          const labels = cnpgInstanceLabels(cluster);
+          const policies = policiesOn(objects, labels, 'Ingress');
+          expect(policies.length, `an ingress policy on ${cluster.metadata.name}'s instances`).to.be.greaterThan(0);
+          const rules = policies.flatMap((p) => p.spec?.ingress ?? []).filter((r) => {
+            const ports = rulePorts(r.ports as never);
+            return ports.length === 0 || ports.some((p) => p.port === 5432 && p.protocol === 'TCP');
+          });
+          const admits = (podLabels: Record<string, string> | undefined) => rules.some((r) => (r.from ?? []).some((peer) => peerSelectsLocalPods(peer, podLabels)));
+          expect(admits(gatewayLabels), `${cluster.metadata.name}: 5432 from the gateway pods`).to.equal(true);
+          for (const l of jobLabels) expect(admits(l), `${cluster.metadata.name}: 5432 from the migration Job pods`).to.equal(true);
+          expect(admits({ 'cnpg.io/cluster': 'another', 'cnpg.io/podRole': 'instance' }), `${cluster.metadata.name}: 5432 from other instances (replication, moves)`).to.equal(true);
+          for (const r of rules) {
+            expect(r.from ?? [], 'a rule admitting 5432 names its sources').to.have.length.greaterThan(0);
+            for (const peer of r.from!) {
+              const open = peer.ipBlock !== undefined || (peer.namespaceSelector !== undefined && Object.keys(peer.namespaceSelector).length === 0) || (peer.podSelector !== undefined && Object.keys(peer.podSelector).length === 0);
+              expect(open, `${cluster.metadata.name}: no peer that means "everyone" on 5432`).to.equal(false);
+            }
+          }
+          const anyPod = { 'app.kubernetes.io/name': 'something-else' };
+          expect(admits(anyPod), `${cluster.metadata.name}: not from any pod`).to.equal(false);
+        }
+      });
+
+      it('the gateway and the migration Job have egress policies: DNS, PostgreSQL (and Redis, the collector for the gateway), nothing else', () => {
+        const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job') as unknown as IDeployment[];
+        const templateOf = (match: (l: Record<string, string> | undefined) => boolean) => workloads.map((w) => w.spec!.template).find((t) => match(t.metadata?.labels));
+        const redis = templateOf((l) => l?.['app.kubernetes.io/component'] === 'redis')!;
+        const collector = templateOf((l) => l?.['app.kubernetes.io/component'] === 'otel-collector')!;
+        const instance = cnpgInstanceLabels(objects.find((o) => o.kind === 'Cluster') as CnpgCluster);
+        const dns = { labels: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system' };
+        const check = (labels: Record<string, string> | undefined, what: string, expected: { labels: Record<string, string>; port: number; container?: IContainer }[]) => {
+          const policies = policiesOn(objects, labels, 'Egress');
+          expect(policies.length, `an egress policy on the ${what} pods`).to.be.greaterThan(0);
+          const rules = policies.flatMap((p) => p.spec?.egress ?? []);
+          for (const r of rules) {
+            expect(r.to ?? [], `${what}: every egress rule names its destinations`).to.have.length.greaterThan(0);
+            expect(r.ports ?? [], `${what}: every egress rule names its ports`).to.have.length.greaterThan(0);
+            for (const peer of r.to!) expect(peer.ipBlock, `${what}: no ipBlock destination`).to.equal(undefined);
+          }
+          // DNS: kube-dns in kube-system, UDP and TCP 53
+          const dnsRules = rules.filter((r) =>
+            (r.to ?? []).some(
+              (peer) =>
+                selectorMatches(peer.namespaceSelector as Selector, { 'kubernetes.io/metadata.name': dns.namespace }) &&
+                selectorMatches((peer.podSelector ?? {}) as Selector, dns.labels),
+            ),
+          );
+          for (const protocol of ['UDP', 'TCP']) {
+            expect(dnsRules.some((r) => rulePorts(r.ports as never).some((p) => p.port === 53 && p.protocol === protocol)), `${what}: DNS over ${protocol}`).to.equal(true);
+          }
+          for (const e of expected) {
+            const ok = rules.some(
+              (r) => (r.to ?? []).some((peer) => peerSelectsLocalPods(peer, e.labels)) && rulePorts(r.ports as never, e.container).some((p) => p.port === e.port && p.protocol === 'TCP'),
+            );
+            expect(ok, `${what}: egress to ${JSON.stringify(e.labels)} on ${e.port}`).to.equal(true);
+          }
+          // nothing else: every in-namespace destination is one of the expected ones
+          for (const r of rules) {
+            for (const peer of r.to ?? []) {
+              if (peer.namespaceSelector !== undefined) {
+                expect(selectorMatches(peer.namespaceSelector as Selector, { 'kubernetes.io/metadata.name': dns.namespace }), `${what}: only kube-system (DNS) outside the namespace`).to.equal(true);
+                continue;
+              }
+              const known = expected.some((e) => selectorMatches(peer.podSelector as Selector, e.labels)) && Object.keys(peer.podSelector ?? {}).length > 0;
+              expect(known, `${what}: unexpected egress destination ${JSON.stringify(peer)}`).to.equal(true);
+            }
+          }
+        };
+        const otlp = Number(new URL(gateway.env!.find((e) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')!.value!).port || 4318);
+        check(deployment.spec?.template.metadata?.labels, 'gateway', [
+          { labels: instance, port: 5432 },
+          { labels: redis.metadata!.labels!, port: 6379, container: redis.spec!.containers[0] },
+          { labels: collector.metadata!.labels!, port: resolveTargetPort(find<IService>(objects, 'Service', 'shardgate-otel-collector'), otlp, collector.spec!)!, container: collector.spec!.containers[0] },
+        ]);
+        for (const j of objects.filter((o) => o.kind === 'Job') as unknown as IJob[]) {
+          check(j.spec?.template.metadata?.labels, `Job ${j.metadata?.name}`, [{ labels: instance, port: 5432 }]);
         }
       });
 
@@ -875,17 +1184,21 @@ describe('deploy: kustomize overlays', function () {
             }
           }
         }
+        // the owners' bootstrap secrets and the managed roles' passwordSecrets
         for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
-          const name = c.spec.bootstrap?.initdb?.secret?.name;
-          if (name) refs.add(`${name}/username`).add(`${name}/password`);
+          for (const { name } of clusterSecrets(c)) refs.add(`${name}/username`).add(`${name}/password`);
         }
         const provided = new Set(templates.flatMap((s) => Object.keys(s.stringData ?? {}).map((k) => `${s.metadata?.name}/${k}`)));
         expect([...refs].filter((r) => !provided.has(r)), 'secret keys without a template').to.deep.equal([]);
-        const owners = new Set((objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]).map((c) => c.spec.bootstrap?.initdb?.owner));
         for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
-          const t = templates.find((s) => s.metadata?.name === c.spec.bootstrap?.initdb?.secret?.name)!;
-          expect(t.type, 'CloudNativePG wants a basic-auth Secret').to.equal('kubernetes.io/basic-auth');
-          expect(owners.has(t.stringData?.username)).to.equal(true);
+          expect(c.spec.bootstrap?.initdb?.secret?.name, `${c.metadata.name}: the owner's bootstrap secret`).to.be.a('string');
+          // CloudNativePG wants basic-auth Secrets whose username is the role they set the password of
+          for (const { name, role } of clusterSecrets(c)) {
+            const t = templates.find((s) => s.metadata?.name === name)!;
+            expect(t.type, `${name}: CloudNativePG wants a basic-auth Secret`).to.equal('kubernetes.io/basic-auth');
+            expect(t.stringData?.username, `${name}: the username is the role ${role}`).to.equal(role);
+            expect(t.metadata?.labels?.['cnpg.io/reload'], `${name}: labelled so the operator applies a new password`).to.equal('true');
+          }
         }
       });
 
@@ -933,10 +1246,9 @@ function resolveTargetPort(service: IService, port: number, spec: IPodSpec): num
   return spec.containers.map((c) => resolvePort(c, p?.targetPort ?? p?.port)).find((x) => x !== undefined);
 }
 
-/** The gateway's configuration as the pod would load it: the ConfigMap file plus the pod env. */
-function gatewayConfig(objects: K8sObject[], spec: IPodSpec, gateway: IContainer) {
-  const env = podEnv(gateway.env);
-  const file = env.GATEWAY_CONFIG;
+/** The gateway's config file as the pod sees it (GATEWAY_CONFIG in the mounted ConfigMap). */
+function gatewayConfigFile(objects: K8sObject[], spec: IPodSpec, gateway: IContainer): string {
+  const file = podEnv(gateway.env).GATEWAY_CONFIG;
   expect(file, 'GATEWAY_CONFIG').to.be.a('string');
   const mount = gateway.volumeMounts?.find((m) => file!.startsWith(m.mountPath.replace(/\/?$/, '/')));
   expect(mount, `a volume mounted over ${file}`).to.not.equal(undefined);
@@ -945,6 +1257,30 @@ function gatewayConfig(objects: K8sObject[], spec: IPodSpec, gateway: IContainer
   const key = path.posix.relative(mount!.mountPath, file!);
   const json = cm.data?.[key];
   expect(json, `ConfigMap ${cmName} has ${key}`).to.be.a('string');
+  return json!;
+}
+
+interface RawShard {
+  id: string;
+  primary: string;
+  replicas?: (string | { name: string; url: string })[];
+  admin?: { primary: string; replicas?: (string | { name: string; url: string })[] };
+}
+
+/** The ConfigMap's gateway.json as written: URLs still carry their `${env:NAME}` references. */
+function rawGatewayConfig(objects: K8sObject[], spec: IPodSpec, gateway: IContainer): { catalog?: string; shards?: RawShard[]; [key: string]: unknown } {
+  return JSON.parse(gatewayConfigFile(objects, spec, gateway)) as { catalog?: string; shards?: RawShard[] };
+}
+
+/**
+ * The gateway's configuration as the pod would load it: the ConfigMap file plus the pod
+ * env, where each secretKeyRef (so each `${env:NAME}` the file's URLs reference) holds a
+ * placeholder value. A reference to a variable the container does not set fails here, as
+ * it would fail the pod.
+ */
+function gatewayConfig(objects: K8sObject[], spec: IPodSpec, gateway: IContainer) {
+  const env = podEnv(gateway.env);
+  const json = gatewayConfigFile(objects, spec, gateway);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-deploy-'));
   try {
     const local = path.join(dir, 'gateway.json');

@@ -40,9 +40,9 @@ describe('shard admin SQL', () => {
   });
 });
 
-describe('withPassword (subscription conninfo)', () => {
+describe('withPassword (config-file URLs and PGPASSWORD)', () => {
   it('fills in a missing password, keeps an existing one, and leaves URLs alone without one', async () => {
-    const { withPassword } = await import('../../src/rebalance/move/catalog-shard-directory.js');
+    const { withPassword } = await import('../../src/config/load-config.js');
     expect(withPassword('postgres://app@shard-1-rw:5432/shardgate', 's3cr:t')).to.equal('postgres://app:s3cr%3At@shard-1-rw:5432/shardgate');
     expect(withPassword('postgres://app:own@h/db', 'other')).to.equal('postgres://app:own@h/db');
     expect(withPassword('postgres://app@h/db', undefined)).to.equal('postgres://app@h/db');

@@ -2,6 +2,7 @@ import type { Migration } from '../migration.js';
 import { catalog0001 } from './0001-catalog.js';
 import { catalog0002 } from './0002-move-jobs.js';
 import { catalog0003 } from './0003-api-keys.js';
+import { catalog0004 } from './0004-shard-admin-urls.js';
 
 /** Catalog migrations in the order they apply; append, never reorder or edit a landed one. */
-export const catalogMigrations: readonly Migration[] = [catalog0001, catalog0002, catalog0003];
+export const catalogMigrations: readonly Migration[] = [catalog0001, catalog0002, catalog0003, catalog0004];

@@ -1,4 +1,3 @@
-import { QueryTypes } from 'sequelize';
 import type { TenantSession } from '../tenant-session.js';
 
 /**
@@ -165,6 +164,6 @@ export class AnalyticsRepository {
   }
 
   private select<T extends object>(session: TenantSession, sql: string, bind: unknown[]): Promise<T[]> {
-    return session.read((node) => node.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT }));
+    return session.read((node) => node.query<T>(sql, bind));
   }
 }

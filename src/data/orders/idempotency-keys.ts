@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { ShardNode } from '../../cluster/shard-node.js';
+import type { TenantNode } from '../tenant-session.js';
 import { ConflictError } from '../../errors/errors.js';
 
 /** How long a tenant's Idempotency-Key and its first response are kept. */
@@ -84,12 +85,12 @@ export class IdempotencyKeys {
    * Deletes some of the tenant's expired keys: after COMMIT, outside any transaction, best
    * effort (expired rows are ignored anyway; this only keeps the table small).
    */
-  async sweepExpired(node: ShardNode, tenantId: string, now: Date, limit = 100): Promise<void> {
+  async sweepExpired(node: TenantNode, tenantId: string, now: Date, limit = 100): Promise<void> {
     try {
-      await node.sequelize.query(
+      await node.query(
         `DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key IN (
            SELECT key FROM idempotency_keys WHERE tenant_id = $1 AND expires_at <= $2 LIMIT $3)`,
-        { bind: [tenantId, now, limit] },
+        [tenantId, now, limit],
       );
     } catch {
       // the order has committed; a failed sweep is retried by the next keyed order

@@ -1,4 +1,4 @@
-import { Op, type FindOptions, type Includeable, type Order as OrderBy, type WhereOptions } from 'sequelize';
+import { Op, type FindOptions, type Includeable, type Order as OrderBy, type Transaction, type WhereOptions } from 'sequelize';
 import type { ShardNode } from '../../cluster/shard-node.js';
 import type { TenantSession } from '../tenant-session.js';
 import { ORDER_SORTABLE, type OrderStatus } from '../../models/order.js';
@@ -30,14 +30,15 @@ function eagerLoads(node: ShardNode, tenantId: string): Includeable[] {
   ];
 }
 
-async function findOrders(node: ShardNode, tenantId: string, options: FindOptions & { where: WhereOptions; order: OrderBy }): Promise<LoadedOrder[]> {
+async function findOrders(node: ShardNode, tenantId: string, options: FindOptions & { where: WhereOptions; order: OrderBy; transaction: Transaction }): Promise<LoadedOrder[]> {
+  // the transaction reaches the `separate` items query too (Sequelize cascades it)
   const rows = await node.models.Order.findAll({ ...options, include: eagerLoads(node, tenantId) });
   return rows as LoadedOrder[];
 }
 
 export async function getOrder(session: TenantSession, id: string): Promise<OrderWithCustomerDto> {
   const { tenantId } = session;
-  const [order] = await session.read((node) => findOrders(node, tenantId, { where: { tenantId, id }, order: [['id', 'ASC']] }));
+  const [order] = await session.readModels((transaction, node) => findOrders(node, tenantId, { where: { tenantId, id }, order: [['id', 'ASC']], transaction }));
   if (order === undefined) throw new NotFoundError('order', id);
   return toOrderWithCustomerDto(order);
 }
@@ -49,9 +50,9 @@ export async function listOrders(session: TenantSession, q: OrderListQuery): Pro
   const conditions: WhereOptions[] = [{ tenantId }];
   if (q.status !== undefined) conditions.push({ status: q.status });
   if (q.customerId !== undefined) conditions.push({ customerId: q.customerId });
-  return session.read(async (node) => {
-    const rows = await findOrders(node, tenantId, { where: pager.where(conditions), order: pager.order, limit: pager.limit, offset: pager.offset });
-    const total = pager.wantsTotal ? await node.models.Order.count({ where: { [Op.and]: conditions } }) : undefined;
+  return session.readModels(async (transaction, node) => {
+    const rows = await findOrders(node, tenantId, { where: pager.where(conditions), order: pager.order, limit: pager.limit, offset: pager.offset, transaction });
+    const total = pager.wantsTotal ? await node.models.Order.count({ where: { [Op.and]: conditions }, transaction }) : undefined;
     return pager.page(rows.map(toOrderWithCustomerDto), (o) => o[q.sort.field], total);
   });
 }

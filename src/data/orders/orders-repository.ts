@@ -68,7 +68,8 @@ export class OrdersRepository {
   async create(session: TenantSession, input: OrderInput, idempotencyKey?: string): Promise<OrderResult> {
     const { tenantId, actor } = session;
     const hash = idempotencyKey === undefined ? undefined : requestHash(input);
-    const outcome = await session.write(async (node) => {
+    const outcome = await session.write(async (scoped) => {
+      const { node } = scoped;
       const result = await nodeTransaction(
         node,
         async (transaction): Promise<OrderResult & { productIds: string[] }> => {
@@ -81,10 +82,10 @@ export class OrdersRepository {
           if (idempotencyKey !== undefined) await this.#keys.complete(node, transaction, tenantId, idempotencyKey, 201, placed.order);
           return { status: 201, ...placed, replayed: false };
         },
-        { isolation: 'REPEATABLE READ', retry: this.#deps.retry ?? DEFAULT_RETRY_POLICY, retryHooks: this.#deps.retryHooks },
+        { tenantId, isolation: 'REPEATABLE READ', retry: this.#deps.retry ?? DEFAULT_RETRY_POLICY, retryHooks: this.#deps.retryHooks },
       );
       // committed: expired keys go in their own statement, outside the order's transaction
-      if (!result.replayed && idempotencyKey !== undefined) await this.#keys.sweepExpired(node, tenantId, new Date());
+      if (!result.replayed && idempotencyKey !== undefined) await this.#keys.sweepExpired(scoped, tenantId, new Date());
       return result;
     });
     // after COMMIT only: a cache dropped before commit could be refilled with the old stock

@@ -81,7 +81,7 @@ export class ProductsRepository extends VersionedRecords<ProductRecord, ProductD
     const load = () =>
       session.read(async (node): Promise<LoadedProduct | undefined> => {
         const row = (await node.query<ProductRow>(POINT_READ, [session.tenantId, id]))[0];
-        return row ? { product: rowToDto(row), servedBy: servedByName(node) } : undefined;
+        return row ? { product: rowToDto(row), servedBy: servedByName(node.node) } : undefined;
       });
     return this.#cache.read(session, id, load);
   }
@@ -96,13 +96,14 @@ export class ProductsRepository extends VersionedRecords<ProductRecord, ProductD
       conditions.push(Sequelize.where(Sequelize.col('search'), Op.match, Sequelize.fn('websearch_to_tsquery', 'english', q.q)));
     }
     const created = { method: ['createdBetween', q.createdFrom, q.createdTo] } as const;
-    return session.read(async (node) => {
+    return session.readModels(async (transaction, node) => {
       const rows = await node.models.Product.scope([created, { method: ['orderBy', q.sort.field, q.sort.direction] }]).findAll({
         where: pager.where(conditions),
         limit: pager.limit,
         offset: pager.offset,
+        transaction,
       });
-      const total = pager.wantsTotal ? await node.models.Product.scope([created]).count({ where: { [Op.and]: conditions } }) : undefined;
+      const total = pager.wantsTotal ? await node.models.Product.scope([created]).count({ where: { [Op.and]: conditions }, transaction }) : undefined;
       return pager.page(rows.map(toProductDto), (p) => p[q.sort.field], total);
     });
   }

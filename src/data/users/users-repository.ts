@@ -83,7 +83,7 @@ export class UsersRepository extends VersionedRecords<UserRecord, UserDto> imple
   }
 
   async get(session: TenantSession, id: string): Promise<UserDto> {
-    const user = await session.read((node) => node.models.User.findOne({ where: { tenantId: session.tenantId, id } }));
+    const user = await session.readModels((transaction, node) => node.models.User.findOne({ where: { tenantId: session.tenantId, id }, transaction }));
     if (!user) throw new NotFoundError('user', id);
     return toUserDto(user);
   }
@@ -93,13 +93,14 @@ export class UsersRepository extends VersionedRecords<UserRecord, UserDto> imple
     const conditions: WhereOptions[] = [{ tenantId: session.tenantId }];
     if (q.active !== undefined) conditions.push({ isActive: q.active });
     const created = { method: ['createdBetween', q.createdFrom, q.createdTo] } as const;
-    return session.read(async (node) => {
+    return session.readModels(async (transaction, node) => {
       const rows = await node.models.User.scope([created, { method: ['orderBy', q.sort.field, q.sort.direction] }]).findAll({
         where: pager.where(conditions),
         limit: pager.limit,
         offset: pager.offset,
+        transaction,
       });
-      const total = pager.wantsTotal ? await node.models.User.scope([created]).count({ where: { [Op.and]: conditions } }) : undefined;
+      const total = pager.wantsTotal ? await node.models.User.scope([created]).count({ where: { [Op.and]: conditions }, transaction }) : undefined;
       return pager.page(rows.map(toUserDto), (u) => u[q.sort.field], total);
     });
   }

@@ -1,6 +1,7 @@
 import type { TenantStore } from '../../catalog/tenant-store.js';
 import type { PlacementService } from '../../placement/placement-service.js';
 import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../../errors/errors.js';
+import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
 import type { AdminClientOptions } from '../shard-sql/admin-client.js';
 import { exportTenant } from './tenant-export.js';
 import { importTenant, type ImportOptions } from './tenant-import.js';
@@ -29,7 +30,7 @@ export class TenantTransfer {
     const id = this.placement.table.shardFor(tenantId).shardId;
     const row = this.placement.shards.find((s) => s.id === id);
     if (!row) throw new ShardUnavailableError(id);
-    return { id, url: row.primary };
+    return { id, url: adminPrimaryUrl(row) };
   }
 
   /** Resolves the shard first (so a 404 can still be answered), then streams. */

@@ -9,11 +9,16 @@ const postgresUrl = z
   .max(2000, 'must be at most 2000 characters')
   .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL');
 
+const replicas = z.array(z.union([postgresUrl, z.strictObject({ name: z.string().min(1).max(100), url: postgresUrl })])).max(16).default([]);
+
 const addInput = z.strictObject({
   id: z.string({ error: 'must be a string' }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes (at most 63)'),
+  /** the request role's URLs */
   primary: postgresUrl,
-  replicas: z.array(z.union([postgresUrl, z.strictObject({ name: z.string().min(1).max(100), url: postgresUrl })])).max(16).default([]),
+  replicas,
   weight: z.number().int('must be a whole number').min(1).max(10_000).default(100),
+  /** the same nodes as the privileged role (moves, migrations, export/import) */
+  admin: z.strictObject({ primary: postgresUrl, replicas }).optional(),
 });
 
 export interface AdminShardAddDeps {
