@@ -51,14 +51,12 @@ export async function postmasterPids(adminUrls: readonly string[]): Promise<numb
   return pids;
 }
 
-/**
- * CPU time (µs) of each postmaster and every process it forked that is still running
- * (backends, walsender, startup, checkpointer): the database side of a request. A backend
- * that exits mid-round takes its time with it; the benchmark's pools hold theirs open.
- */
-export function serverTreeCpuMicros(postmasters: readonly number[]): number | undefined {
+/** CPU time (µs) so far of each process of the servers: each postmaster and every process it forked still running. */
+export type ServerCpuSample = ReadonlyMap<number, number>;
+
+export function sampleServerCpu(postmasters: readonly number[]): ServerCpuSample | undefined {
   if (postmasters.length === 0) return undefined;
-  let total = 0;
+  const sample = new Map<number, number>();
   for (const pid of postmasters) {
     let children: string[];
     try {
@@ -66,7 +64,21 @@ export function serverTreeCpuMicros(postmasters: readonly number[]): number | un
     } catch {
       return undefined;
     }
-    for (const p of [pid, ...children.map(Number)]) total += cpuMicros(p) ?? 0;
+    for (const p of [pid, ...children.map(Number)]) {
+      const us = cpuMicros(p);
+      if (us !== undefined) sample.set(p, us);
+    }
   }
+  return sample;
+}
+
+/**
+ * The servers' CPU between two samples (µs): the database side of a round. Per process, so a
+ * backend that exits in between (a pool closing an idle connection) takes only its own time
+ * with it instead of making the sum go backwards; a process born in between counts whole.
+ */
+export function serverCpuBetween(before: ServerCpuSample, after: ServerCpuSample): number {
+  let total = 0;
+  for (const [pid, us] of after) total += Math.max(0, us - (before.get(pid) ?? 0));
   return total;
 }

@@ -35,13 +35,13 @@ export interface RoundOptions extends LoadSettings {
   readonly countCacheHits?: boolean;
   /** the server's CPU time so far (µs), read before and after the round */
   readonly cpu?: () => number | undefined;
-  /** the database servers' CPU time so far (µs), likewise */
-  readonly dbCpu?: () => number | undefined;
+  /** starts measuring the database servers' CPU; the returned function says how much they used since (µs) */
+  readonly dbCpu?: () => (() => number | undefined) | undefined;
 }
 
 export async function runRound(url: string, workload: Workload, settings: RoundOptions): Promise<RoundResult> {
   const cpuBefore = settings.cpu?.();
-  const dbBefore = settings.dbCpu?.();
+  const dbSince = settings.dbCpu?.();
   let answered = 0;
   let hits = 0;
   // only where asked: header parsing per response costs the load generator some CPU
@@ -58,12 +58,12 @@ export async function runRound(url: string, workload: Workload, settings: RoundO
     timeout: 10,
   });
   const cpuAfter = settings.cpu?.();
-  const dbAfter = settings.dbCpu?.();
+  const dbUsed = dbSince?.();
   const responses = result['2xx'] + result.non2xx;
   const perResponse = (before: number | undefined, after: number | undefined) =>
     before !== undefined && after !== undefined && responses > 0 ? (after - before) / responses : undefined;
   const cpu = perResponse(cpuBefore, cpuAfter);
-  const dbCpu = perResponse(dbBefore, dbAfter);
+  const dbCpu = dbUsed === undefined ? undefined : perResponse(0, dbUsed);
   const seconds = Math.max(result.duration, 1e-3);
   return {
     rps: result['2xx'] / seconds,

@@ -17,7 +17,7 @@ import { BASELINE_IDS, baselineSpec, SCENARIO_CONTENDERS, scenarios, SHARDGATE_I
 import { machine, ratios, rlsCost, table, writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import type { RoutingResult } from './routing.js';
 import { probe } from './http.js';
-import { cpuMicros, postmasterPids, serverTreeCpuMicros } from './cpu.js';
+import { cpuMicros, postmasterPids, sampleServerCpu, serverCpuBetween } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
 import { moveScenario, type MoveResult } from './move.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -66,7 +66,13 @@ async function measure(list: readonly Scenario[], contenders: ReadonlyMap<Conten
       durationS,
       countCacheHits: s.countCacheHits ?? false,
       cpu: () => cpuMicros(pid),
-      dbCpu: () => serverTreeCpuMicros(postmasters),
+      dbCpu: () => {
+        const before = sampleServerCpu(postmasters);
+        return before && (() => {
+          const after = sampleServerCpu(postmasters);
+          return after && serverCpuBetween(before, after);
+        });
+      },
     });
   };
   for (const s of list) {

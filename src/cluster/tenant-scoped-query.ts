@@ -16,17 +16,25 @@ export interface Scope {
   readonly role?: string | undefined;
 }
 
-export function scopeStatement(scope: Scope): { text: string; values: string[] } {
+export function scopeStatement(scope: Scope): { name: string; text: string; values: string[] } {
   return scope.role === undefined
-    ? { text: SCOPE_SQL.tenant, values: [scope.tenantId] }
-    : { text: SCOPE_SQL.tenantAndRole, values: [scope.tenantId, scope.role] };
+    ? { name: 'sg_scope', text: SCOPE_SQL.tenant, values: [scope.tenantId] }
+    : { name: 'sg_scope_role', text: SCOPE_SQL.tenantAndRole, values: [scope.tenantId, scope.role] };
 }
 
 interface Connection {
   parse(msg: { text: string; name?: string }): void;
-  bind(msg: { values: string[] }): void;
+  bind(msg: { statement?: string; values: string[] }): void;
   execute(msg: { portal: string; rows?: number }): void;
+  close(msg: { type: 'S'; name: string }): void;
 }
+
+/**
+ * Per connection: the scope statements it holds prepared. 'unknown' after a batch failed
+ * before the scope statement finished: it may or may not exist, so it is closed (a Close of
+ * a statement that does not exist is no error) and parsed again.
+ */
+const prepared = new WeakMap<Connection, Map<string, 'yes' | 'unknown'>>();
 
 /**
  * One statement run under a tenant scope in a single round trip: the scope statement and
@@ -37,6 +45,7 @@ interface Connection {
  */
 export class TenantScopedQuery extends pg.Query {
   #scopeDone = false;
+  #connection: Connection | undefined;
 
   constructor(
     config: pg.QueryConfig & { callback: (err: Error | null, result: pg.QueryResult) => void },
@@ -50,14 +59,42 @@ export class TenantScopedQuery extends pg.Query {
   }
 
   // pg's Query calls these from the client's message loop; the scope statement answers first
-  /** @internal */
+  /**
+   * The scope statement is a named prepared statement, parsed once per connection: parsing
+   * and planning it on every statement was most of what row-level security cost (bench:
+   * `rls`).
+   * @internal
+   */
   prepare(connection: Connection): void {
     const scoped = scopeStatement(this.scope);
-    connection.parse({ text: scoped.text });
+    if (this.scope.role !== undefined) {
+      // a login role that takes another per statement: the embedded default, whose one
+      // backend session all connections share, so a named statement would collide there
+      connection.parse({ text: scoped.text });
+      connection.bind({ values: scoped.values });
+      connection.execute({ portal: '' });
+      (pg.Query.prototype as unknown as { prepare(c: Connection): void }).prepare.call(this, connection);
+      return;
+    }
+    let statements = prepared.get(connection);
+    if (statements === undefined) prepared.set(connection, (statements = new Map()));
+    const state = statements.get(scoped.name);
+    if (state !== 'yes') {
+      if (state === 'unknown') connection.close({ type: 'S', name: scoped.name });
+      connection.parse({ text: scoped.text, name: scoped.name });
+      statements.set(scoped.name, 'yes');
+    }
+    this.#connection = connection;
     // text values only: they go out as they are, without pg's value mapper
-    connection.bind({ values: scoped.values });
+    connection.bind({ statement: scoped.name, values: scoped.values });
     connection.execute({ portal: '' });
     (pg.Query.prototype as unknown as { prepare(c: Connection): void }).prepare.call(this, connection);
+  }
+
+  /** @internal */
+  handleError(err: Error, connection: unknown): void {
+    if (!this.#scopeDone && this.#connection !== undefined) prepared.get(this.#connection)?.set(scopeStatement(this.scope).name, 'unknown');
+    (pg.Query.prototype as unknown as { handleError(e: Error, c: unknown): void }).handleError.call(this, err, connection);
   }
 
   /** @internal */

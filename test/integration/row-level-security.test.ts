@@ -1,6 +1,14 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { TestGateway, TestTenant, sql, testCluster, type ClusterShard } from '../support/test-cluster.js';
+import { TenantScopedQuery, type Scope } from '../../src/cluster/tenant-scoped-query.js';
+
+/** One statement under a tenant scope on `client`, as ShardNode.query sends it. */
+function scoped(client: pg.Client, text: string, values: unknown[], scope: Scope): Promise<pg.QueryResult> {
+  return new Promise((resolve, reject) => {
+    void client.query(new TenantScopedQuery({ text, values, callback: (err, result) => (err ? reject(err) : resolve(result)) }, scope));
+  });
+}
 
 /** Statements on one connection of `url`, in one transaction; the last one's rows, or its error. */
 async function inTransaction(url: string, statements: Array<[string, unknown[]?]>): Promise<Array<Record<string, unknown>>> {
@@ -142,6 +150,32 @@ describe('row-level security: the second wall in the database', function () {
         `SELECT count(*)::int AS n FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polname = 'tenant_isolation'`,
       );
       expect(tables!.n, 'policies exist at all').to.be.at.least(8);
+    }
+  });
+
+  it('scopes each statement in its own round trip, the scope prepared once per connection and re-made after a failed scope', async () => {
+    const client = new pg.Client({ connectionString: shard.primary });
+    await client.connect();
+    try {
+      const count = async (scope: Scope) => (await scoped(client, 'SELECT count(*)::int AS n FROM products', [], scope)).rows[0].n as number;
+      expect(await count({ tenantId: a.id })).to.equal(1);
+      expect(await count({ tenantId: b.id })).to.equal(1);
+      expect(await count({ tenantId: 'nobody' })).to.equal(0);
+      // the scope ended with the statement: a plain one on the same connection sees nothing
+      expect((await client.query('SELECT count(*)::int AS n FROM products')).rows[0].n).to.equal(0);
+      const preparedScopes = async () => (await client.query("SELECT name FROM pg_prepared_statements WHERE name LIKE 'sg\\_scope%'")).rows.map((r: { name: string }) => r.name);
+      expect(await preparedScopes()).to.deep.equal(['sg_scope']);
+      // a scope statement that fails (PostgreSQL refuses a NUL byte in its parameter) fails
+      // the statement and leaves the connection able to scope the next one
+      const failed = await scoped(client, 'SELECT 1', [], { tenantId: 'a\u0000b' }).then(() => undefined, (e: Error) => e);
+      expect(failed?.message).to.match(/invalid byte sequence|0x00/);
+      expect(await count({ tenantId: a.id })).to.equal(1);
+      // a scope that takes a role (the embedded default) is not prepared: one session there serves every connection
+      const role = await scoped(client, 'SELECT current_user::text AS r', [], { tenantId: a.id, role: 'shardgate_request' });
+      expect(role.rows[0].r).to.equal('shardgate_request');
+      expect(await preparedScopes()).to.deep.equal(['sg_scope']);
+    } finally {
+      await client.end();
     }
   });
 
