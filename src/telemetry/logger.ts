@@ -8,6 +8,11 @@ const REDACT = [
   'password', '*.password', 'apiKey', '*.apiKey', 'adminToken', '*.adminToken', 'authorization',
   '*.authorization', 'req.headers.authorization', 'headers.authorization', 'taxId', '*.taxId',
   'passwordHash', '*.passwordHash',
+  // Sequelize and pg errors carry the statement, its bound values and the offending values
+  // (an email in a unique violation, a password hash in an insert): none of it is logged
+  'err.sql', 'err.parameters', 'err.fields', 'err.errors', 'err.original.sql', 'err.original.parameters',
+  'err.parent.sql', 'err.parent.parameters', 'err.detail', 'err.original.detail', 'err.parent.detail',
+  'err.cause.sql', 'err.cause.parameters', 'err.cause.detail',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

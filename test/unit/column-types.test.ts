@@ -32,6 +32,13 @@ describe('Keyring (AES-256-GCM with key ids)', () => {
     expect(() => ring.decrypt(parts.join(':'))).to.throw();
   });
 
+  it('refuses a truncated authentication tag (GCM would accept one as short as 4 bytes)', () => {
+    const ring = new Keyring({ k1: key() }, 'k1');
+    const parts = ring.encrypt('secret').split(':');
+    const short = Buffer.from(parts[3]!, 'base64url').subarray(0, 4).toString('base64url');
+    expect(() => ring.decrypt([...parts.slice(0, 3), short, parts[4]].join(':'))).to.throw(/16 bytes/);
+  });
+
   it('refuses bad keys and never prints them', () => {
     expect(() => new Keyring({ k1: 'short' }, 'k1')).to.throw(/32 bytes/);
     expect(() => new Keyring({ k1: key() }, 'k2')).to.throw(/k2/);

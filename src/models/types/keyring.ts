@@ -37,8 +37,12 @@ export class Keyring {
     if (format !== FORMAT || !keyId || iv === undefined || tag === undefined || body === undefined) throw new Error('not an encrypted value');
     const key = this.#keys.get(keyId);
     if (!key) throw new Error(`encryption key ${keyId} is not available (rotated out?)`);
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    const authTag = Buffer.from(tag, 'base64url');
+    // GCM accepts tags as short as 4 bytes, each byte less a factor of 256 easier to forge:
+    // only the full 16 bytes this class writes are taken
+    if (authTag.length !== 16) throw new Error('not an encrypted value (authentication tag must be 16 bytes)');
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: 16 });
+    decipher.setAuthTag(authTag);
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   }
 
