@@ -5,6 +5,7 @@ import type { ShardRow } from './catalog/catalog-rows.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { HealthMonitor } from './cluster/health-monitor.js';
 import { ShardRouter } from './cluster/shard-router.js';
+import { ConsistencyTokens } from './cluster/consistency-token.js';
 import { PlacementService } from './placement/placement-service.js';
 import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
 import { TenantSessions } from './data/tenant-sessions.js';
@@ -197,7 +198,7 @@ export class Gateway {
       },
     });
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
-    const sessions = new TenantSessions({ placement, registry, router });
+    const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
 
     const tenantApp = createTenantApp({
       logger,

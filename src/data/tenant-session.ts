@@ -1,8 +1,7 @@
 import type { Transaction } from 'sequelize';
 import type { Shard } from '../cluster/shard.js';
 import type { Destination, ShardRouter } from '../cluster/shard-router.js';
-import type { ConsistencyToken } from '../cluster/consistency-token.js';
-import { encodeToken } from '../cluster/consistency-token.js';
+import type { ConsistencyToken, ConsistencyTokens } from '../cluster/consistency-token.js';
 import type { ShardNode } from '../cluster/shard-node.js';
 import { GatewayError, ShardUnavailableError } from '../errors/errors.js';
 import { translateDbError, type UniqueFields } from './translate-db-error.js';
@@ -32,6 +31,8 @@ export interface TenantSessionOptions {
   readonly shard: Shard;
   readonly router: ShardRouter;
   readonly preference: ReadPreference;
+  /** seals the tokens this session issues */
+  readonly tokens: ConsistencyTokens;
   readonly listener?: SessionListener | undefined;
 }
 
@@ -80,6 +81,7 @@ export class TenantSession {
   readonly actor: string;
   readonly #router: ShardRouter;
   readonly #preference: ReadPreference;
+  readonly #tokens: ConsistencyTokens;
   readonly #listener: SessionListener;
   #destination: Destination | undefined;
 
@@ -89,6 +91,7 @@ export class TenantSession {
     this.actor = `tenant:${options.tenantId}`;
     this.#router = options.router;
     this.#preference = options.preference;
+    this.#tokens = options.tokens;
     this.#listener = options.listener ?? {};
   }
 
@@ -217,7 +220,7 @@ export class TenantSession {
     let token: string | undefined;
     try {
       const lsn = await this.shard.primary.currentWalLsn();
-      token = lsn === undefined ? undefined : encodeToken({ shardId: this.shard.id, lsn });
+      token = lsn === undefined ? undefined : this.#tokens.seal({ shardId: this.shard.id, lsn }, this.tenantId);
     } catch {
       token = undefined;
     }

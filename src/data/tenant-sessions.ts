@@ -1,16 +1,25 @@
 import type { PlacementTable } from '../placement/placement-table.js';
 import type { ShardRegistry } from '../cluster/shard-registry.js';
 import type { ShardRouter } from '../cluster/shard-router.js';
-import { TenantSession, type ReadPreference, type SessionListener } from './tenant-session.js';
+import type { ConsistencyTokens } from '../cluster/consistency-token.js';
+import { ValidationError } from '../errors/errors.js';
+import { TenantSession, type SessionListener } from './tenant-session.js';
 
 export interface TenantSessionsDeps {
   /** the current placement table (pins over the ring); read at every open, so a reload applies at once */
   readonly placement: { readonly table: PlacementTable };
   readonly registry: ShardRegistry;
   readonly router: ShardRouter;
+  readonly tokens: ConsistencyTokens;
 }
 
-const EVENTUAL: ReadPreference = Object.freeze({ strong: false, token: undefined });
+/** What the request asked for: X-Consistency: strong, and the X-Consistency-Token it sent back. */
+export interface RequestedConsistency {
+  readonly strong: boolean;
+  readonly token?: string | undefined;
+}
+
+const EVENTUAL: RequestedConsistency = Object.freeze({ strong: false });
 
 /**
  * Opens a request's session on its tenant's shard: placement (pin, else ring) picks the
@@ -23,8 +32,15 @@ export class TenantSessions {
     this.#deps = Object.freeze({ ...deps });
   }
 
-  open(tenantId: string, preference: ReadPreference = EVENTUAL, listener?: SessionListener): TenantSession {
+  /** Refuses (400) a token this fleet did not issue to this tenant. */
+  open(tenantId: string, requested: RequestedConsistency = EVENTUAL, listener?: SessionListener): TenantSession {
+    let token;
+    if (requested.token !== undefined) {
+      token = this.#deps.tokens.open(requested.token, tenantId);
+      if (token === undefined) throw new ValidationError('X-Consistency-Token', 'X-Consistency-Token is not a token this gateway issued');
+    }
     const { shardId } = this.#deps.placement.table.shardFor(tenantId);
-    return new TenantSession({ tenantId, shard: this.#deps.registry.get(shardId), router: this.#deps.router, preference, listener });
+    const { registry, router, tokens } = this.#deps;
+    return new TenantSession({ tenantId, shard: registry.get(shardId), router, tokens, preference: { strong: requested.strong, token }, listener });
   }
 }

@@ -25,7 +25,9 @@ describe('tenant API: /v1/users', function () {
     expect(res.body.id).to.be.a('string');
     expect(res.text).not.to.match(/password|correct horse/i);
     expect(res.headers.get('etag')).to.equal('"0"');
-    expect(res.headers.get('x-consistency-token')).to.match(/^shard-\d@[0-9A-F]+\/[0-9A-F]+$/);
+    // sealed: neither the shard nor its WAL position shows
+    expect(res.headers.get('x-consistency-token')).to.match(/^t1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{40,}$/);
+    expect(res.headers.get('x-consistency-token')).not.to.include(tenant.shard);
     expect(res.headers.get('x-shard')).to.equal(tenant.shard);
     expect(res.headers.get('x-served-by')).to.equal('primary');
 
@@ -317,6 +319,9 @@ describe('tenant API: /v1/users', function () {
 
   it('rejects a malformed consistency header naming it', async () => {
     const bad = await tenant.request('GET', '/v1/users', { headers: { 'x-consistency-token': 'garbage' } });
+    // a made-up token in the old plain form (a far-future WAL position) is refused too
+    const forged = await tenant.request('GET', '/v1/users', { headers: { 'x-consistency-token': `${tenant.shard}@FFFFFFFF/FFFFFFFF` } });
+    expect([forged.status, forged.body.field]).to.deep.equal([400, 'X-Consistency-Token']);
     expect(bad.status).to.equal(400);
     expect(bad.body.field).to.equal('X-Consistency-Token');
     const badLevel = await tenant.request('GET', '/v1/users', { headers: { 'x-consistency': 'sometimes' } });

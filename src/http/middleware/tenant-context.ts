@@ -3,8 +3,7 @@ import type { TenantAuthenticator, Tenant } from '../../tenancy/tenant-authentic
 import type { Destination } from '../../cluster/shard-router.js';
 import type { ShardNode } from '../../cluster/shard-node.js';
 import { servedByName, type TenantSession, type SessionListener } from '../../data/tenant-session.js';
-import type { TenantSessions } from '../../data/tenant-sessions.js';
-import { decodeToken, type ConsistencyToken } from '../../cluster/consistency-token.js';
+import type { RequestedConsistency, TenantSessions } from '../../data/tenant-sessions.js';
 import { currentContext } from '../../context/request-context.js';
 import { ValidationError } from '../../errors/errors.js';
 import { Attr } from '../../telemetry/attributes.js';
@@ -30,18 +29,14 @@ export function sessionOf(res: Response): TenantSession {
   return (res.locals as TenantLocals).session;
 }
 
-function readPreference(header: (name: string) => string | undefined): { strong: boolean; token: ConsistencyToken | undefined } {
+function readPreference(header: (name: string) => string | undefined): RequestedConsistency {
   const consistency = header('x-consistency')?.trim().toLowerCase();
   if (consistency !== undefined && consistency !== 'strong' && consistency !== 'eventual') {
     throw new ValidationError('X-Consistency', 'X-Consistency must be "strong" or "eventual"');
   }
-  const rawToken = header('x-consistency-token');
-  let token: ConsistencyToken | undefined;
-  if (rawToken !== undefined && rawToken.trim() !== '') {
-    token = decodeToken(rawToken.trim());
-    if (token === undefined) throw new ValidationError('X-Consistency-Token', 'X-Consistency-Token is not a token this gateway issued');
-  }
-  return { strong: consistency === 'strong', token };
+  const token = header('x-consistency-token')?.trim();
+  // the session opens it (for this tenant) and refuses one it did not issue
+  return { strong: consistency === 'strong', token: token === '' ? undefined : token };
 }
 
 /**
