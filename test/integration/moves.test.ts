@@ -265,6 +265,35 @@ describe('tenant moves (real cluster)', function () {
     await expectNoLeftovers(t.shard, TARGET);
   });
 
+  it('refuses to flip when the target really differs: one value changed behind the mover\'s back fails the checksum', async () => {
+    const t = await gw.createTenant(RUN);
+    await seedTenant(t, 5);
+    let tampered = 0;
+    hooks.beforeStage = async (stage, move) => {
+      if (move.tenantId !== t.id || stage !== 'verified') return;
+      // the copy is complete and the source fenced: same row count, one username different
+      const rows = await sql<{ id: string }>(
+        primary(TARGET),
+        "UPDATE users SET username = username || '-tampered' WHERE tenant_id = $1 AND id = (SELECT id FROM users WHERE tenant_id = $1 ORDER BY id LIMIT 1) RETURNING id",
+        [t.id],
+      );
+      tampered = rows.length;
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+    const job = await waitForJob(gw, res.body.jobId as string);
+    hooks.beforeStage = undefined;
+
+    expect(tampered, 'a row was changed on the target').to.equal(1);
+    expect(job.state).to.equal('failed');
+    expect(String(job.error)).to.match(/verification failed: .*users/);
+    expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+    const list = await t.request('GET', '/v1/users', { headers: { 'x-consistency': 'strong' } });
+    expect(list.headers.get('x-shard')).to.equal(t.shard);
+    expect((list.body.items as Array<{ username: string }>).some((u) => u.username.endsWith('-tampered'))).to.equal(false);
+    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
+    await expectNoLeftovers(t.shard, TARGET);
+  });
+
   it('a replication error on the target fails the move at once and rolls it back', async () => {
     const t = await gw.createTenant(RUN);
     await seedTenant(t, 3);
