@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import pg from 'pg';
 
 /** clock ticks per second of /proc/<pid>/stat times (100 on every common Linux) */
 function clockTicks(): number {
@@ -33,7 +34,6 @@ export function cpuMicros(pid: number): number | undefined {
  * to read), when it runs on this machine; servers elsewhere are left out.
  */
 export async function postmasterPids(adminUrls: readonly string[]): Promise<number[]> {
-  const pg = (await import('pg')).default;
   const pids: number[] = [];
   for (const url of adminUrls) {
     const client = new pg.Client({ connectionString: url });

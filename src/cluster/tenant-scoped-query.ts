@@ -46,16 +46,25 @@ const prepared = new WeakMap<Connection, Map<string, 'yes' | 'unknown'>>();
 export class TenantScopedQuery extends pg.Query {
   #scopeDone = false;
   #connection: Connection | undefined;
+  readonly #scoped: ReturnType<typeof scopeStatement>;
+  /**
+   * The scope's prepared-statement name; none for a scope that takes a role (the embedded
+   * default, whose one backend session every connection shares: a named statement would
+   * collide there), which is parsed with each statement instead.
+   */
+  readonly #preparedName: string | undefined;
 
   constructor(
     config: pg.QueryConfig & { callback: (err: Error | null, result: pg.QueryResult) => void },
-    private readonly scope: Scope,
+    scope: Scope,
   ) {
     // name '' is pg's unnamed statement, as without a name; but the pg instrumentation's
     // sqlcommenter takes a query object with *no* name for a plain config and replaces it
     // with a copy, which would drop this class and its scope. A named query it leaves
     // alone (so these statements carry no sqlcommenter comment; their spans are unchanged).
     super({ ...config, name: '' } as pg.QueryConfig);
+    this.#scoped = scopeStatement(scope);
+    this.#preparedName = scope.role === undefined ? this.#scoped.name : undefined;
   }
 
   // pg's Query calls these from the client's message loop; the scope statement answers first
@@ -66,34 +75,29 @@ export class TenantScopedQuery extends pg.Query {
    * @internal
    */
   prepare(connection: Connection): void {
-    const scoped = scopeStatement(this.scope);
-    if (this.scope.role !== undefined) {
-      // a login role that takes another per statement: the embedded default, whose one
-      // backend session all connections share, so a named statement would collide there
-      connection.parse({ text: scoped.text });
-      connection.bind({ values: scoped.values });
-      connection.execute({ portal: '' });
-      (pg.Query.prototype as unknown as { prepare(c: Connection): void }).prepare.call(this, connection);
-      return;
+    const { text, values } = this.#scoped;
+    const name = this.#preparedName;
+    if (name === undefined) connection.parse({ text });
+    else {
+      let statements = prepared.get(connection);
+      if (statements === undefined) prepared.set(connection, (statements = new Map()));
+      const state = statements.get(name);
+      if (state !== 'yes') {
+        if (state === 'unknown') connection.close({ type: 'S', name });
+        connection.parse({ text, name });
+        statements.set(name, 'yes');
+      }
+      this.#connection = connection;
     }
-    let statements = prepared.get(connection);
-    if (statements === undefined) prepared.set(connection, (statements = new Map()));
-    const state = statements.get(scoped.name);
-    if (state !== 'yes') {
-      if (state === 'unknown') connection.close({ type: 'S', name: scoped.name });
-      connection.parse({ text: scoped.text, name: scoped.name });
-      statements.set(scoped.name, 'yes');
-    }
-    this.#connection = connection;
     // text values only: they go out as they are, without pg's value mapper
-    connection.bind({ statement: scoped.name, values: scoped.values });
+    connection.bind({ statement: name ?? '', values });
     connection.execute({ portal: '' });
     (pg.Query.prototype as unknown as { prepare(c: Connection): void }).prepare.call(this, connection);
   }
 
   /** @internal */
   handleError(err: Error, connection: unknown): void {
-    if (!this.#scopeDone && this.#connection !== undefined) prepared.get(this.#connection)?.set(scopeStatement(this.scope).name, 'unknown');
+    if (!this.#scopeDone && this.#connection !== undefined && this.#preparedName !== undefined) prepared.get(this.#connection)?.set(this.#preparedName, 'unknown');
     (pg.Query.prototype as unknown as { handleError(e: Error, c: unknown): void }).handleError.call(this, err, connection);
   }
 
