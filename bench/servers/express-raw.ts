@@ -14,7 +14,7 @@ app.disable('x-powered-by');
 app.disable('etag');
 
 app.get('/v1/products/:id', async (req, res) => {
-  const result = await pool.query(POINT_READ, [req.header('x-tenant-id'), req.params.id]);
+  const result = await pool.query({ name: 'point_read', text: POINT_READ, values: [req.header('x-tenant-id'), req.params.id] });
   const row: unknown = result.rows[0];
   if (row === undefined) res.status(404).end();
   else res.json(row);

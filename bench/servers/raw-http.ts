@@ -17,7 +17,8 @@ const PREFIX = '/v1/products/';
 const rls = process.env.BENCH_RLS === '1';
 
 async function pointRead(tenantId: string, id: string): Promise<pg.QueryResult> {
-  if (!rls) return pool.query(POINT_READ, [tenantId, id]);
+  // prepared once per connection, as shardgate prepares its tenant-scoped statements
+  if (!rls) return pool.query({ name: 'point_read', text: POINT_READ, values: [tenantId, id] });
   const client = await pool.connect();
   try {
     return await new Promise<pg.QueryResult>((resolve, reject) => {

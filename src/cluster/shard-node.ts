@@ -131,9 +131,11 @@ export class ShardNode {
       const result =
         tenantId === undefined
           ? await connection.query<R>(text, values as unknown[])
-          : await new Promise<{ rows: R[] }>((resolve, reject) => {
-              const callback = (err: Error | null, res: { rows: R[] }) => (err ? reject(err) : resolve(res));
-              connection.query(new TenantScopedQuery({ text, values: values as unknown[], callback }, { tenantId, role: this.requestRole }));
+          : await this.#scopedQuery<R>(connection, text, values, tenantId).catch((err: unknown) => {
+              // a prepared statement whose table changed shape (a column added under `RETURNING *`)
+              // fails before it runs, once per connection; made again, it runs
+              if (!isStalePlan(err)) throw err;
+              return this.#scopedQuery<R>(connection, text, values, tenantId);
             });
       this.observer?.(this, performance.now() - started, text);
       return result.rows;
@@ -148,6 +150,13 @@ export class ShardNode {
     }
   }
 
+  #scopedQuery<R>(connection: PooledConnection, text: string, values: readonly unknown[], tenantId: string): Promise<{ rows: R[] }> {
+    return new Promise((resolve, reject) => {
+      const callback = (err: Error | null, res: { rows: R[] }) => (err ? reject(err) : resolve(res));
+      connection.query(new TenantScopedQuery({ text, values: values as unknown[], callback }, { tenantId, role: this.requestRole }));
+    });
+  }
+
   /** The node's connection pool right now (for gauges and /admin/shards). */
   poolStats(): PoolStats {
     const pool = (this.sequelize.connectionManager as unknown as { pool?: Partial<Record<'size' | 'available' | 'using' | 'waiting' | 'maxSize', number>> }).pool;
@@ -157,4 +166,10 @@ export class ShardNode {
   async close(): Promise<void> {
     await this.sequelize.close();
   }
+}
+
+/** PostgreSQL's refusal to run a prepared statement whose result columns changed since it was planned. */
+function isStalePlan(err: unknown): boolean {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type');
 }

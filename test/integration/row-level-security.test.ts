@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { TestGateway, TestTenant, sql, testCluster, type ClusterShard } from '../support/test-cluster.js';
-import { TenantScopedQuery, type Scope } from '../../src/cluster/tenant-scoped-query.js';
+import { SCOPE_SQL, STATEMENT_CACHE_SIZE, TenantScopedQuery, type Scope } from '../../src/cluster/tenant-scoped-query.js';
 
 /** One statement under a tenant scope on `client`, as ShardNode.query sends it. */
 function scoped(client: pg.Client, text: string, values: unknown[], scope: Scope): Promise<pg.QueryResult> {
@@ -153,29 +153,53 @@ describe('row-level security: the second wall in the database', function () {
     }
   });
 
-  it('scopes each statement in its own round trip, the scope prepared once per connection and re-made after a failed scope', async () => {
+  it('scopes each statement in its own round trip, both statements prepared once per connection and re-made after a failure', async () => {
     const client = new pg.Client({ connectionString: shard.primary });
     await client.connect();
     try {
-      const count = async (scope: Scope) => (await scoped(client, 'SELECT count(*)::int AS n FROM products', [], scope)).rows[0].n as number;
+      const countSql = 'SELECT count(*)::int AS n FROM products';
+      const count = async (scope: Scope) => (await scoped(client, countSql, [], scope)).rows[0].n as number;
       expect(await count({ tenantId: a.id })).to.equal(1);
       expect(await count({ tenantId: b.id })).to.equal(1);
       expect(await count({ tenantId: 'nobody' })).to.equal(0);
       // the scope ended with the statement: a plain one on the same connection sees nothing
       expect((await client.query('SELECT count(*)::int AS n FROM products')).rows[0].n).to.equal(0);
-      const preparedScopes = async () => (await client.query("SELECT name FROM pg_prepared_statements WHERE name LIKE 'sg\\_scope%'")).rows.map((r: { name: string }) => r.name);
-      expect(await preparedScopes()).to.deep.equal(['sg_scope']);
+      const prepared = async () =>
+        (await client.query("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'sg\\_%' ORDER BY prepare_time, name")).rows.map((r: { statement: string }) => r.statement);
+      expect(await prepared()).to.deep.equal([SCOPE_SQL.tenant, countSql]);
       // a scope statement that fails (PostgreSQL refuses a NUL byte in its parameter) fails
       // the statement and leaves the connection able to scope the next one
       const failed = await scoped(client, 'SELECT 1', [], { tenantId: 'a\u0000b' }).then(() => undefined, (e: Error) => e);
       expect(failed?.message).to.match(/invalid byte sequence|0x00/);
       expect(await count({ tenantId: a.id })).to.equal(1);
+      expect((await prepared()).filter((text) => text === SCOPE_SQL.tenant || text === countSql)).to.have.length(2);
       // a scope that takes a role (the embedded default) is not prepared: one session there serves every connection
+      const before = (await prepared()).length;
       const role = await scoped(client, 'SELECT current_user::text AS r', [], { tenantId: a.id, role: 'shardgate_request' });
       expect(role.rows[0].r).to.equal('shardgate_request');
-      expect(await preparedScopes()).to.deep.equal(['sg_scope']);
+      expect(await prepared()).to.have.length(before);
+      // texts made from data cannot grow the server's statements without bound: the least recently used are closed
+      for (let i = 0; i < STATEMENT_CACHE_SIZE + 20; i++) expect((await scoped(client, `SELECT ${i}::int AS n`, [], { tenantId: a.id })).rows[0].n).to.equal(i);
+      expect((await prepared()).length).to.equal(STATEMENT_CACHE_SIZE);
+      expect(await count({ tenantId: b.id }), 'an evicted statement is prepared again').to.equal(1);
     } finally {
       await client.end();
+    }
+  });
+
+  it('runs a prepared statement again, made anew, when its table changed shape under it', async () => {
+    const table = `plan_probe_${Date.now()}`;
+    await sql(shard.admin.primary, `CREATE TABLE ${table} (tenant_id text, a int); INSERT INTO ${table} VALUES ('x', 1); GRANT SELECT ON ${table} TO shardgate_request`);
+    try {
+      const node = gw.gateway.registry.get(shard.id).primary;
+      const probe = `SELECT * FROM ${table}`;
+      // every pooled connection prepares it
+      await Promise.all(Array.from({ length: 8 }, () => node.query(probe, [], a.id)));
+      await sql(shard.admin.primary, `ALTER TABLE ${table} ADD COLUMN b int DEFAULT 2`);
+      const after = await Promise.all(Array.from({ length: 8 }, () => node.query<{ b: number }>(probe, [], a.id)));
+      for (const rows of after) expect(rows).to.deep.equal([{ tenant_id: 'x', a: 1, b: 2 }]);
+    } finally {
+      await sql(shard.admin.primary, `DROP TABLE ${table}`);
     }
   });
 
