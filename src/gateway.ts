@@ -3,6 +3,7 @@ import type { GatewayConfig } from './config/gateway-config.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ShardRow } from './catalog/catalog-rows.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
+import { ShardSecrets } from './catalog/shard-secrets.js';
 import { HealthMonitor } from './cluster/health-monitor.js';
 import { ShardRouter } from './cluster/shard-router.js';
 import { ConsistencyTokens } from './cluster/consistency-token.js';
@@ -36,6 +37,11 @@ export interface GatewayOptions {
   readonly adminToken: string;
   /** config's shard endpoints override the catalog's (embedded databases move ports on restart) */
   readonly endpointsFromConfig?: boolean;
+  /**
+   * where the `${env:NAME}` references of shard URLs are read (main.ts passes a snapshot
+   * taken before it drops PGPASSWORD); process.env when not given
+   */
+  readonly secretEnv?: Readonly<Record<string, string | undefined>>;
   /** test seam: told before each tenant move stage's side effects (throw to fail the move) */
   readonly moveHooks?: MoveHooks;
 }
@@ -100,10 +106,10 @@ export class Gateway {
       // catalog queries are point lookups: a slow catalog should fail fast and fall back
       // to cached tenants and placement, not hold requests for a full statement timeout
       statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
+      shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, options.secretEnv ?? process.env),
     });
     await catalog.migrate();
-    await catalog.shards.seed(seedRows(config));
-    if (options.endpointsFromConfig) await catalog.shards.updateEndpoints(seedRows(config));
+    await catalog.shards.seed(seedRows(config), { endpoints: options.endpointsFromConfig ? 'always' : 'same-nodes' });
 
     const metrics = new GatewayMetrics();
     const slowQueryMs = config.log.slowQueryMs;

@@ -15,6 +15,8 @@ const DEMO_TENANT = 'demo';
 async function main(): Promise<void> {
   let config = loadConfig(process.env);
   const logger = createLogger(config.log.level);
+  // what `${env:NAME}` in shard URLs reads, PGPASSWORD included, before it leaves the environment
+  const secretEnv = Object.freeze({ ...process.env });
   if (process.env.PGPASSWORD !== undefined) {
     // loadConfig wrote it into the configured URLs; left here, node-postgres would lend it
     // to any URL without a password, a shard added through the admin API included
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
   const generatedToken = config.adminToken === undefined;
   const adminToken = config.adminToken ?? stored.adminToken ?? randomBytes(24).toString('base64url');
 
-  const gateway = await Gateway.start(config, { logger, adminToken, endpointsFromConfig: embedded !== undefined });
+  const gateway = await Gateway.start(config, { logger, adminToken, secretEnv, endpointsFromConfig: embedded !== undefined });
 
   if (embedded && secrets) {
     let demoKey = stored.demoApiKey;

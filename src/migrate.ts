@@ -6,6 +6,7 @@
 import { loadConfig, ConfigError } from './config/load-config.js';
 import { createLogger } from './telemetry/logger.js';
 import { Catalog } from './catalog/catalog.js';
+import { ShardSecrets } from './catalog/shard-secrets.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { buildModelDeps, seedRows } from './gateway.js';
 import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
@@ -15,7 +16,13 @@ async function run(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.log.level);
   if (config.catalog === undefined) throw new ConfigError('migrate needs a catalog (GATEWAY_CONFIG or CATALOG_URL)');
-  const catalog = new Catalog({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
+  const catalog = new Catalog({
+    url: config.catalog,
+    poolMax: 2,
+    connectTimeoutMs: config.db.connectTimeoutMs,
+    statementTimeoutMs: 0,
+    shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, process.env),
+  });
   const registry = new ShardRegistry(
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
     buildModelDeps(config),

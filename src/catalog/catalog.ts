@@ -2,6 +2,7 @@ import { ApiKeyStore } from './api-key-store.js';
 import { CatalogDatabase, type CatalogDatabaseOptions } from './catalog-database.js';
 import { JobStore } from './job-store.js';
 import { PinStore } from './pin-store.js';
+import type { ShardSecrets } from './shard-secrets.js';
 import { ShardStore } from './shard-store.js';
 import { TenantStore } from './tenant-store.js';
 
@@ -19,11 +20,11 @@ export class Catalog {
   readonly jobs: JobStore;
   readonly #db: CatalogDatabase;
 
-  constructor(options: CatalogDatabaseOptions) {
+  constructor(options: CatalogDatabaseOptions & { readonly shardSecrets: ShardSecrets }) {
     this.#db = new CatalogDatabase(options);
     this.tenants = new TenantStore(this.#db);
     this.apiKeys = new ApiKeyStore(this.#db);
-    this.shards = new ShardStore(this.#db);
+    this.shards = new ShardStore(this.#db, options.shardSecrets);
     this.pins = new PinStore(this.#db);
     this.jobs = new JobStore({ db: this.#db, tenants: this.tenants, shards: this.shards, pins: this.pins });
   }

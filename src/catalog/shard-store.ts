@@ -1,7 +1,8 @@
 import { UniqueConstraintError, type Transaction } from 'sequelize';
 import { ConflictError } from '../errors/errors.js';
 import type { CatalogDatabase } from './catalog-database.js';
-import { shardFromRow, type ShardRow, type ShardState } from './catalog-rows.js';
+import { shardFromRow, type ShardEndpoints, type ShardRow, type ShardState } from './catalog-rows.js';
+import type { ShardSecrets } from './shard-secrets.js';
 
 const adminJson = (shard: Pick<ShardRow, 'admin'>): string | null => (shard.admin === undefined ? null : JSON.stringify(shard.admin));
 
@@ -12,22 +13,28 @@ const SET_STATE = 'UPDATE shards SET state = $2, updated_at = now() WHERE id = $
  * membership). Every change bumps the catalog version.
  */
 export class ShardStore {
-  constructor(private readonly db: CatalogDatabase) {}
+  constructor(
+    private readonly db: CatalogDatabase,
+    /** passwords in the rows: sealed or referenced when stored, usable when handed out */
+    private readonly secrets: ShardSecrets,
+  ) {}
 
+  /** Every shard, with URLs to connect with. */
   async list(transaction?: Transaction): Promise<ShardRow[]> {
-    return (await this.db.select('SELECT * FROM shards ORDER BY id', [], transaction)).map(shardFromRow);
+    return (await this.#stored(transaction)).map((row) => this.secrets.reveal(row));
   }
 
   async add(shard: ShardRow): Promise<ShardRow> {
+    const stored = this.secrets.conceal(shard);
     try {
       return await this.db.transaction(async (transaction) => {
         const rows = await this.db.select(
           `INSERT INTO shards (id, primary_url, replicas, weight, state, admin) VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb) RETURNING *`,
-          [shard.id, shard.primary, JSON.stringify(shard.replicas), shard.weight, shard.state, adminJson(shard)],
+          [stored.id, stored.primary, JSON.stringify(stored.replicas), stored.weight, stored.state, adminJson(stored)],
           transaction,
         );
         await this.db.bumpVersion(transaction);
-        return shardFromRow(rows[0]!);
+        return this.secrets.reveal(shardFromRow(rows[0]!));
       });
     } catch (err) {
       if (err instanceof UniqueConstraintError) throw new ConflictError(`Shard ${shard.id} already exists`, 'id');
@@ -35,37 +42,49 @@ export class ShardStore {
     }
   }
 
-  /** Seeds the shard list from configuration the first time the catalog is used. */
-  async seed(shards: readonly ShardRow[]): Promise<void> {
-    await this.db.transaction(async (transaction) => {
-      const existing = await this.db.select('SELECT count(*)::int AS n FROM shards', [], transaction);
-      if ((existing[0]?.n as number) > 0) return;
-      for (const shard of shards) {
-        await this.db.exec(
-          `INSERT INTO shards (id, primary_url, replicas, weight, state, admin) VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb)
-           ON CONFLICT (id) DO NOTHING`,
-          [shard.id, shard.primary, JSON.stringify(shard.replicas), shard.weight, shard.state, adminJson(shard)],
-          transaction,
-        );
-      }
-      await this.db.bumpVersion(transaction);
-    });
-  }
-
   /**
-   * Rewrites where known shards live (the embedded default's databases get new ports on
-   * every start). Ring membership and state are left alone.
+   * The configured shards, the first time the catalog is used. After that the catalog is
+   * the authority on the fleet, except for the credentials of the configured shards: a
+   * configured shard whose nodes are the same (host, port, database of every URL) takes
+   * the configured URLs, so a rotated password (or a `${env:NAME}` reference replacing a
+   * stored one) reaches the catalog with the gateway's next start. `endpoints: 'always'`
+   * takes the configured URLs whatever they point at (the embedded default's databases get
+   * new ports on every start). Rows still holding a password in clear, or one sealed with
+   * an older key, are sealed again under the current key.
    */
-  async updateEndpoints(shards: ReadonlyArray<Pick<ShardRow, 'id' | 'primary' | 'replicas' | 'admin'>>): Promise<void> {
+  async seed(configured: readonly ShardRow[], options: { endpoints?: 'same-nodes' | 'always' } = {}): Promise<void> {
     await this.db.transaction(async (transaction) => {
-      for (const shard of shards) {
+      const stored = await this.#stored(transaction);
+      if (stored.length === 0) {
+        for (const shard of configured.map((c) => this.secrets.conceal(c))) {
+          await this.db.exec(
+            `INSERT INTO shards (id, primary_url, replicas, weight, state, admin) VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb)
+             ON CONFLICT (id) DO NOTHING`,
+            [shard.id, shard.primary, JSON.stringify(shard.replicas), shard.weight, shard.state, adminJson(shard)],
+            transaction,
+          );
+        }
+        await this.db.bumpVersion(transaction);
+        return;
+      }
+      let changed = false;
+      for (const row of stored) {
+        const current = this.secrets.reveal(row);
+        const config = configured.find((c) => c.id === row.id);
+        let next: Pick<ShardRow, 'id' | 'primary' | 'replicas' | 'admin'> | undefined;
+        if (config !== undefined && (options.endpoints === 'always' || sameNodes(current, this.secrets.reveal(config)))) {
+          if (this.secrets.needsResealing(row) || !sameUrls(row, config, current, this.secrets.reveal(config))) next = config;
+        } else if (this.secrets.needsResealing(row)) next = current;
+        if (next === undefined) continue;
+        const sealed = this.secrets.conceal(next);
         await this.db.exec(
           'UPDATE shards SET primary_url = $2, replicas = $3::jsonb, admin = $4::jsonb, updated_at = now() WHERE id = $1',
-          [shard.id, shard.primary, JSON.stringify(shard.replicas), adminJson(shard)],
+          [row.id, sealed.primary, JSON.stringify(sealed.replicas), adminJson(sealed)],
           transaction,
         );
+        changed = true;
       }
-      await this.db.bumpVersion(transaction);
+      if (changed) await this.db.bumpVersion(transaction);
     });
   }
 
@@ -77,8 +96,44 @@ export class ShardStore {
     });
   }
 
+  /** The rows as stored: passwords sealed or referenced. */
+  async #stored(transaction?: Transaction): Promise<ShardRow[]> {
+    return (await this.db.select('SELECT * FROM shards ORDER BY id', [], transaction)).map(shardFromRow);
+  }
+
   /** setState(), inside the caller's transaction, which bumps the version once for all its changes. */
   async setStateIn(transaction: Transaction, shardId: string, state: ShardState): Promise<void> {
     await this.db.exec(SET_STATE, [shardId, state], transaction);
   }
+}
+
+type Endpoints = Pick<ShardRow, 'primary' | 'replicas' | 'admin'>;
+
+/** Every node of a shard, in order: its name (replicas may have one) and URL. */
+function nodesOf(shard: Endpoints): Array<{ name: string; url: string }> {
+  const of = (e: ShardEndpoints) => [{ name: '', url: e.primary }, ...e.replicas.map((r) => (typeof r === 'string' ? { name: '', url: r } : r))];
+  return [...of(shard), ...(shard.admin === undefined ? [] : of(shard.admin))];
+}
+
+/** host, port and database: where a URL leads, whatever its credentials */
+function whereTo(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port}${parsed.pathname}`;
+  } catch {
+    return url;
+  }
+}
+
+/** Whether two shards' URLs reach the same servers and databases, whatever the credentials. */
+function sameNodes(a: Endpoints, b: Endpoints): boolean {
+  const [x, y] = [nodesOf(a), nodesOf(b)];
+  return x.length === y.length && x.every((n, i) => n.name === y[i]!.name && whereTo(n.url) === whereTo(y[i]!.url));
+}
+
+/** Whether a stored row already says what the configuration says: references as written, the rest as opened. */
+function sameUrls(stored: Endpoints, configured: Endpoints, storedOpened: Endpoints, configuredOpened: Endpoints): boolean {
+  const refs = (s: Endpoints) => nodesOf(s).map((n) => (n.url.includes('${env:') ? n.url : ''));
+  const [r1, r2, u1, u2] = [refs(stored), refs(configured), nodesOf(storedOpened), nodesOf(configuredOpened)];
+  return r1.length === r2.length && r1.every((r, i) => r === r2[i]) && u1.every((n, i) => n.url === u2[i]!.url);
 }

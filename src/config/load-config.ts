@@ -82,63 +82,73 @@ function parseKeyList(text: string): Record<string, string> {
 }
 
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
-/** the config-file keys whose strings are connection URLs: where `${env:NAME}` is expanded */
+/** the config-file keys whose strings are connection URLs: where `${env:NAME}` may appear */
 const URL_KEYS = ['catalog', 'redis', 'shards'] as const;
 
 /**
- * `${env:NAME}` in a connection URL of a config file becomes that variable, URL-encoded: a
- * password per cluster from its own Secret, while the file (a ConfigMap) holds none. Only
- * here, in files the operator wrote: URLs from the admin API are taken as they are.
+ * `${env:NAME}` in a connection URL of a config file: a password per cluster from its own
+ * Secret, while the file (a ConfigMap) holds none. Only here, in files the operator wrote:
+ * URLs from the admin API are taken as they are. The catalog's and Redis's URLs are
+ * expanded here (URL-encoded). Shard URLs keep the reference — it is what the catalog
+ * stores, and each gateway reads the variable when it opens the shard (`ShardSecrets`), so
+ * a rotated password needs no catalog rewrite — but a variable not set fails here, at start.
  */
-function expandEnvRefs(value: unknown, where: string, env: NodeJS.ProcessEnv): unknown {
+function expandEnvRefs(value: unknown, where: string, env: NodeJS.ProcessEnv, keep: boolean): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_, name: string) => {
+    return value.replace(ENV_REF, (ref: string, name: string) => {
       const v = env[name];
       if (v === undefined || v === '') throw new ConfigError(`${where}: \${env:${name}} names an environment variable that is not set`);
-      return encodeURIComponent(v);
+      return keep ? ref : encodeURIComponent(v);
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnvRefs(v, `${where}[${i}]`, env));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnvRefs(v, `${where}.${k}`, env)]));
+  if (Array.isArray(value)) return value.map((v, i) => expandEnvRefs(v, `${where}[${i}]`, env, keep));
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnvRefs(v, `${where}.${k}`, env, keep)]));
   return value;
 }
 
-/** The URL with the password filled in when it has none and one is given. */
+const PASSWORD_SLOT = 'shardgate-password-slot';
+
+/** The URL with the password (or a `${env:NAME}` reference to one) filled in when it has none. */
 export function withPassword(url: string, password: string | undefined): string {
   if (!password) return url;
   try {
     const parsed = new URL(url);
     if (parsed.password || !/^postgres(ql)?:$/.test(parsed.protocol)) return url;
-    parsed.password = password;
-    return parsed.toString();
+    parsed.password = PASSWORD_SLOT;
+    // a reference goes in as written (the URL class would escape its braces)
+    return parsed.toString().replace(PASSWORD_SLOT, ENV_REF.test(password) ? password : encodeURIComponent(password));
   } catch {
     return url;
+  } finally {
+    ENV_REF.lastIndex = 0;
   }
 }
 
 function fillPasswords(value: unknown, password: string | undefined): unknown {
-  if (typeof value === 'string') return withPassword(value, password);
+  if (typeof value === 'string') return value.includes('${env:') ? value : withPassword(value, password);
   if (Array.isArray(value)) return value.map((v) => fillPasswords(v, password));
   if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillPasswords(v, password)]));
   return value;
 }
 
-/** The config files' URLs with `${env:NAME}` expanded. */
+/** The config files' URLs with `${env:NAME}` checked, and expanded except in shard URLs. */
 function expandUrlRefs(layer: Json, env: NodeJS.ProcessEnv): Json {
   const out: Json = { ...layer };
-  for (const key of URL_KEYS) if (key in out) out[key] = expandEnvRefs(out[key], key, env);
+  for (const key of URL_KEYS) if (key in out) out[key] = expandEnvRefs(out[key], key, env, key === 'shards');
   return out;
 }
 
 /**
  * PGPASSWORD (the older way: one password for every cluster) written into the configured
- * PostgreSQL URLs that still carry none. The entry point then takes PGPASSWORD out of the
- * environment, so the driver never lends it to a URL from anywhere else (a shard added
- * through the admin API).
+ * PostgreSQL URLs that still carry none: as itself into the catalog's, as the reference
+ * `${env:PGPASSWORD}` into shard URLs. The entry point then takes PGPASSWORD out of the
+ * environment (keeping its own snapshot for the references), so the driver never lends it
+ * to a URL from anywhere else (a shard added through the admin API).
  */
 function fillConfiguredPasswords(layer: Json, env: NodeJS.ProcessEnv): Json {
   const out: Json = { ...layer };
-  for (const key of URL_KEYS) if (key in out) out[key] = fillPasswords(out[key], env.PGPASSWORD);
+  if (!env.PGPASSWORD) return out;
+  for (const key of URL_KEYS) if (key in out) out[key] = fillPasswords(out[key], key === 'shards' ? '${env:PGPASSWORD}' : env.PGPASSWORD);
   return out;
 }
 

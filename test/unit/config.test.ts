@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, describeConfig, ConfigError, deepMerge } from '../../src/config/load-config.js';
+import { ShardSecrets } from '../../src/catalog/shard-secrets.js';
 
 describe('loadConfig', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-config-'));
@@ -60,7 +61,7 @@ describe('loadConfig', () => {
     expect(text).not.to.include('secret');
   });
 
-  it('expands ${env:NAME} in the connection URLs of a config file, URL-encoded, and names a missing one', () => {
+  it('expands ${env:NAME} in the catalog URL, keeps it in shard URLs (the catalog stores the reference), and names a missing one', () => {
     const file = path.join(dir, 'env-refs.json');
     writeFileSync(
       file,
@@ -79,9 +80,12 @@ describe('loadConfig', () => {
     const env = { NODE_ENV: 'test', GATEWAY_CONFIG: file, CATALOG_PW: 'c@t/pw', SHARD_1_PW: 'a:b', SHARD_1_OWNER_PW: 'own' };
     const config = loadConfig(env);
     expect(new URL(config.catalog!).password).to.equal(encodeURIComponent('c@t/pw'));
-    expect(decodeURIComponent(new URL(config.shards[0]!.primary).password)).to.equal('a:b');
-    expect(config.shards[0]!.admin!.primary).to.equal('postgres://owner:own@127.0.0.1:3/s');
-    expect(JSON.stringify(describeConfig(config))).not.to.match(/own@|a%3Ab/);
+    expect(config.shards[0]!.primary).to.equal('postgres://app:${env:SHARD_1_PW}@127.0.0.1:3/s');
+    expect(config.shards[0]!.admin!.primary).to.equal('postgres://owner:${env:SHARD_1_OWNER_PW}@127.0.0.1:3/s');
+    const revealed = new ShardSecrets({ k1: Buffer.alloc(32, 7).toString('base64') }, 'k1', env).reveal(config.shards[0]!);
+    expect(decodeURIComponent(new URL(revealed.primary).password)).to.equal('a:b');
+    expect(revealed.admin!.primary).to.equal('postgres://owner:own@127.0.0.1:3/s');
+    expect(JSON.stringify(describeConfig(config))).not.to.match(/own@|a%3Ab|c%40t/);
     expect(() => loadConfig({ ...env, SHARD_1_OWNER_PW: undefined })).to.throw(ConfigError, /shards\[0\]\.admin\.primary: \$\{env:SHARD_1_OWNER_PW\}/);
   });
 
