@@ -16,6 +16,7 @@ import { ProductsRepository } from './data/products/products-repository.js';
 import { ProductBatches } from './data/products/product-batches.js';
 import { OrdersRepository } from './data/orders/orders-repository.js';
 import { AnalyticsRepository } from './data/analytics/analytics-repository.js';
+import { AuditTrail } from './data/audit/audit-trail.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
 import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
@@ -226,6 +227,7 @@ export class Gateway {
       // orders drop cached products after commit: their stock changed
       orders: new OrdersRepository({ products: productCache }),
       analytics: new AnalyticsRepository(),
+      audit: new AuditTrail(),
       // the rate limit shares the cache's fail-fast Redis client (local buckets when it has none)
       limits: config.limits.enabled
         ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })

@@ -7,6 +7,7 @@ import type { ProductsRepository } from '../data/products/products-repository.js
 import type { ProductBatches } from '../data/products/product-batches.js';
 import type { OrdersRepository } from '../data/orders/orders-repository.js';
 import type { AnalyticsRepository } from '../data/analytics/analytics-repository.js';
+import type { AuditTrail } from '../data/audit/audit-trail.js';
 import { errorHandler, notFoundHandler } from './problem.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { requestScope } from './middleware/request-scope.js';
@@ -20,6 +21,7 @@ import { productsRoutes } from './routes/tenant/products-routes.js';
 import { productBatchRoutes } from './routes/tenant/product-batch-routes.js';
 import { ordersRoutes } from './routes/tenant/orders-routes.js';
 import { analyticsRoutes } from './routes/tenant/analytics-routes.js';
+import { auditRoutes } from './routes/tenant/audit-routes.js';
 
 export interface TenantAppDeps extends TenantContextDeps {
   readonly logger: Logger;
@@ -38,6 +40,7 @@ export interface TenantAppDeps extends TenantContextDeps {
   readonly batchMax: number;
   readonly orders: OrdersRepository;
   readonly analytics: AnalyticsRepository;
+  readonly audit: AuditTrail;
   /** per-tenant rate limit and concurrency cap; absent: unlimited (`limits.enabled: false`) */
   readonly limits?: TenantLimits | undefined;
 }
@@ -65,6 +68,7 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   v1.use('/products', productsRoutes(deps.products));
   v1.use('/orders', ordersRoutes(deps.orders));
   v1.use('/analytics', analyticsRoutes(deps.analytics));
+  v1.use('/audit', auditRoutes(deps.audit));
   // a write refused by a move's fence is re-dispatched once the tenant's placement has moved
   app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: deps.fencedWriteWaitMs }));
 

@@ -3,6 +3,13 @@ import { uuidv7 } from './uuidv7.js';
 
 export type AuditAction = 'create' | 'update' | 'delete' | 'restore';
 
+/** The tables whose writes the trail records (the `table` of `GET /v1/audit`). */
+export const AUDITED_TABLES = ['users', 'products', 'orders', 'order_items', 'payments'] as const;
+export type AuditedTable = (typeof AUDITED_TABLES)[number];
+
+/** The trail lists oldest first; `-createdAt` turns it round. */
+export const AUDIT_SORTABLE = { createdAt: 'createdAt' } as const;
+
 export class AuditLogRecord extends Model<InferAttributes<AuditLogRecord>, InferCreationAttributes<AuditLogRecord>> {
   declare tenantId: string;
   declare id: CreationOptional<string>;

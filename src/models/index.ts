@@ -61,5 +61,6 @@ export { USER_SORTABLE } from './user.js';
 export type { ProductRecord, ProductModel, ProductSortField } from './product.js';
 export { PRODUCT_SORTABLE } from './product.js';
 export type { OrderRecord, OrderItemRecord, PaymentRecord, OrderStatus } from './order.js';
-export type { AuditLogModel, AuditLogRecord } from './audit-log.js';
+export type { AuditLogModel, AuditLogRecord, AuditAction, AuditedTable } from './audit-log.js';
+export { AUDITED_TABLES, AUDIT_SORTABLE } from './audit-log.js';
 export { audited, writeAuditRows, type AuditEntry } from './audit-hooks.js';
