@@ -64,3 +64,4 @@ export type { OrderRecord, OrderItemRecord, PaymentRecord, OrderStatus } from '.
 export type { AuditLogModel, AuditLogRecord, AuditAction, AuditedTable } from './audit-log.js';
 export { AUDITED_TABLES, AUDIT_SORTABLE } from './audit-log.js';
 export { audited, writeAuditRows, type AuditEntry } from './audit-hooks.js';
+export { ADDRESS, addressInput, countryCode, type Address } from './values/address.js';

@@ -2,6 +2,8 @@ import { DataTypes, Model, type CreationOptional, type InferAttributes, type Inf
 import type { AuditLogModel } from './audit-log.js';
 import { attachAuditHooks } from './audit-hooks.js';
 import { listScopes, tenantKey, versionAndTimestamps } from './model-parts.js';
+import { ADDRESS, type Address } from './values/address.js';
+import { embeddedValue, type EmbeddedParts } from './values/embedded-value.js';
 
 export type OrderStatus = 'pending' | 'confirmed' | 'cancelled';
 
@@ -17,12 +19,20 @@ export class OrderItemRecord extends Model<InferAttributes<OrderItemRecord>, Inf
   declare updatedAt: CreationOptional<Date>;
 }
 
+// the addresses' part attributes (shipping_city …), typed from the value object
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface OrderRecord extends EmbeddedParts<Address, 'shipping'>, EmbeddedParts<Address, 'billing'> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class OrderRecord extends Model<InferAttributes<OrderRecord>, InferCreationAttributes<OrderRecord>> {
   declare tenantId: string;
   declare id: CreationOptional<string>;
   declare customerId: string;
   declare status: OrderStatus;
   declare total: string;
+  /** value objects embedded as shipping_* and billing_* columns */
+  declare shippingAddress: CreationOptional<Address | null>;
+  declare billingAddress: CreationOptional<Address | null>;
   declare version: CreationOptional<number>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
@@ -54,6 +64,8 @@ export function defineOrders(sequelize: Sequelize, deps: { readonly auditLog: Au
       customerId: { type: DataTypes.UUID, allowNull: false },
       status: { type: DataTypes.TEXT, allowNull: false, validate: { isIn: [['pending', 'confirmed', 'cancelled']] } },
       total: { type: DataTypes.DECIMAL(14, 2), allowNull: false },
+      ...embeddedValue(ADDRESS, 'shippingAddress', 'shipping'),
+      ...embeddedValue(ADDRESS, 'billingAddress', 'billing'),
       ...versionAndTimestamps(),
     },
     {

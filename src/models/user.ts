@@ -6,7 +6,15 @@ import { listScopes, softDelete, tenantKey, versionAndTimestamps } from './model
 import type { Keyring } from './types/keyring.js';
 import { encryptedString } from './types/encrypted-string.js';
 import { exactJsonb } from './types/exact-jsonb.js';
+import type { Address } from './values/address.js';
+import { ADDRESS } from './values/address.js';
+import { embeddedValue, type EmbeddedParts } from './values/embedded-value.js';
 
+// the address's part attributes (address_line1 …), typed from the value object
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface UserRecord extends EmbeddedParts<Address, 'address'> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class UserRecord extends Model<InferAttributes<UserRecord>, InferCreationAttributes<UserRecord>> {
   declare tenantId: string;
   declare id: CreationOptional<string>;
@@ -19,6 +27,8 @@ export class UserRecord extends Model<InferAttributes<UserRecord>, InferCreation
   declare taxId: CreationOptional<string | null>;
   declare isActive: CreationOptional<boolean>;
   declare metadata: CreationOptional<Record<string, unknown>>;
+  /** a value object embedded as address_* columns; null when absent */
+  declare address: CreationOptional<Address | null>;
   declare version: CreationOptional<number>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
@@ -50,6 +60,7 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
       taxId: encryptedString(deps.keyring, 'taxId'),
       isActive: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
       metadata: exactJsonb('metadata'),
+      ...embeddedValue(ADDRESS, 'address', 'address'),
       ...versionAndTimestamps(),
       ...softDelete(),
     },

@@ -25,6 +25,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { ShardSecrets } from '../../src/catalog/shard-secrets.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -934,7 +935,7 @@ describe('deploy: kustomize overlays', function () {
       });
 
       it('the topology points at the CloudNativePG clusters: -rw for primaries, -ro for replicas', () => {
-        const { config } = gatewayConfig(objects, spec, gateway);
+        const { config, env } = gatewayConfig(objects, spec, gateway);
         const raw = rawGatewayConfig(objects, spec, gateway);
         const clusters = new Map(objects.filter((o) => o.kind === 'Cluster').map((o) => [o.metadata.name, o as CnpgCluster]));
         const check = (url: string, suffix: '-rw' | '-ro', what: string): CnpgCluster => {
@@ -960,8 +961,11 @@ describe('deploy: kustomize overlays', function () {
           for (const r of shard.admin!.replicas ?? []) expect(check(typeof r === 'string' ? r : r.url, '-ro', `${shard.id} admin replica`)).to.equal(primary);
           expect(createsHstore(primary), `${shard.id}: the bootstrap creates hstore`).to.equal(true);
         }
-        // the loader expanded every reference: the URLs it hands the pools carry a password
-        for (const url of [config.catalog!, ...config.shards.flatMap((s) => [s.primary, ...s.replicas.map((r) => (typeof r === 'string' ? r : r.url))])]) {
+        // every reference resolves in the pod's environment: the catalog's by the loader, the
+        // shards' (kept as references, what the catalog stores) when a gateway opens the shard
+        const secrets = new ShardSecrets({ k: Buffer.alloc(32).toString('base64') }, 'k', env);
+        const shards = config.shards.map((s) => secrets.reveal(s));
+        for (const url of [config.catalog!, ...shards.flatMap((s) => [s.primary, ...s.replicas.map((r) => (typeof r === 'string' ? r : r.url))])]) {
           expect(new URL(url).password, 'an expanded password').to.match(/^placeholder-password-/);
         }
       });
@@ -1285,7 +1289,7 @@ function gatewayConfig(objects: K8sObject[], spec: IPodSpec, gateway: IContainer
   try {
     const local = path.join(dir, 'gateway.json');
     writeFileSync(local, json!);
-    return { config: loadConfig({ ...env, GATEWAY_CONFIG: local }) };
+    return { config: loadConfig({ ...env, GATEWAY_CONFIG: local }), env };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-import type { OrderItemRecord, OrderRecord, OrderStatus, PaymentRecord } from '../../models/index.js';
+import type { Address, OrderItemRecord, OrderRecord, OrderStatus, PaymentRecord } from '../../models/index.js';
 import { amountNumber } from '../money.js';
 
 export interface OrderItemDto {
@@ -28,6 +28,8 @@ export interface OrderDto {
   readonly customerId: string;
   readonly status: OrderStatus;
   readonly total: number;
+  readonly shippingAddress: Address | null;
+  readonly billingAddress: Address | null;
   readonly items: OrderItemDto[];
   readonly payment: PaymentDto | null;
   readonly version: number;
@@ -66,6 +68,8 @@ export function toOrderDto(order: OrderRecord, items: readonly OrderItemRecord[]
     customerId: order.customerId,
     status: order.status,
     total: amountNumber(order.total),
+    shippingAddress: order.shippingAddress,
+    billingAddress: order.billingAddress,
     items: items.map(toOrderItemDto),
     payment: payment ? toPaymentDto(payment) : null,
     version: order.version,
@@ -93,10 +97,17 @@ export function orderDtoFromStored(stored: Record<string, unknown>): OrderDto {
     customerId: o.customerId,
     status: o.status,
     total: o.total,
+    // responses stored before orders carried addresses have none
+    shippingAddress: o.shippingAddress === undefined || o.shippingAddress === null ? null : addressInOrder(o.shippingAddress),
+    billingAddress: o.billingAddress === undefined || o.billingAddress === null ? null : addressInOrder(o.billingAddress),
     items: o.items.map((i) => ({ id: i.id, productId: i.productId, quantity: i.quantity, unitPrice: i.unitPrice, lineTotal: i.lineTotal })),
     payment: o.payment === null ? null : { id: o.payment.id, amount: o.payment.amount, status: o.payment.status, method: o.payment.method },
     version: o.version,
     createdAt: o.createdAt,
     updatedAt: o.updatedAt,
   };
+}
+
+function addressInOrder(a: Address): Address {
+  return { line1: a.line1, line2: a.line2, city: a.city, region: a.region, postalCode: a.postalCode, country: a.country };
 }

@@ -11,6 +11,7 @@ export type OrderSortField = keyof typeof ORDER_SORTABLE;
 export interface OrderListQuery extends ListQuery<OrderSortField> {
   readonly status?: OrderStatus | undefined;
   readonly customerId?: string | undefined;
+  readonly shippingCountry?: string | undefined;
 }
 
 /**
@@ -50,6 +51,8 @@ export async function listOrders(session: TenantSession, q: OrderListQuery): Pro
   const conditions: WhereOptions[] = [{ tenantId }];
   if (q.status !== undefined) conditions.push({ status: q.status });
   if (q.customerId !== undefined) conditions.push({ customerId: q.customerId });
+  // orders_tenant_shipping_country serves it, in created order
+  if (q.shippingCountry !== undefined) conditions.push({ shippingCountry: q.shippingCountry });
   return session.readModels(async (transaction, node) => {
     const rows = await findOrders(node, tenantId, { where: pager.where(conditions), order: pager.order, limit: pager.limit, offset: pager.offset, transaction });
     const total = pager.wantsTotal ? await node.models.Order.count({ where: { [Op.and]: conditions }, transaction }) : undefined;

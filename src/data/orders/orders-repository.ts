@@ -1,6 +1,6 @@
 import type { Transaction } from 'sequelize';
 import type { ShardNode } from '../../cluster/shard-node.js';
-import { audited, type OrderRecord, type PaymentRecord } from '../../models/index.js';
+import { audited, type Address, type OrderRecord, type PaymentRecord } from '../../models/index.js';
 import { GatewayError, ValidationError } from '../../errors/errors.js';
 import { DEFAULT_RETRY_POLICY, retryableSqlState, type RetryHooks, type RetryPolicy } from '../retry-serializable.js';
 import type { TenantSession } from '../tenant-session.js';
@@ -12,9 +12,15 @@ import type { ProductCache } from '../products/product-cache.js';
 import { getOrder, listOrders, type OrderListQuery } from './order-queries.js';
 import type { ListPage } from '../list-page.js';
 
+/** the customer's address parts: what an order without a shipping address ships to */
+const ADDRESS_ATTRIBUTES = ['addressLine1', 'addressLine2', 'addressCity', 'addressRegion', 'addressPostalCode', 'addressCountry'] as const;
+
 export interface OrderInput {
   readonly customerId: string;
   readonly items: readonly OrderLineInput[];
+  /** absent: the customer's address (which may be none) */
+  readonly shippingAddress?: Address | undefined;
+  readonly billingAddress?: Address | null | undefined;
 }
 
 /** What POST /v1/orders answers: a fresh order, or the stored first response to its key. */
@@ -106,11 +112,17 @@ export class OrdersRepository {
   private async place(node: ShardNode, transaction: Transaction, tenantId: string, input: OrderInput, actor: string): Promise<{ order: OrderDto; productIds: string[] }> {
     const { Order, OrderItem, User } = node.models;
     // FOR SHARE: the customer cannot be deleted between this check and COMMIT
-    const customer = await User.findOne({ where: { tenantId, id: input.customerId }, attributes: ['tenantId', 'id'], lock: transaction.LOCK.SHARE, transaction });
+    const customer = await User.findOne({
+      where: { tenantId, id: input.customerId },
+      attributes: ['tenantId', 'id', ...ADDRESS_ATTRIBUTES],
+      lock: transaction.LOCK.SHARE,
+      transaction,
+    });
     if (!customer) throw new ValidationError('customerId', `customerId: no customer ${JSON.stringify(input.customerId)}`);
+    const addresses = { shippingAddress: input.shippingAddress ?? customer.address, billingAddress: input.billingAddress ?? null };
 
     const reservation = await reserveStock(node, transaction, tenantId, input.items, actor);
-    const order = await Order.create({ tenantId, customerId: input.customerId, status: 'pending', total: reservation.total }, audited(transaction, actor));
+    const order = await Order.create({ tenantId, customerId: input.customerId, status: 'pending', total: reservation.total, ...addresses }, audited(transaction, actor));
     const items = await OrderItem.bulkCreate(
       reservation.lines.map((line) => ({ tenantId, orderId: order.id, ...line })),
       audited(transaction, actor),

@@ -1,5 +1,5 @@
 import { Op, type WhereOptions } from 'sequelize';
-import { audited, USER_SORTABLE, type UserRecord, type UserSortField } from '../../models/index.js';
+import { audited, USER_SORTABLE, type Address, type UserRecord, type UserSortField } from '../../models/index.js';
 import { NotFoundError } from '../../errors/errors.js';
 import type { TenantSession } from '../tenant-session.js';
 import { VersionedRecords, type VersionedResource } from '../versioned-records.js';
@@ -12,6 +12,7 @@ export interface UserDto {
   readonly taxId: string | null;
   readonly isActive: boolean;
   readonly metadata: Record<string, unknown>;
+  readonly address: Address | null;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -24,6 +25,7 @@ export interface CreateUserInput {
   readonly taxId?: string | null | undefined;
   readonly isActive?: boolean | undefined;
   readonly metadata?: Record<string, unknown> | undefined;
+  readonly address?: Address | null | undefined;
 }
 
 export type UpdateUserInput = Partial<CreateUserInput>;
@@ -45,6 +47,7 @@ export function toUserDto(user: UserRecord): UserDto {
     taxId: user.taxId ?? null,
     isActive: user.isActive,
     metadata: user.metadata,
+    address: user.address,
     version: user.version,
     createdAt: user.createdAt.toISOString(),
     updatedAt: user.updatedAt.toISOString(),
@@ -73,6 +76,7 @@ export class UsersRepository extends VersionedRecords<UserRecord, UserDto> imple
             taxId: input.taxId ?? null,
             isActive: input.isActive ?? true,
             metadata: input.metadata ?? {},
+            address: input.address ?? null,
           },
           audited(transaction, session.actor),
         );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UUID_PATTERN } from '../../models/index.js';
+import { UUID_PATTERN, addressInput, countryCode } from '../../models/index.js';
 import { ORDER_SORTABLE } from '../../models/order.js';
 import { ValidationError } from '../../errors/errors.js';
 import { IDEMPOTENCY_FIELD } from '../../data/orders/idempotency-keys.js';
@@ -44,11 +44,15 @@ export const orderCreate = z.strictObject({
         seen.set(item.productId, first ?? i);
       });
     }),
+  /** absent: the customer's address */
+  shippingAddress: addressInput.optional(),
+  billingAddress: addressInput.nullable().optional(),
 });
 
 export const orderList = listInput(ORDER_SORTABLE, {
   status: queryValue.pipe(z.enum(['pending', 'confirmed', 'cancelled'], { error: 'must be pending, confirmed or cancelled' })).optional(),
   customerId: queryValue.pipe(uuid).optional(),
+  shippingCountry: queryValue.pipe(countryCode).optional(),
 });
 
 /** Idempotency-Key: 1..255 printable ASCII characters; absent means no idempotency. */

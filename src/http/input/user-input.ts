@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { USER_SORTABLE } from '../../models/index.js';
+import { USER_SORTABLE, addressInput } from '../../models/index.js';
 import { jsonObject, queryBool, queryDate, safeString } from './validation.js';
 import { listInput } from './list-input.js';
 
@@ -15,6 +15,7 @@ export const userCreate = z.strictObject({
   taxId: taxId.optional(),
   isActive: z.boolean().optional(),
   metadata: jsonObject.optional(),
+  address: addressInput.nullable().optional(),
 });
 
 export const userPatch = z
@@ -25,6 +26,8 @@ export const userPatch = z
     taxId: taxId.optional(),
     isActive: z.boolean().optional(),
     metadata: jsonObject.optional(),
+    // the whole address: a part alone is not an address
+    address: addressInput.nullable().optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'must change at least one field');
 
