@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ErrorCodes, type ErrorCode } from '../errors/errors.js';
 import { PROBLEM_TYPE_BASE } from './problem.js';
@@ -25,9 +25,18 @@ function problemFor(err: NodeJS.ErrnoException): { code: ErrorCode; detail: stri
  * every other error, when nothing has been written on the socket yet.
  */
 export function answerClientErrors(server: Server): void {
+  // sockets whose current request was answered before its body was read (a 401, a 413): a
+  // timeout on that body must not add a second answer to the same request
+  const answeredEarly = new WeakSet<object>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    answeredEarly.delete(req.socket);
+    res.once('finish', () => {
+      if (!req.complete) answeredEarly.add(req.socket);
+    });
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }) => {
     // as Node itself does: never write into a response already under way on this (keep-alive) socket
-    const writable = socket.writable && socket._httpMessage?.headersSent !== true;
+    const writable = socket.writable && socket._httpMessage?.headersSent !== true && !answeredEarly.has(socket);
     const problem = problemFor(err);
     if (problem === undefined || !writable) {
       socket.destroy();
