@@ -1,6 +1,14 @@
 import { request } from 'node:http';
 import net from 'node:net';
 
+function jsonOrEmpty(text: string): Record<string, unknown> {
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 export interface RawResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
@@ -20,13 +28,7 @@ export function httpFrom(localAddress: string, method: string, url: string, head
       res.on('error', reject);
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: Record<string, unknown> = {};
-        try {
-          parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-        } catch {
-          parsed = {};
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: jsonOrEmpty(text), text });
       });
     });
     req.on('error', reject);
@@ -72,11 +74,5 @@ export function parseRawAnswer(raw: string): { status: number; headers: string; 
   const end = raw.indexOf('\r\n\r\n');
   const head = end < 0 ? raw : raw.slice(0, end);
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(raw.slice(end + 4)) as Record<string, unknown>;
-  } catch {
-    body = {};
-  }
-  return { status, headers: head, body };
+  return { status, headers: head, body: jsonOrEmpty(end < 0 ? '' : raw.slice(end + 4)) };
 }
