@@ -9,7 +9,8 @@ function problemFor(err: NodeJS.ErrnoException): { code: ErrorCode; detail: stri
     case 'HPE_HEADER_OVERFLOW':
       return { code: 'HEADERS_TOO_LARGE', detail: 'The request headers exceed the size limit' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      // both the listener's headers timeout and its request timeout end here
+    case 'HPE_HEADER_TIMEOUT':
+      // both the listener's headers timeout and its request timeout end here (Node 20 names both the first way)
       return { code: 'REQUEST_TIMEOUT', detail: 'The request was not received in time; the connection is closed' };
     case 'ECONNRESET':
       return undefined; // nobody is listening any more
