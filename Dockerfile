@@ -36,7 +36,10 @@ RUN apt-get update \
 
 # NODE_ENV=production: config/production.json applies, routing headers are off, and the
 # gateway refuses to start without GATEWAY_ADMIN_TOKEN and real encryption keys.
+# HOST=0.0.0.0: a container's loopback is its own, so even the embedded default listens on
+# every interface here; which ports are published is the operator's choice (-p).
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080 \
     ADMIN_PORT=8081
 

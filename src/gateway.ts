@@ -25,7 +25,8 @@ import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
-import { Listener } from './http/listener.js';
+import { Listener, type ListenerOptions } from './http/listener.js';
+import { FailedAuthThrottle } from './limits/failed-auth-throttle.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/gateway-metrics.js';
 import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announcer.js';
 import { Moves } from './rebalance/moves.js';
@@ -63,7 +64,7 @@ export function maskSql(sql: string): string {
 /** What every node's models need: the password KDF and the encryption keyring. */
 export function buildModelDeps(config: Readonly<GatewayConfig>): ModelDeps {
   return {
-    hasher: new PasswordHasher(config.security.scryptCost),
+    hasher: new PasswordHasher({ cost: config.security.scryptCost, maxConcurrent: config.security.scryptConcurrency, maxQueued: config.security.scryptMaxQueued }),
     keyring: new Keyring(config.encryption.keys, config.encryption.currentKeyId),
   };
 }
@@ -234,14 +235,28 @@ export class Gateway {
         : undefined,
     });
     const adminApp = createAdminApp({
-      logger, lifecycle, adminToken: options.adminToken, tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
+      logger, lifecycle, adminToken: options.adminToken, trustProxy: config.http.trustProxy,
+      adminAuthThrottle: new FailedAuthThrottle(config.limits.adminAuth),
+      maxImportBytes: config.transfer.maxImportBytes,
+      tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
 
-    const tenantListener = await Listener.listen(tenantApp, config.port, config.host);
-    const adminListener = await Listener.listen(adminApp, config.adminPort, config.host);
+    const edge = (listener: 'tenant' | 'admin'): Omit<ListenerOptions, 'port' | 'requestTimeoutMs' | 'maxConnections'> => ({
+      host: config.host,
+      headersTimeoutMs: config.http.headersTimeoutMs,
+      keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
+      onConnectionRefused: () => metrics.connectionsRefused.inc({ listener }),
+    });
+    const tenantListener = await Listener.listen(tenantApp, {
+      ...edge('tenant'), port: config.port, requestTimeoutMs: config.http.requestTimeoutMs, maxConnections: config.http.maxConnections,
+    });
+    // exports and imports stream for minutes: a longer request timeout, fewer connections
+    const adminListener = await Listener.listen(adminApp, {
+      ...edge('admin'), port: config.adminPort, requestTimeoutMs: config.http.adminRequestTimeoutMs, maxConnections: config.http.adminMaxConnections,
+    });
     lifecycle.state = 'ready';
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { adminTokenWeakness } from './admin-token-strength.js';
 
 const shardIdShape = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL');
@@ -32,9 +33,10 @@ export const gatewayConfigShape = z
     nodeEnv: z.string().default('development'),
     port: z.number().int().min(0).max(65535),
     adminPort: z.number().int().min(0).max(65535),
-    host: z.string(),
-    /** admin bearer token; generated and printed when unset outside production */
-    adminToken: z.string().min(16).optional(),
+    /** address both listeners bind; absent: 127.0.0.1 on the embedded default, 0.0.0.0 with a catalog (see withDefaultHost) */
+    host: z.string().min(1).optional(),
+    /** admin bearer token (strength checked below); generated and printed when unset outside production */
+    adminToken: z.string().optional(),
     /** control-plane database; when absent the gateway runs the embedded default */
     catalog: postgresUrl.optional(),
     redis: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(),
@@ -77,6 +79,18 @@ export const gatewayConfigShape = z
         drainDelayMs: z.number().int().min(0).default(0),
         /** then wait at most this long for in-flight requests before cutting connections */
         shutdownGraceMs: z.number().int().min(0).default(10_000),
+        /** ms a client has to send a whole request (headers and body) to the tenant API; later: 408 */
+        requestTimeoutMs: z.number().int().min(100).default(30_000),
+        /** the same on the admin API, where imports stream large bodies */
+        adminRequestTimeoutMs: z.number().int().min(100).default(600_000),
+        /** ms a client has to send a request's headers, on both listeners (below both request timeouts) */
+        headersTimeoutMs: z.number().int().min(50).default(10_000),
+        /** ms an idle keep-alive connection stays open: longer than load balancers' idle timeout (60 s), so they close first */
+        keepAliveTimeoutMs: z.number().int().min(0).default(65_000),
+        /** connections open at once on the tenant listener; more are closed as they arrive (and counted) */
+        maxConnections: z.number().int().min(1).default(4096),
+        /** the same on the admin listener */
+        adminMaxConnections: z.number().int().min(1).default(256),
       })
       .strict(),
     tenants: z
@@ -102,6 +116,10 @@ export const gatewayConfigShape = z
     security: z
       .object({
         scryptCost: z.number().int().min(2),
+        /** scrypt computations at once (each takes one of libuv's 4 threads) */
+        scryptConcurrency: z.number().int().min(1).max(4).default(2),
+        /** password hashes waiting for a slot; more are refused with 503 HASHING_BUSY */
+        scryptMaxQueued: z.number().int().min(0).max(10_000).default(64),
         /** host patterns (`*` within a name) that POST /admin/shards may connect to */
         shardHosts: z.array(z.string().min(1).max(253)).max(100),
       })
@@ -153,8 +171,27 @@ export const gatewayConfigShape = z
         maxQueuedPerTenant: z.number().int().min(0).max(100_000),
         /** max ms a request waits for a slot before a 429 */
         queueTimeoutMs: z.number().int().min(0).max(60_000),
+        /** wrong admin tokens per client address (IPv6: per /64) before the address is refused, even with the right token */
+        adminAuth: z
+          .object({
+            maxFailures: z.number().int().min(1).max(10_000).default(10),
+            /** the window the failures are counted in, from the first; the address is refused until it ends */
+            windowMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+            /** client addresses remembered at most (memory bound) */
+            maxClients: z.number().int().min(100).max(1_000_000).default(10_000),
+          })
+          .strict()
+          .default({ maxFailures: 10, windowMs: 300_000, maxClients: 10_000 }),
       })
       .strict(),
+    /** tenant export and import (admin API) */
+    transfer: z
+      .object({
+        /** bytes an import body may have, counted as it streams; past it 413 and nothing is imported */
+        maxImportBytes: z.number().int().min(1).default(256 * 1024 * 1024),
+      })
+      .strict()
+      .default({ maxImportBytes: 256 * 1024 * 1024 }),
     /** tenant moves, rebalancing and draining (docs/moves.md) */
     moves: z
       .object({
@@ -223,7 +260,24 @@ export const gatewayConfigShape = z
     if (config.nodeEnv === 'production' && config.adminToken === undefined) {
       ctx.addIssue({ code: 'custom', path: ['adminToken'], message: 'GATEWAY_ADMIN_TOKEN is required in production' });
     }
-  });
+    // in every mode: a token someone chose is checked; the one the gateway generates when none is set is random
+    const weakness = config.adminToken === undefined ? undefined : adminTokenWeakness(config.adminToken);
+    if (weakness !== undefined) ctx.addIssue({ code: 'custom', path: ['adminToken'], message: `GATEWAY_ADMIN_TOKEN ${weakness}` });
+    const { headersTimeoutMs, requestTimeoutMs, adminRequestTimeoutMs } = config.http;
+    if (headersTimeoutMs >= Math.min(requestTimeoutMs, adminRequestTimeoutMs)) {
+      ctx.addIssue({ code: 'custom', path: ['http', 'headersTimeoutMs'], message: 'must be below http.requestTimeoutMs and http.adminRequestTimeoutMs' });
+    }
+  })
+  .transform(withDefaultHost);
+
+/**
+ * The embedded default listens on loopback only: it is a developer's machine, and the
+ * gateway's PGlite backends sit behind it. A configured catalog means a deployment, where
+ * the listeners must be reachable from the network (Kubernetes sets HOST explicitly too).
+ */
+function withDefaultHost<T extends { host?: string | undefined; catalog?: string | undefined }>(config: T): T & { host: string } {
+  return { ...config, host: config.host ?? (config.catalog === undefined ? '127.0.0.1' : '0.0.0.0') };
+}
 
 export type GatewayConfig = z.infer<typeof gatewayConfigShape>;
 export type ShardConfig = z.infer<typeof shardConfigShape>;

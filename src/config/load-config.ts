@@ -57,6 +57,7 @@ function envLayer(env: NodeJS.ProcessEnv): Json {
   const layer: Json = {};
   if (env.PORT) layer.port = intFromEnv('PORT', env.PORT);
   if (env.ADMIN_PORT) layer.adminPort = intFromEnv('ADMIN_PORT', env.ADMIN_PORT);
+  if (env.HOST) layer.host = env.HOST;
   if (env.GATEWAY_ADMIN_TOKEN) layer.adminToken = env.GATEWAY_ADMIN_TOKEN;
   if (env.REDIS_URL) layer.redis = env.REDIS_URL;
   if (env.CATALOG_URL) layer.catalog = env.CATALOG_URL;

@@ -12,6 +12,8 @@ export const ErrorCodes = {
   TENANT_SUSPENDED: { status: 403, title: 'Tenant is suspended' },
   NOT_FOUND: { status: 404, title: 'Resource not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  /** the client did not send its whole request within the listener's request timeout (answered before routing) */
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   CONFLICT: { status: 409, title: 'Conflict with the current state' },
   VERSION_MISMATCH: { status: 412, title: 'Version precondition failed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
@@ -22,6 +24,8 @@ export const ErrorCodes = {
   SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
   TENANT_FENCED: { status: 503, title: 'Tenant is being moved' },
   CATALOG_UNAVAILABLE: { status: 503, title: 'Catalog unavailable' },
+  /** every password-hashing slot and its queue are taken */
+  HASHING_BUSY: { status: 503, title: 'Password hashing busy' },
   QUERY_TIMEOUT: { status: 504, title: 'Database query timed out' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -122,6 +126,23 @@ export class CatalogUnavailableError extends GatewayError {
       cause: options.cause,
       retryAfterSeconds: 2,
     });
+  }
+}
+
+/** A password could not be hashed now: the KDF's slots and queue are full (it would starve libuv's threads). */
+export class HashingBusyError extends GatewayError {
+  constructor() {
+    super('HASHING_BUSY', 'Too many passwords are being hashed at once; retry shortly', { retryAfterSeconds: 1 });
+  }
+}
+
+/** A body larger than a configured limit, counted as it arrives. */
+export class PayloadTooLargeError extends GatewayError {
+  constructor(
+    readonly limitBytes: number,
+    limitName: string,
+  ) {
+    super('PAYLOAD_TOO_LARGE', `The request body exceeds ${limitBytes} bytes (${limitName})`, { field: 'body' });
   }
 }
 

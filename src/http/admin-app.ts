@@ -5,7 +5,7 @@ import { requestScope } from './middleware/request-scope.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { jsonBody } from './middleware/json-body.js';
 import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
-import { adminAuth } from './middleware/admin-auth.js';
+import { adminAuth, type AdminAuthThrottle } from './middleware/admin-auth.js';
 import { adminTenantsRoutes, type AdminTenantsDeps } from './routes/admin/tenants-routes.js';
 import { adminTenantKeysRoutes, type AdminTenantKeysDeps } from './routes/admin/tenant-keys-routes.js';
 import { adminShardsRoutes, type AdminShardsDeps } from './routes/admin/shards-routes.js';
@@ -15,12 +15,16 @@ import { adminRebalanceRoutes } from './routes/admin/rebalance-routes.js';
 import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin/tenant-move-routes.js';
 import { adminJobsRoutes } from './routes/admin/jobs-routes.js';
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
-import { adminTenantImportRoutes } from './routes/admin/tenant-import-routes.js';
+import { adminTenantImportRoutes, type AdminTenantImportDeps } from './routes/admin/tenant-import-routes.js';
 
-export interface AdminAppDeps extends AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps {
+export interface AdminAppDeps extends AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
+  /** wrong admin tokens counted per client address */
+  readonly adminAuthThrottle: AdminAuthThrottle;
+  /** Express's `trust proxy`: whether X-Forwarded-For names the client the throttle counts */
+  readonly trustProxy: boolean;
   readonly metrics: GatewayMetrics;
 }
 
@@ -29,6 +33,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', deps.trustProxy);
   app.use(requestScope());
   app.use(healthRoutes(deps.lifecycle));
   // Prometheus scrapes without the admin token: the admin port is reachable only from
@@ -39,7 +44,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   });
 
   const admin = express.Router();
-  admin.use(adminAuth(deps.adminToken));
+  admin.use(adminAuth(deps.adminToken, deps.adminAuthThrottle));
   // reads its NDJSON body as a stream: before the JSON body parser
   admin.use(adminTenantImportRoutes(deps));
   admin.use(jsonBody('1mb'));

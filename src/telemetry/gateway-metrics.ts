@@ -30,6 +30,8 @@ export class GatewayMetrics {
   readonly moveWritePause: Histogram;
   readonly moveCopyRate: Histogram;
   readonly slowQueries: Counter<'shard' | 'role'>;
+  /** connections closed on arrival because the listener (`tenant` or `admin`) had its maximum open */
+  readonly connectionsRefused: Counter<'listener'>;
 
   /** The node gauges read from here on a scrape: the shard registry, once it exists. */
   readNodesFrom(nodes: () => readonly NodeSnapshot[]): void {
@@ -58,6 +60,12 @@ export class GatewayMetrics {
       registers,
     });
     this.slowQueries = new Counter({ name: `${PREFIX}db_slow_queries_total`, help: 'Queries slower than the slow-query threshold', labelNames: ['shard', 'role'], registers });
+    this.connectionsRefused = new Counter({
+      name: `${PREFIX}http_connections_refused_total`,
+      help: 'Connections closed on arrival because the listener had http.maxConnections (or adminMaxConnections) open',
+      labelNames: ['listener'],
+      registers,
+    });
     this.cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Read-through cache lookups by result', labelNames: ['result'], registers });
     this.rateLimited = new Counter({ name: `${PREFIX}rate_limited_total`, help: 'Requests answered 429', labelNames: ['tenant_plan', 'limit'], registers });
     this.moveRowsCopied = new Counter({ name: `${PREFIX}move_rows_copied_total`, help: 'Rows copied by tenant moves', registers });

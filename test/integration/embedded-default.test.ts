@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { http } from '../support/test-cluster.js';
@@ -12,7 +13,7 @@ function startEmbedded(dataDir: string, configFile: string): { child: ChildProce
   let out = '';
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/instrument.ts', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'development', GATEWAY_CONFIG: configFile, GATEWAY_ADMIN_TOKEN: '', SHARDGATE_TEST_CLUSTER: '', LOG_LEVEL: 'warn' },
+    env: { ...process.env, NODE_ENV: 'development', GATEWAY_CONFIG: configFile, GATEWAY_ADMIN_TOKEN: '', HOST: '', SHARDGATE_TEST_CLUSTER: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ready = new Promise<void>((resolve, reject) => {
@@ -27,6 +28,17 @@ function startEmbedded(dataDir: string, configFile: string): { child: ChildProce
   return { child, output: () => out, ready };
 }
 
+/** True when nothing listens on that address (the connection is refused), false when something answers. */
+function connectRefused(to: { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(to, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve(true) : reject(err)));
+  });
+}
+
 async function stop(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -39,7 +51,8 @@ describe('embedded default (npm start with no services)', function () {
   this.timeout(360_000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sg-embedded-default-'));
   const configFile = path.join(dataDir, 'config.json');
-  writeFileSync(configFile, JSON.stringify({ port: 0, adminPort: 0, host: '127.0.0.1', embedded: { dataDir: path.join(dataDir, 'data'), shardCount: 2 } }));
+  // no host: the embedded default's own (loopback only) is what is under test
+  writeFileSync(configFile, JSON.stringify({ port: 0, adminPort: 0, embedded: { dataDir: path.join(dataDir, 'data'), shardCount: 2 } }));
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('serves the demo tenant, prints a working curl line, and keeps data across restarts', async () => {
@@ -68,6 +81,12 @@ describe('embedded default (npm start with no services)', function () {
       const tenant = await http('GET', `${adminBase}/admin/tenants/demo`, { headers: { authorization: `Bearer ${adminToken}` } });
       expect(tenant.status).to.equal(200);
       expect(tenant.body.shard).to.match(/^shard-[12]$/);
+
+      // both listeners are bound to 127.0.0.1 alone: another address of this host is refused
+      for (const url of [base, adminBase]) {
+        expect(new URL(url).hostname).to.equal('127.0.0.1');
+        expect(await connectRefused({ host: '127.0.0.2', port: Number(new URL(url).port) }), url).to.equal(true);
+      }
     } finally {
       expect(await stop(first.child)).to.equal(0);
     }

@@ -83,7 +83,8 @@ export async function http(method: string, url: string, options: { headers?: Rec
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+// passes config's admin token check (long, many distinct characters, no pattern)
+export const ADMIN_TOKEN = 'sg-test-admin-Vq7RkX2pLw9nZc4hTj8yFb3d';
 
 /** A gateway started in this process against the test cluster, with helpers to drive it. */
 export class TestGateway {

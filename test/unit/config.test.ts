@@ -5,6 +5,8 @@ import path from 'node:path';
 import { loadConfig, describeConfig, ConfigError, deepMerge } from '../../src/config/load-config.js';
 import { ShardSecrets } from '../../src/catalog/shard-secrets.js';
 
+const STRONG_TOKEN = 'k7Qp2XwZr9LmT4vB8nYc3HdF6sJg1aRe';
+
 describe('loadConfig', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-config-'));
   const topology = path.join(dir, 'gateway.json');
@@ -26,6 +28,22 @@ describe('loadConfig', () => {
     expect(config.shards[0]!.id).to.equal('shard-1');
   });
 
+  it('binds loopback on the embedded default and every address with a catalog, unless HOST says otherwise', () => {
+    expect(loadConfig({ NODE_ENV: 'development' }).host).to.equal('127.0.0.1');
+    expect(loadConfig({ NODE_ENV: 'development', GATEWAY_CONFIG: topology }).host).to.equal('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'development', HOST: '0.0.0.0' }).host).to.equal('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'development', GATEWAY_CONFIG: topology, HOST: '10.1.2.3' }).host).to.equal('10.1.2.3');
+  });
+
+  it('has edge limits by default and keeps the headers timeout below the request timeouts', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
+    expect(config.http).to.include({ requestTimeoutMs: 30_000, adminRequestTimeoutMs: 600_000, headersTimeoutMs: 10_000 });
+    expect(config.transfer.maxImportBytes).to.equal(256 * 1024 * 1024);
+    expect(config.limits.adminAuth).to.deep.equal({ maxFailures: 10, windowMs: 300_000, maxClients: 10_000 });
+    expect(config.security).to.include({ scryptConcurrency: 2, scryptMaxQueued: 64 });
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { http: { requestTimeoutMs: 5000, headersTimeoutMs: 5000 } } })).to.throw(ConfigError, /http.headersTimeoutMs/);
+  });
+
   it('freezes the result', () => {
     const config = loadConfig({ NODE_ENV: 'test' });
     expect(Object.isFrozen(config)).to.equal(true);
@@ -41,7 +59,7 @@ describe('loadConfig', () => {
   it('requires an admin token in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology })).to.throw(ConfigError, /adminToken/);
     const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
-    const prod = loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'x'.repeat(32), SHARDGATE_ENCRYPTION_KEYS: keys });
+    const prod = loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: STRONG_TOKEN, SHARDGATE_ENCRYPTION_KEYS: keys });
     expect(prod.routing.routingHeaders).to.equal(false);
     expect(Object.keys(prod.encryption.keys)).to.deep.equal(['k1']); // env keys replace the dev key
     // production samples new traces; development and tests record every one
@@ -51,11 +69,11 @@ describe('loadConfig', () => {
   });
 
   it('refuses the development encryption key in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'x'.repeat(32) })).to.throw(ConfigError, /encryption/);
+    expect(() => loadConfig({ NODE_ENV: 'production', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: STRONG_TOKEN })).to.throw(ConfigError, /encryption/);
   });
 
   it('never shows secrets in its printable form', () => {
-    const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'super-secret-token-value' });
+    const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: topology, GATEWAY_ADMIN_TOKEN: 'super-secret-token-value-Zk3pQ9wLx7Rv' });
     const text = JSON.stringify(describeConfig(config));
     expect(text).not.to.include(config.encryption.keys.dev!);
     expect(text).not.to.include('secret');
