@@ -17,6 +17,7 @@ import { ProductBatches } from './data/products/product-batches.js';
 import { OrdersRepository } from './data/orders/orders-repository.js';
 import { AnalyticsRepository } from './data/analytics/analytics-repository.js';
 import { AuditTrail } from './data/audit/audit-trail.js';
+import { CommentsRepository } from './data/comments/comments-repository.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
 import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
@@ -229,6 +230,7 @@ export class Gateway {
       orders: new OrdersRepository({ products: productCache }),
       analytics: new AnalyticsRepository(),
       audit: new AuditTrail(),
+      comments: new CommentsRepository(),
       // the rate limit shares the cache's fail-fast Redis client (local buckets when it has none)
       limits: config.limits.enabled
         ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })

@@ -55,6 +55,8 @@ export function translateDbError(err: unknown, shardId: string, uniqueFields: Un
     if (state === '40001' || state === '40P01') {
       return new GatewayError('CONFLICT', 'Concurrent update conflict; retry the request', { cause: err, retryAfterSeconds: 0 });
     }
+    // a reference the database checks where no foreign key reaches (a comment's subject)
+    if (state === '23503') return new ConflictError('The record refers to one that does not exist, is deleted or is not this tenant\'s');
     if (state === '22P02' || state === '22007' || state === '22008' || state === '22003' || state === '22001') {
       return new ValidationError('body', 'A value has the wrong format or is out of range');
     }

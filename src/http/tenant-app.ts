@@ -8,6 +8,7 @@ import type { ProductBatches } from '../data/products/product-batches.js';
 import type { OrdersRepository } from '../data/orders/orders-repository.js';
 import type { AnalyticsRepository } from '../data/analytics/analytics-repository.js';
 import type { AuditTrail } from '../data/audit/audit-trail.js';
+import type { CommentsRepository } from '../data/comments/comments-repository.js';
 import { errorHandler, notFoundHandler } from './problem.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { requestScope } from './middleware/request-scope.js';
@@ -22,6 +23,7 @@ import { productBatchRoutes } from './routes/tenant/product-batch-routes.js';
 import { ordersRoutes } from './routes/tenant/orders-routes.js';
 import { analyticsRoutes } from './routes/tenant/analytics-routes.js';
 import { auditRoutes } from './routes/tenant/audit-routes.js';
+import { commentsRoutes, subjectCommentsRoutes } from './routes/tenant/comments-routes.js';
 
 export interface TenantAppDeps extends TenantContextDeps {
   readonly logger: Logger;
@@ -41,6 +43,7 @@ export interface TenantAppDeps extends TenantContextDeps {
   readonly orders: OrdersRepository;
   readonly analytics: AnalyticsRepository;
   readonly audit: AuditTrail;
+  readonly comments: CommentsRepository;
   /** per-tenant rate limit and concurrency cap; absent: unlimited (`limits.enabled: false`) */
   readonly limits?: TenantLimits | undefined;
 }
@@ -63,6 +66,11 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   v1.use(jsonBody(deps.bodyLimit));
   // the slot is taken once the body is in: a slow upload holds no slot of database work
   if (deps.limits) v1.use(deps.limits.concurrency());
+  // a subject's comments: before the subjects' own routers, which would not match them anyway
+  v1.use('/users/:id/comments', subjectCommentsRoutes(deps.comments, 'user'));
+  v1.use('/products/:id/comments', subjectCommentsRoutes(deps.comments, 'product'));
+  v1.use('/orders/:id/comments', subjectCommentsRoutes(deps.comments, 'order'));
+  v1.use('/comments', commentsRoutes(deps.comments));
   v1.use('/users', usersRoutes(deps.users));
   v1.use('/products/batch', productBatchRoutes({ batches: deps.batches, batchMax: deps.batchMax }));
   v1.use('/products', productsRoutes(deps.products));

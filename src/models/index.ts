@@ -5,6 +5,7 @@ import { defineUserLogin, type UserLoginModel } from './user-login.js';
 import { defineProduct, type ProductModel } from './product.js';
 import { defineOrders, type OrderItemModel, type OrderModel, type PaymentModel } from './order.js';
 import { defineIdempotencyKey, type IdempotencyKeyModel } from './idempotency-key.js';
+import { defineComment, type CommentModel } from './comment.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { Keyring } from './types/keyring.js';
 import type { AuditedWriteOptions } from './audit-hooks.js';
@@ -19,6 +20,7 @@ export interface ShardModels {
   readonly OrderItem: OrderItemModel;
   readonly Payment: PaymentModel;
   readonly IdempotencyKey: IdempotencyKeyModel;
+  readonly Comment: CommentModel;
 }
 
 export interface ModelDeps {
@@ -33,6 +35,7 @@ export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardM
   const Product = defineProduct(sequelize, { auditLog: AuditLog });
   const { Order, OrderItem, Payment } = defineOrders(sequelize, { auditLog: AuditLog });
   const IdempotencyKey = defineIdempotencyKey(sequelize);
+  const Comment = defineComment(sequelize, { auditLog: AuditLog, subjects: { user: User, product: Product, order: Order } });
 
   // keys named explicitly: Sequelize defaults to the first primary-key attribute (tenant_id)
   User.hasMany(Order, { foreignKey: 'customerId', sourceKey: 'id', as: 'orders', constraints: false });
@@ -50,7 +53,7 @@ export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardM
     await UserLogin.destroy({ where: { tenantId: user.tenantId, userId: user.id }, transaction: options.transaction ?? null });
   });
 
-  return { AuditLog, User, UserLogin, Product, Order, OrderItem, Payment, IdempotencyKey };
+  return { AuditLog, User, UserLogin, Product, Order, OrderItem, Payment, IdempotencyKey, Comment };
 }
 
 export { uuidv7, UUID_PATTERN } from './uuidv7.js';
@@ -65,3 +68,5 @@ export type { AuditLogModel, AuditLogRecord, AuditAction, AuditedTable } from '.
 export { AUDITED_TABLES, AUDIT_SORTABLE } from './audit-log.js';
 export { audited, writeAuditRows, type AuditEntry } from './audit-hooks.js';
 export { ADDRESS, addressInput, countryCode, type Address } from './values/address.js';
+export type { CommentRecord, CommentModel, CommentSubject, CommentSubjectType, Commentable } from './comment.js';
+export { COMMENT_SUBJECT_TYPES, COMMENT_SORTABLE, COMMENT_BODY_MAX } from './comment.js';

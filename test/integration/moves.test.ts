@@ -78,6 +78,11 @@ describe('tenant moves (real cluster)', function () {
       const res = await t.request('POST', '/v1/orders', { body: { customerId: userIds[i % users], items: [{ productId: productIds[i % products]!, quantity: 1 }] } });
       expect(res.status, res.text).to.equal(201);
     }
+    // comments (one table for every subject type, its integrity in a trigger) move with their subjects
+    for (const [kind, id] of [...productIds.map((id) => ['products', id] as const), ...(products > 0 ? [['users', userIds[0]!] as const] : [])]) {
+      const res = await t.request('POST', `/v1/${kind}/${id}/comments`, { body: { body: `about ${id}` } });
+      expect(res.status, res.text).to.equal(201);
+    }
     return { userIds, productIds };
   }
 
@@ -209,7 +214,7 @@ describe('tenant moves (real cluster)', function () {
     const text = await exported.text();
     const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { table: string; row: Record<string, unknown> });
     const byTable = (t: string) => lines.filter((l) => l.table === t).length;
-    expect([byTable('users'), byTable('products'), byTable('orders'), byTable('order_items'), byTable('payments')]).to.deep.equal([4, 3, 2, 2, 2]);
+    expect([byTable('users'), byTable('products'), byTable('orders'), byTable('order_items'), byTable('payments'), byTable('comments')]).to.deep.equal([4, 3, 2, 2, 2, 4]);
     expect(lines.every((l) => l.row.tenant_id === a.id)).to.equal(true);
     expect(lines.findIndex((l) => l.table === 'orders')).to.be.greaterThan(lines.findIndex((l) => l.table === 'users'));
     expect(lines.find((l) => l.table === 'products')!.row).to.not.have.property('search');

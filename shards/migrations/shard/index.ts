@@ -5,6 +5,7 @@ import { shard0003 } from './0003-move-fence.js';
 import { shard0004 } from './0004-row-level-security.js';
 import { shard0005 } from './0005-audit-trail-index.js';
 import { shard0006 } from './0006-addresses.js';
+import { shard0007 } from './0007-comments.js';
 
 /** Shard migrations in the order they apply; append, never reorder or edit a landed one. */
-export const shardMigrations: readonly Migration[] = [shard0001, shard0002, shard0003, shard0004, shard0005, shard0006];
+export const shardMigrations: readonly Migration[] = [shard0001, shard0002, shard0003, shard0004, shard0005, shard0006, shard0007];
