@@ -71,6 +71,7 @@ export class ConcurrencyBudget {
   readonly #random: () => number;
   #renewTimer: NodeJS.Timeout | undefined;
   #renewing = false;
+  #probing = false;
   #closed = false;
   #redisDownUntil = 0;
   #shared: boolean;
@@ -195,13 +196,18 @@ export class ConcurrencyBudget {
     const slots = this.options.slots;
     if (slots !== undefined) {
       if (!slots.connected) this.#toLocal('Redis is not connected');
-      else if (this.#now() >= this.#redisDownUntil) {
+      // while falling back, one request at a time finds out whether Redis answers again; the others do not wait on it
+      else if (this.#now() >= this.#redisDownUntil && (this.#shared || !this.#probing)) {
+        const probe = !this.#shared;
+        if (probe) this.#probing = true;
         try {
           const reply = await slots.acquire(lease, this.options.limits);
           this.#toShared();
           return reply.verdict === 'granted' ? { ok: true, release: this.#hold(lease) } : { ok: false, reason: reply.verdict };
         } catch (err) {
           this.#failed(err);
+        } finally {
+          if (probe) this.#probing = false;
         }
       }
       this.options.onFallback?.();
