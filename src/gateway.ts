@@ -202,7 +202,7 @@ export class Gateway {
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
     // the rate limit and the concurrency leases share the cache's fail-fast Redis client (per-pod budgets when it has none)
     const limits = config.limits.enabled
-      ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })
+      ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, poolMax: config.pool.max, logger, metrics })
       : undefined;
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
 

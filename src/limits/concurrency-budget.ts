@@ -19,6 +19,11 @@ export interface ConcurrencyBudgetOptions {
   readonly limits: SlotLimits;
   /** pods sharing the caps: while Redis cannot answer, each pod allows caps ÷ pods */
   readonly expectedPods: number;
+  /**
+   * most slots one tenant may hold on this pod whatever the fleet allows: below a node pool's
+   * size, so a tenant whose requests all land on one pod cannot take every connection it has
+   */
+  readonly podTenantCeiling?: number;
   /** ms a lease counts without renewal */
   readonly leaseTtlMs: number;
   /** requests of one tenant waiting here for a slot; more are refused at once */
@@ -192,6 +197,7 @@ export class ConcurrencyBudget {
 
   /** One attempt: Redis when it can answer, else this pod's share. */
   async #try(tenantId: string, shardId: string): Promise<Attempt> {
+    if ((this.#byTenant.get(tenantId) ?? 0) >= (this.options.podTenantCeiling ?? Infinity)) return { ok: false, reason: 'tenant' };
     const lease: SlotLease = { id: `${this.#podId}:${(this.#seq++).toString(36)}`, tenantId, shardId };
     const slots = this.options.slots;
     if (slots !== undefined) {

@@ -3,11 +3,12 @@ import { ConcurrencyBudget, type SlotGrant } from '../../src/limits/concurrency-
 import { createLogger } from '../../src/telemetry/logger.js';
 
 /** The budget of a gateway without Redis (one process is the whole fleet): the decisions the per-pod fallback makes too. */
-function budget(options: { tenant: number; shard: number; maxQueued?: number; queueTimeoutMs?: number }): ConcurrencyBudget {
+function budget(options: { tenant: number; shard: number; maxQueued?: number; queueTimeoutMs?: number; podTenantCeiling?: number }): ConcurrencyBudget {
   return new ConcurrencyBudget({
     slots: undefined,
     limits: { tenant: options.tenant, shard: options.shard },
     expectedPods: 4,
+    ...(options.podTenantCeiling === undefined ? {} : { podTenantCeiling: options.podTenantCeiling }),
     leaseTtlMs: 3000,
     maxQueued: options.maxQueued ?? 0,
     queueTimeoutMs: options.queueTimeoutMs ?? 1000,
@@ -78,5 +79,13 @@ describe('ConcurrencyBudget without Redis', () => {
     held();
     granted(await staying)();
     expect(b.slotsInUse().size).to.equal(0);
+  });
+
+  it("never gives one tenant more than the pod's ceiling, whatever the fleet cap allows", async () => {
+    const b = budget({ tenant: 24, shard: 100, podTenantCeiling: 2 });
+    granted(await b.acquire('a', 's1'));
+    granted(await b.acquire('a', 's2'));
+    expect(await b.acquire('a', 's1')).to.deep.equal({ ok: false, reason: 'tenant' });
+    granted(await b.acquire('b', 's1'));
   });
 });

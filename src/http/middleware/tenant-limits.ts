@@ -42,12 +42,14 @@ export class TenantLimits {
 
   static fromConfig(
     limits: Readonly<GatewayConfig['limits']>,
-    io: { readonly redis: Redis | undefined; readonly commandTimeoutMs: number; readonly logger: Logger; readonly metrics: GatewayMetrics },
+    io: { readonly redis: Redis | undefined; readonly commandTimeoutMs: number; readonly poolMax: number; readonly logger: Logger; readonly metrics: GatewayMetrics },
   ): TenantLimits {
     const budget = new ConcurrencyBudget({
       slots: io.redis === undefined ? undefined : new ShardSlots({ redis: io.redis, leaseTtlMs: limits.concurrencyLeaseTtlMs, timeoutMs: io.commandTimeoutMs }),
       limits: { tenant: limits.maxConcurrentPerTenant, shard: limits.shardConcurrency },
       expectedPods: limits.expectedPods,
+      // the fleet cap may exceed one pod's pool; one pod still keeps a connection for other tenants
+      podTenantCeiling: Math.max(1, io.poolMax - 1),
       leaseTtlMs: limits.concurrencyLeaseTtlMs,
       maxQueued: limits.maxQueuedPerTenant,
       queueTimeoutMs: limits.queueTimeoutMs,
