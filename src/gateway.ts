@@ -95,6 +95,8 @@ export class Gateway {
     readonly adminListener: Listener,
     private readonly logger: Logger,
     readonly moves: Moves,
+    /** per-tenant rate limit and concurrency budget; absent with `limits.enabled: false` */
+    readonly limits: TenantLimits | undefined,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -207,6 +209,10 @@ export class Gateway {
       },
     });
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
+    // the rate limit and the concurrency leases share the cache's fail-fast Redis client (per-pod budgets when it has none)
+    const limits = config.limits.enabled
+      ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, poolMax: config.pool.max, logger, metrics })
+      : undefined;
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
 
     const tenantApp = createTenantApp({
@@ -231,10 +237,7 @@ export class Gateway {
       analytics: new AnalyticsRepository(),
       audit: new AuditTrail(),
       comments: new CommentsRepository(),
-      // the rate limit shares the cache's fail-fast Redis client (local buckets when it has none)
-      limits: config.limits.enabled
-        ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })
-        : undefined,
+      limits,
     });
     const adminApp = createAdminApp({
       logger, lifecycle, adminToken: options.adminToken, trustProxy: config.http.trustProxy,
@@ -263,7 +266,7 @@ export class Gateway {
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits);
   }
 
   get tenantUrl(): string {
@@ -280,6 +283,7 @@ export class Gateway {
     // readiness is already 503: give load balancers time to notice before refusing connections
     if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
     await Promise.all([this.tenantListener.close(graceMs), this.adminListener.close(graceMs)]);
+    this.limits?.close();
     // moves short of cutover roll back and go back to the queue for another gateway
     await this.moves.runner.stop();
     this.placement.stop();

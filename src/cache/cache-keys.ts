@@ -5,8 +5,10 @@
  * (`v2`) never reads entries written in the old one. Tenant ids and record ids are
  * percent-encoded down to `[A-Za-z0-9._%-]`, so a tenant id containing `:` can never
  * produce another tenant's prefix, and no glob character (`* ? [ ] \`) reaches a
- * `SCAN MATCH` pattern. No `{hash tag}`: on a Redis Cluster one hot tenant should
- * spread over slots, and no cache operation needs two keys in one slot.
+ * `SCAN MATCH` pattern. No `{hash tag}` on cache keys: on a Redis Cluster one hot tenant
+ * should spread over slots, and no cache operation needs two keys in one slot. The
+ * concurrency leases are the exception: one script updates a shard's set and a tenant's set
+ * together, so both carry the shard's id as their hash tag.
  */
 const VERSION = 'sg:v1:';
 
@@ -39,6 +41,19 @@ export const cacheKeys = Object.freeze({
   /** a tenant's shared rate-limit bucket (`sg:v1:rl:`, outside every `t:` prefix: tenant invalidations never touch it) */
   rateLimit(tenantId: string): string {
     return `${VERSION}rl:${encodeKeyPart(tenantId)}`;
+  },
+
+  /**
+   * the concurrency leases held on one shard by every pod (`sg:v1:cc:{<shard>}`); shard ids
+   * are `[a-z0-9-]`, so the braces are the hash tag and nothing inside can close it early
+   */
+  shardSlots(shardId: string): string {
+    return `${VERSION}cc:{${encodeKeyPart(shardId)}}`;
+  },
+
+  /** the leases one tenant holds on that shard: the shard's hash tag, then the tenant (outside every `t:` prefix) */
+  tenantSlots(shardId: string, tenantId: string): string {
+    return `${VERSION}cc:{${encodeKeyPart(shardId)}}:t:${encodeKeyPart(tenantId)}`;
   },
 
   /** the pub/sub channel invalidations are broadcast on */

@@ -160,16 +160,23 @@ export const gatewayConfigShape = z
         expectedPods: z.number().int().min(1).max(10_000),
         /**
          * most tokens a pod leases from the shared bucket per Redis call, spending them without
-         * one (1: a Redis call per request, exact across pods); see limits/rate-limiter.ts
+         * one (1: a Redis call per request, exact across pods); see limits/tenant-rate-limiter.ts
          */
         leaseMax: z.number().int().min(1).max(1000),
         /** ms leased tokens stay spendable */
         leaseTtlMs: z.number().int().min(10).max(60_000),
-        /** requests of one tenant doing database work at once in one process; keep it below pool.max */
+        /**
+         * requests of one tenant doing database work at once across every pod (leased in Redis);
+         * while Redis cannot answer, each pod allows this ÷ expectedPods
+         */
         maxConcurrentPerTenant: z.number().int().min(1).max(10_000),
-        /** requests of one tenant waiting for a slot; more are refused at once */
+        /** requests doing database work at once on one shard, every tenant and pod together; per pod ÷ expectedPods without Redis */
+        shardConcurrency: z.number().int().min(1).max(1_000_000),
+        /** ms a concurrency slot's lease counts without renewal: a killed pod's slots come back after this (running requests renew every third of it) */
+        concurrencyLeaseTtlMs: z.number().int().min(300).max(60_000),
+        /** requests of one tenant waiting (on this pod) for a slot; more are refused at once */
         maxQueuedPerTenant: z.number().int().min(0).max(100_000),
-        /** max ms a request waits for a slot before a 429 */
+        /** max ms a request waits for a slot before a 429 (the tenant's cap) or 503 (the shard's) */
         queueTimeoutMs: z.number().int().min(0).max(60_000),
         /** wrong admin tokens per client address (IPv6: per /64) before the address is refused, even with the right token */
         adminAuth: z

@@ -22,6 +22,8 @@ export const ErrorCodes = {
   HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
+  /** the shard's fleet-wide budget of concurrent requests is spent: the shard is up, but full */
+  SHARD_BUSY: { status: 503, title: 'Shard busy' },
   TENANT_FENCED: { status: 503, title: 'Tenant is being moved' },
   CATALOG_UNAVAILABLE: { status: 503, title: 'Catalog unavailable' },
   /** every password-hashing slot and its queue are taken */
@@ -101,6 +103,13 @@ export class ShardUnavailableError extends GatewayError {
       cause: options.cause,
       retryAfterSeconds: options.retryAfterSeconds ?? 1,
     });
+  }
+}
+
+/** Every slot of the shard's fleet-wide concurrency budget is taken (by any tenant, on any pod). */
+export class ShardBusyError extends GatewayError {
+  constructor(shardId: string, retryAfterSeconds = 1) {
+    super('SHARD_BUSY', `Shard ${shardId} has reached its limit of concurrent requests; retry shortly`, { retryAfterSeconds });
   }
 }
 

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
-import { context } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { cacheKeys } from '../cache/cache-keys.js';
 import { LocalBuckets } from './local-buckets.js';
+import { RedisScript } from './redis-script.js';
 import { perPodShare, type BucketLimits } from './token-bucket.js';
 import { TokenLeases } from './token-leases.js';
 
@@ -19,7 +17,7 @@ import { TokenLeases } from './token-leases.js';
  * KEYS[1] bucket; ARGV rate per second, burst, tokens wanted. Returns {tokens granted
  * (at most the whole tokens there are; 0 when not even one), whole tokens left, ms until one}.
  */
-const LEASE_SCRIPT = `
+const LEASE_SCRIPT = new RedisScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -49,7 +47,7 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
 return { granted, math.floor(tokens), wait }
-`;
+`);
 
 export interface RateLimiterOptions {
   /** the shared store; absent: local buckets only (one process, e.g. the embedded default) */
@@ -86,8 +84,6 @@ interface LeaseReply {
   readonly waitMs: number;
 }
 
-class RedisTimeoutError extends Error {}
-
 /**
  * How many tokens one Redis call leases: at most `leaseMax`, and small against the burst,
  * so that what pods hold unspent (up to lease − 1 each) stays within a quarter of it; a
@@ -110,7 +106,6 @@ export function leaseSize(limits: BucketLimits, expectedPods: number, leaseMax: 
  * exact bucket would allow.
  */
 export class TenantRateLimiter {
-  readonly #sha = createHash('sha1').update(LEASE_SCRIPT).digest('hex');
   readonly #local: LocalBuckets;
   readonly #leases: TokenLeases<LeaseReply>;
   readonly #now: () => number;
@@ -160,7 +155,7 @@ export class TenantRateLimiter {
   /** One lease from Redis, stored for the requests waiting on it. */
   async #lease(redis: Redis, tenantId: string, limits: BucketLimits): Promise<LeaseReply> {
     const want = leaseSize(limits, this.options.expectedPods, this.options.leaseMax ?? 1);
-    const [granted, remaining, waitMs] = await this.#bounded(this.#eval(redis, cacheKeys.rateLimit(tenantId), limits, want));
+    const [granted, remaining, waitMs] = await this.#eval(redis, cacheKeys.rateLimit(tenantId), limits, want);
     if (this.#degraded) this.options.logger.info('rate limiter: Redis answers again; buckets shared');
     this.#degraded = false;
     this.#leases.store(tenantId, granted, remaining, this.#now());
@@ -168,33 +163,12 @@ export class TenantRateLimiter {
   }
 
   async #eval(redis: Redis, key: string, limits: BucketLimits, want: number): Promise<[number, number, number]> {
-    const args = [key, String(limits.ratePerSec), String(limits.burst), String(want)];
-    // the lease is bookkeeping of the limiter, not work of the request that happens to refill it
-    const untraced = suppressTracing(context.active());
-    let reply: unknown;
-    try {
-      reply = await context.with(untraced, () => redis.evalsha(this.#sha, 1, ...args));
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      // first use after a Redis restart or SCRIPT FLUSH: EVAL loads it again
-      reply = await context.with(untraced, () => redis.eval(LEASE_SCRIPT, 1, ...args));
-    }
+    const reply = await LEASE_SCRIPT.run(redis, [key], [String(limits.ratePerSec), String(limits.burst), String(want)], this.options.timeoutMs);
     if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((v) => typeof v === 'number')) {
       throw new Error(`unexpected rate-limit reply ${JSON.stringify(reply)}`);
     }
     const [granted, remaining, waitMs] = reply as [number, number, number];
     if (granted < 0 || granted > want) throw new Error(`unexpected rate-limit reply ${JSON.stringify(reply)}`);
     return [granted, remaining, waitMs];
-  }
-
-  /** ioredis bounds each command by its own timeout; this bounds the whole exchange (NOSCRIPT retry included). */
-  #bounded<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisTimeoutError(`no answer from Redis within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-    });
-    // a late rejection after the timeout won must not surface as unhandled
-    work.catch(() => undefined);
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 }

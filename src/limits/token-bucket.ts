@@ -1,6 +1,6 @@
 /**
  * Token-bucket arithmetic, pure: the local fallback runs it in process and the Redis script
- * in `rate-limiter.ts` is the same steps in Lua. A bucket holds at most `burst` tokens, gains
+ * in `tenant-rate-limiter.ts` is the same steps in Lua. A bucket holds at most `burst` tokens, gains
  * `ratePerSec` a second, and a request takes one; an empty bucket says how long to wait.
  */
 

@@ -11,6 +11,14 @@ export interface NodeSnapshot {
   readonly pool: { readonly size: number; readonly available: number; readonly using: number; readonly waiting: number; readonly max: number };
 }
 
+/** The concurrency budget as metrics read it on a scrape. */
+export interface ConcurrencySnapshot {
+  /** slots leased in Redis (true) or decided by this pod alone (false: Redis out, or none configured) */
+  readonly shared: boolean;
+  /** slots this pod holds, per shard */
+  readonly slotsInUse: ReadonlyMap<string, number>;
+}
+
 const PREFIX = 'shardgate_';
 
 /**
@@ -32,6 +40,10 @@ export class GatewayMetrics {
   readonly slowQueries: Counter<'shard' | 'role'>;
   /** connections closed on arrival because the listener (`tenant` or `admin`) had its maximum open */
   readonly connectionsRefused: Counter<'listener'>;
+  /** slot decisions the per-pod fallback made because Redis could not answer */
+  readonly concurrencyFallbacks: Counter;
+  /** requests refused because their shard's fleet-wide concurrency budget was spent (503 SHARD_BUSY) */
+  readonly shardBusy: Counter<'shard'>;
 
   /** The node gauges read from here on a scrape: the shard registry, once it exists. */
   readNodesFrom(nodes: () => readonly NodeSnapshot[]): void {
@@ -41,8 +53,16 @@ export class GatewayMetrics {
   /** where the node gauges read health and pools at scrape time (none until the shards are opened) */
   #nodes: () => readonly NodeSnapshot[] = () => [];
 
+  /** The concurrency gauges read from here on a scrape: the budget, when limits are on. */
+  readConcurrencyFrom(budget: () => ConcurrencySnapshot): void {
+    this.#concurrency = budget;
+  }
+
+  #concurrency: (() => ConcurrencySnapshot) | undefined;
+
   constructor() {
     const nodes = () => this.#nodes();
+    const concurrency = () => this.#concurrency?.();
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     this.httpDuration = new Histogram({
@@ -68,6 +88,12 @@ export class GatewayMetrics {
     });
     this.cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Read-through cache lookups by result', labelNames: ['result'], registers });
     this.rateLimited = new Counter({ name: `${PREFIX}rate_limited_total`, help: 'Requests answered 429', labelNames: ['tenant_plan', 'limit'], registers });
+    this.concurrencyFallbacks = new Counter({
+      name: `${PREFIX}concurrency_fallbacks_total`,
+      help: 'Concurrency slots decided by the per-pod budget (fleet caps / expected pods) because Redis could not answer',
+      registers,
+    });
+    this.shardBusy = new Counter({ name: `${PREFIX}shard_busy_total`, help: "Requests answered 503 SHARD_BUSY: the shard's fleet-wide concurrency budget was spent", labelNames: ['shard'], registers });
     this.moveRowsCopied = new Counter({ name: `${PREFIX}move_rows_copied_total`, help: 'Rows copied by tenant moves', registers });
     this.moves = new Counter({ name: `${PREFIX}moves_total`, help: 'Tenant moves by final state', labelNames: ['state'], registers });
     this.moveWritePause = new Histogram({
@@ -121,6 +147,26 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const n of nodes()) if (n.role === 'primary') this.set({ shard: n.shard }, n.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}concurrency_shared_mode`,
+      help: '1 while concurrency slots are leased in Redis across pods, 0 while this pod budgets alone',
+      registers,
+      collect() {
+        this.reset();
+        const snapshot = concurrency();
+        if (snapshot !== undefined) this.set(snapshot.shared ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}concurrency_slots_in_use`,
+      help: 'Concurrency slots this pod holds per shard (sum over pods: the fleet)',
+      labelNames: ['shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [shard, n] of concurrency()?.slotsInUse ?? []) this.set({ shard }, n);
       },
     });
     new Gauge({

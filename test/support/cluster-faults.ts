@@ -19,6 +19,11 @@ export function postmasterPid(node: string): number {
   return Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
 }
 
+/** The pid of the cluster's redis-server (cluster.sh keeps its pidfile under redis/). */
+export function redisPid(): number {
+  return Number(readFileSync(path.join(clusterDir(), 'redis', 'redis.pid'), 'utf8').trim());
+}
+
 /**
  * Real faults on the test cluster's own processes: freeze (SIGSTOP: a hung server that
  * keeps its sockets open), thaw, kill (SIGKILL: connections reset), and restore (cluster.sh
@@ -54,6 +59,13 @@ export const faults = {
     for (const child of childPids(pid)) safeKill(child, 'SIGKILL');
     process.kill(pid, 'SIGKILL');
     killed.add(pid);
+  },
+  /** The cluster's Redis hung: its sockets stay open and nothing answers (thaw in an after hook). */
+  freezeRedis(): void {
+    process.kill(redisPid(), 'SIGSTOP');
+  },
+  thawRedis(): void {
+    safeKill(redisPid(), 'SIGCONT');
   },
   async restore(): Promise<void> {
     await waitUntilGone(killed);

@@ -9,6 +9,18 @@ describe('limits configuration', () => {
     expect(config.limits.maxConcurrentPerTenant).to.be.below(config.pool.max);
   });
 
+  it('budgets concurrency fleet-wide: per shard, per tenant sized for the expected pods in production, leases of 3 s', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
+    expect(config.limits).to.deep.include({ shardConcurrency: 64, concurrencyLeaseTtlMs: 3000 });
+    const prod = loadConfig({ NODE_ENV: 'production', GATEWAY_ADMIN_TOKEN: 'gT7qL2vN9xRk4mZp8sWc3bYh6dJf1aQe', SHARDGATE_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` });
+    // the cap is fleet-wide now: each of the expected pods falls back to the 8 a pod allowed before
+    expect(prod.limits.maxConcurrentPerTenant).to.equal(8 * prod.limits.expectedPods);
+    // under the request role's connection limit (80) on every node of a shard (k8s/base/postgres)
+    expect(prod.limits.shardConcurrency).to.be.below(80);
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { limits: { concurrencyLeaseTtlMs: 100 } } })).to.throw(ConfigError, /concurrencyLeaseTtlMs/);
+    expect(() => loadConfig({ NODE_ENV: 'test' }, { overrides: { limits: { shardConcurrency: 0 } } })).to.throw(ConfigError, /shardConcurrency/);
+  });
+
   it('lets tests run unthrottled', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).limits.plans.standard!.ratePerSec).to.be.at.least(100_000);
   });

@@ -2,19 +2,20 @@ import type { RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../config/gateway-config.js';
-import { GatewayError } from '../../errors/errors.js';
+import { GatewayError, ShardBusyError } from '../../errors/errors.js';
 import type { GatewayMetrics } from '../../telemetry/gateway-metrics.js';
 import type { BucketLimits } from '../../limits/token-bucket.js';
 import { TenantRateLimiter } from '../../limits/tenant-rate-limiter.js';
-import { TenantSemaphores } from '../../limits/tenant-semaphores.js';
-import { tenantOf } from './tenant-context.js';
+import { ConcurrencyBudget } from '../../limits/concurrency-budget.js';
+import { ShardSlots } from '../../limits/shard-slots.js';
+import { sessionOf, tenantOf } from './tenant-context.js';
 
 /** The plan every tenant without a configured plan of its own is limited by. */
 export const DEFAULT_PLAN = 'standard';
 
 export interface TenantLimitsDeps {
   readonly rateLimiter: TenantRateLimiter;
-  readonly semaphores: TenantSemaphores;
+  readonly budget: ConcurrencyBudget;
   readonly plans: Readonly<Record<string, BucketLimits>>;
   readonly metrics: GatewayMetrics;
 }
@@ -26,9 +27,11 @@ function rateLimited(detail: string, retryAfterSeconds: number): GatewayError {
 /**
  * Per-tenant limits as two middlewares for the `/v1` router, both after authentication:
  * `rate()` spends a token of the tenant's plan bucket (shared across pods through Redis, leased in small batches);
- * `concurrency()` holds one of the tenant's slots of database work in this process until
- * the response is finished or the client goes away. Both answer 429 RATE_LIMITED with
- * Retry-After: the tenant is over its own share, the gateway is not unavailable.
+ * `concurrency()` holds a slot of database work, leased in Redis against the tenant's and
+ * its shard's fleet-wide caps, until the response is finished or the client goes away.
+ * Over its own rate or cap a tenant gets 429 RATE_LIMITED with Retry-After (its share is
+ * spent, the gateway is not unavailable); a shard whose budget every tenant together has
+ * spent answers 503 SHARD_BUSY with Retry-After.
  */
 export class TenantLimits {
   // a request re-dispatched through the router (fenced-write retry) is limited once, not twice
@@ -39,8 +42,21 @@ export class TenantLimits {
 
   static fromConfig(
     limits: Readonly<GatewayConfig['limits']>,
-    io: { readonly redis: Redis | undefined; readonly commandTimeoutMs: number; readonly logger: Logger; readonly metrics: GatewayMetrics },
+    io: { readonly redis: Redis | undefined; readonly commandTimeoutMs: number; readonly poolMax: number; readonly logger: Logger; readonly metrics: GatewayMetrics },
   ): TenantLimits {
+    const budget = new ConcurrencyBudget({
+      slots: io.redis === undefined ? undefined : new ShardSlots({ redis: io.redis, leaseTtlMs: limits.concurrencyLeaseTtlMs, timeoutMs: io.commandTimeoutMs }),
+      limits: { tenant: limits.maxConcurrentPerTenant, shard: limits.shardConcurrency },
+      expectedPods: limits.expectedPods,
+      // the fleet cap may exceed one pod's pool; one pod still keeps a connection for other tenants
+      podTenantCeiling: Math.max(1, io.poolMax - 1),
+      leaseTtlMs: limits.concurrencyLeaseTtlMs,
+      maxQueued: limits.maxQueuedPerTenant,
+      queueTimeoutMs: limits.queueTimeoutMs,
+      logger: io.logger,
+      onFallback: () => io.metrics.concurrencyFallbacks.inc(),
+    });
+    io.metrics.readConcurrencyFrom(() => ({ shared: budget.shared, slotsInUse: budget.slotsInUse() }));
     return new TenantLimits({
       rateLimiter: new TenantRateLimiter({
         redis: io.redis,
@@ -50,14 +66,19 @@ export class TenantLimits {
         timeoutMs: io.commandTimeoutMs,
         logger: io.logger,
       }),
-      semaphores: new TenantSemaphores({ maxConcurrent: limits.maxConcurrentPerTenant, maxQueued: limits.maxQueuedPerTenant, queueTimeoutMs: limits.queueTimeoutMs }),
+      budget,
       plans: limits.plans,
       metrics: io.metrics,
     });
   }
 
-  get semaphores(): TenantSemaphores {
-    return this.deps.semaphores;
+  get budget(): ConcurrencyBudget {
+    return this.deps.budget;
+  }
+
+  /** Stops the budget's lease renewals (the gateway's listeners are closed by then). */
+  close(): void {
+    this.deps.budget.close();
   }
 
   get rateLimiter(): TenantRateLimiter {
@@ -98,22 +119,25 @@ export class TenantLimits {
         return;
       }
       const tenantId = tenantOf(res).id;
-      let release = this.deps.semaphores.tryAcquire(tenantId);
-      if (release === undefined) {
-        // waiting: a client that goes away leaves the queue at once
-        const abort = new AbortController();
-        const onClose = () => abort.abort();
-        res.once('close', onClose);
-        const acquired = await this.deps.semaphores.acquire(tenantId, abort.signal);
-        res.off('close', onClose);
-        if (!acquired.ok) {
-          if (acquired.reason === 'aborted') return;
-          this.deps.metrics.rateLimited.inc({ tenant_plan: this.planOf(res).name, limit: 'concurrency' });
-          next(rateLimited('Too many concurrent requests for this tenant', 1));
+      const shardId = sessionOf(res).shard.id;
+      // waiting: a client that goes away leaves the queue at once
+      const abort = new AbortController();
+      const onClose = () => abort.abort();
+      res.once('close', onClose);
+      const grant = await this.deps.budget.acquire(tenantId, shardId, abort.signal);
+      res.off('close', onClose);
+      if (!grant.ok) {
+        if (grant.reason === 'aborted') return;
+        if (grant.reason === 'shard') {
+          this.deps.metrics.shardBusy.inc({ shard: shardId });
+          next(new ShardBusyError(shardId));
           return;
         }
-        release = acquired.release;
+        this.deps.metrics.rateLimited.inc({ tenant_plan: this.planOf(res).name, limit: 'concurrency' });
+        next(rateLimited('Too many concurrent requests for this tenant', 1));
+        return;
       }
+      const release = grant.release;
       if (res.destroyed) {
         // the client left while this request waited: no work to do for it
         release();
