@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { RoundResult } from './load.js';
 import type { RoutingResult } from './routing.js';
 import type { MoveResult, MoveSample } from './move.js';
+import type { SeriesResult } from './series.js';
 
 export interface Machine {
   readonly cpu: string;
@@ -41,6 +42,8 @@ export interface BenchReport {
   readonly rls: RlsCost | null;
   /** the tenant-move scenario (bench/move.ts); null when not selected */
   readonly move: MoveResult | null;
+  /** the time-series scenario (bench/series.ts); null when not selected */
+  readonly series: SeriesResult | null;
 }
 
 export function machine(loadStart: number): Machine {
@@ -142,6 +145,7 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
     lines.push('', `Routing: ${(r.ns_per_op / 1000).toFixed(2)} µs per decision over ${r.tenants.toLocaleString('en')} distinct tenants with ${r.pins.toLocaleString('en')} pins (target ≤ 5 µs); ${r.ns_per_op_hot.toFixed(0)} ns for a repeating set; placement state ${r.heap_mb.toFixed(1)} MB of heap.`);
   }
   lines.push('', ...(report.move === null ? ['Moves: not measured (not selected).'] : moveTable(report.move)));
+  lines.push('', ...(report.series === null ? ['Time series: not measured (not selected).'] : seriesTable(report.series)));
   return lines.join('\n');
 }
 
@@ -193,4 +197,17 @@ function moveTable(m: MoveResult): string[] {
 export function writeReport(file: string, report: BenchReport): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+}
+
+/** The time-series figures against their targets (issue 15; never asserted). */
+function seriesTable(s: SeriesResult): string[] {
+  return [
+    '| time series | value | target |',
+    '|---|--:|--:|',
+    `| series.ingest_points_per_s (HTTP, batches of 10,000, ${s.ingest_concurrency} in flight) | ${s.ingest_points_per_s} | ≥ 50,000 |`,
+    `| series.points (seeded tenant) | ${s.points} | ≥ 1,000,000 |`,
+    `| series.query_30d_1h_p50_ms (avg, from hour rollups) | ${s.query_30d_1h_p50_ms} | ≤ 100 |`,
+    `| the same query, p95 of ${s.query_runs} runs | ${s.query_30d_1h_p95_ms} | |`,
+    `| the same range with agg=p95 (raw points), p50 ms | ${s.query_30d_1h_p95agg_p50_ms} | |`,
+  ];
 }

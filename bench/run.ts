@@ -20,10 +20,13 @@ import { probe } from './http.js';
 import { cpuMicros, postmasterPids, sampleServerCpu, serverCpuBetween } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
 import { moveScenario, type MoveResult } from './move.js';
+import { seriesScenario, type SeriesResult } from './series.js';
 import { loadConfig } from '../src/config/load-config.js';
 
 /** The move scenario's name for --only: it runs after the load scenarios, on the production-default gateway. */
 const MOVE_SCENARIO = 'shardgate-move';
+/** The time-series scenario's name for --only (bench/series.ts) */
+const SERIES_SCENARIO = 'shardgate-series';
 
 const t0 = Date.now();
 /** Progress lines carry the time since start: where a slow run spends it shows at a glance. */
@@ -113,7 +116,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const ctx = { cluster, gatewayConfig: benchGatewayConfig(cluster), adminToken: randomBytes(24).toString('base64url'), cpuProfDir: o.cpuProfDir, otlpEndpoint: sink.endpoint };
   const names = (Object.keys(SCENARIO_CONTENDERS) as ScenarioName[]).filter((n) => o.only.length === 0 || o.only.some((w) => n.includes(w)));
   const moves = o.only.length === 0 || o.only.some((w) => MOVE_SCENARIO.includes(w));
-  if (names.length === 0 && !moves) throw new Error(`--only ${o.only.join(',')} matches no scenario`);
+  const series = o.only.length === 0 || o.only.some((w) => SERIES_SCENARIO.includes(w));
+  if (names.length === 0 && !moves && !series) throw new Error(`--only ${o.only.join(',')} matches no scenario`);
   // 'shardgate' always runs: it seeds
   const needed = new Set<ContenderId>(['shardgate', ...names.map((n) => contenderFor(n, o))]);
 
@@ -131,6 +135,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   let labels: Map<string, string>;
   let tenants: number;
   let move: MoveResult | null = null;
+  let seriesResult: SeriesResult | null = null;
   try {
     // the shardgate processes boot together; the production-default one (cache on) seeds
     const gateways = SHARDGATE_IDS.filter((id) => needed.has(id)).map((id) => start(id, shardgateSpec(id, ctx)));
@@ -159,6 +164,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         { smoke: o.smoke, smallTenants: o.moveTenants, smallRows: o.moveTenantRows, bigRows: o.moveBigRows },
       );
     }
+    if (series) {
+      seriesResult = await seriesScenario(
+        { tenantUrl: gw.url, adminUrl: gw.adminUrl!, adminToken: ctx.adminToken, say },
+        { points: o.smoke ? 20_000 : 1_000_000, queries: o.smoke ? 3 : 31, concurrency: 2 },
+      );
+      say(`${SERIES_SCENARIO}: ${JSON.stringify(seriesResult)}`);
+    }
   } finally {
     const settled = await Promise.allSettled(starts);
     await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
@@ -186,6 +198,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     rls: rlsCost(results),
     routing,
     move,
+    series: seriesResult,
   };
   writeReport(o.out, report);
   console.log('\n' + table(report, labels) + '\n');

@@ -21,6 +21,8 @@ import { CommentsRepository } from './data/comments/comments-repository.js';
 import { CacheStack } from './cache/cache-stack.js';
 import { Keyring, PasswordHasher, type ModelDeps } from './models/index.js';
 import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
+import { SeriesPartitionKeeper } from './schema/series-partition-keeper.js';
+import { SeriesRepository } from './data/series/series-repository.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
@@ -97,6 +99,8 @@ export class Gateway {
     readonly moves: Moves,
     /** per-tenant rate limit and concurrency budget; absent with `limits.enabled: false` */
     readonly limits: TenantLimits | undefined,
+    /** keeps every shard's series partitions ready (and old ones dropped) */
+    readonly seriesPartitions: SeriesPartitionKeeper,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -145,7 +149,13 @@ export class Gateway {
       for (const s of shards) if (s.state !== 'retired') registry.add(s);
     });
     await placement.reload();
-    const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs);
+    const seriesPartitions = new SeriesPartitionKeeper(
+      () => placement.shards.filter((s) => s.state !== 'retired'),
+      { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs },
+      logger,
+    );
+    // a migrated shard (at start, added, or a move's target) gets its series partitions too
+    const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs, (shard) => seriesPartitions.keep(shard));
     for (const shard of placement.shards) {
       if (shard.state === 'retired') continue;
       const applied = await migrator.migrate(shard);
@@ -160,6 +170,7 @@ export class Gateway {
     await health.checkAll();
     health.start();
     placement.start();
+    seriesPartitions.start();
 
     const router = new ShardRouter({ maxReplicaLagMs: config.routing.maxReplicaLagMs, maxReplicaLagBytes: config.routing.maxReplicaLagBytes });
     const authenticator = new TenantAuthenticator(catalog.apiKeys, config.tenants, logger);
@@ -220,6 +231,7 @@ export class Gateway {
       metrics,
       lifecycle,
       bodyLimit: config.http.bodyLimit,
+      seriesBodyLimit: config.http.seriesBodyLimit,
       trustProxy: config.http.trustProxy,
       // as long as a move may hold the fence before it must have reached cutover (or rolled back)
       fencedWriteWaitMs: config.moves.fenceTimeoutMs,
@@ -237,6 +249,8 @@ export class Gateway {
       analytics: new AnalyticsRepository(),
       audit: new AuditTrail(),
       comments: new CommentsRepository(),
+      // points are accepted a day ahead at most: the keeper holds partitions aheadDays (≥ 2) ahead
+      series: new SeriesRepository({ retentionDays: config.series.retentionDays, aheadMs: 86_400_000, maxBuckets: 10_000 }),
       limits,
     });
     const adminApp = createAdminApp({
@@ -266,7 +280,7 @@ export class Gateway {
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions);
   }
 
   get tenantUrl(): string {
@@ -284,6 +298,7 @@ export class Gateway {
     if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
     await Promise.all([this.tenantListener.close(graceMs), this.adminListener.close(graceMs)]);
     this.limits?.close();
+    this.seriesPartitions.stop();
     // moves short of cutover roll back and go back to the queue for another gateway
     await this.moves.runner.stop();
     this.placement.stop();

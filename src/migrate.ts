@@ -10,6 +10,7 @@ import { ShardSecrets } from './catalog/shard-secrets.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
 import { buildModelDeps, seedRows } from './gateway.js';
 import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
+import { SeriesPartitionKeeper } from './schema/series-partition-keeper.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 
 async function run(): Promise<void> {
@@ -27,7 +28,8 @@ async function run(): Promise<void> {
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
     buildModelDeps(config),
   );
-  const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs);
+  const partitions = new SeriesPartitionKeeper(() => [], { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs }, logger);
+  const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs, (shard) => partitions.keep(shard));
   try {
     logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
     await catalog.shards.seed(seedRows(config));

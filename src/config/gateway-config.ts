@@ -74,6 +74,8 @@ export const gatewayConfigShape = z
     http: z
       .object({
         bodyLimit: z.string(),
+        /** the body limit of POST /v1/series (up to 10,000 points a request) */
+        seriesBodyLimit: z.string().default('4mb'),
         trustProxy: z.boolean(),
         /** after SIGTERM, keep serving this long with /readyz at 503, so load balancers stop sending first */
         drainDelayMs: z.number().int().min(0).default(0),
@@ -199,6 +201,18 @@ export const gatewayConfigShape = z
       })
       .strict()
       .default({ maxImportBytes: 256 * 1024 * 1024 }),
+    /** time series (POST/GET /v1/series) */
+    series: z
+      .object({
+        /** days of points kept; older day partitions (and rollups) are dropped, older points refused */
+        retentionDays: z.number().int().min(1).max(3650).default(30),
+        /** day partitions kept ready ahead of today (and points accepted up to a day ahead) */
+        aheadDays: z.number().int().min(2).max(60).default(3),
+        /** ms between the partition keeper's rounds over the shards */
+        maintenanceIntervalMs: z.number().int().min(1000).default(600_000),
+      })
+      .strict()
+      .default({ retentionDays: 30, aheadDays: 3, maintenanceIntervalMs: 600_000 }),
     /** tenant moves, rebalancing and draining (docs/moves.md) */
     moves: z
       .object({

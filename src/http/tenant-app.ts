@@ -9,6 +9,7 @@ import type { OrdersRepository } from '../data/orders/orders-repository.js';
 import type { AnalyticsRepository } from '../data/analytics/analytics-repository.js';
 import type { AuditTrail } from '../data/audit/audit-trail.js';
 import type { CommentsRepository } from '../data/comments/comments-repository.js';
+import type { SeriesRepository } from '../data/series/series-repository.js';
 import { errorHandler, notFoundHandler } from './problem.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { requestScope } from './middleware/request-scope.js';
@@ -24,12 +25,15 @@ import { ordersRoutes } from './routes/tenant/orders-routes.js';
 import { analyticsRoutes } from './routes/tenant/analytics-routes.js';
 import { auditRoutes } from './routes/tenant/audit-routes.js';
 import { commentsRoutes, subjectCommentsRoutes } from './routes/tenant/comments-routes.js';
+import { seriesRoutes } from './routes/tenant/series-routes.js';
 
 export interface TenantAppDeps extends TenantContextDeps {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
   readonly bodyLimit: string;
+  /** POST /v1/series carries up to 10,000 points: its own, larger limit */
+  readonly seriesBodyLimit: string;
   readonly trustProxy: boolean;
   /** a fenced write waits for this placement to move the tenant before it is retried */
   readonly placement: PlacementService;
@@ -44,6 +48,7 @@ export interface TenantAppDeps extends TenantContextDeps {
   readonly analytics: AnalyticsRepository;
   readonly audit: AuditTrail;
   readonly comments: CommentsRepository;
+  readonly series: SeriesRepository;
   /** per-tenant rate limit and concurrency cap; absent: unlimited (`limits.enabled: false`) */
   readonly limits?: TenantLimits | undefined;
 }
@@ -63,6 +68,8 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   const v1 = express.Router();
   v1.use(tenantContext(deps));
   if (deps.limits) v1.use(deps.limits.rate());
+  // parsed here, the general parser below leaves it be
+  v1.use('/series', jsonBody(deps.seriesBodyLimit));
   v1.use(jsonBody(deps.bodyLimit));
   // the slot is taken once the body is in: a slow upload holds no slot of database work
   if (deps.limits) v1.use(deps.limits.concurrency());
@@ -77,6 +84,7 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   v1.use('/orders', ordersRoutes(deps.orders));
   v1.use('/analytics', analyticsRoutes(deps.analytics));
   v1.use('/audit', auditRoutes(deps.audit));
+  v1.use('/series', seriesRoutes(deps.series));
   // a write refused by a move's fence is re-dispatched once the tenant's placement has moved
   app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: deps.fencedWriteWaitMs }));
 

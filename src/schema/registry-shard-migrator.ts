@@ -9,6 +9,8 @@ export class RegistryShardMigrator {
     /** the shard migrations, in order (the composition root passes them: src/ does not import shards/) */
     private readonly migrations: readonly Migration[],
     private readonly connectTimeoutMs = 5_000,
+    /** after the migrations: what a shard keeps ready besides its schema (series partitions) */
+    private readonly afterMigrate?: (shard: ShardTopology) => Promise<unknown>,
   ) {}
 
   /**
@@ -17,7 +19,9 @@ export class RegistryShardMigrator {
    */
   async migrate(shard: ShardTopology): Promise<string[]> {
     this.registry.add(shard);
-    return runMigrationsAt(adminPrimaryUrl(shard), this.migrations, MigrationLock.Shard, this.connectTimeoutMs);
+    const applied = await runMigrationsAt(adminPrimaryUrl(shard), this.migrations, MigrationLock.Shard, this.connectTimeoutMs);
+    await this.afterMigrate?.(shard);
+    return applied;
   }
 
   /** Undoes migrate()'s registration (a shard refused after all); its schema stays. */

@@ -36,6 +36,8 @@ function writeLoop(write: () => Promise<HttpResult>): Load {
   return { acked, failures, stop: async () => { stopped = true; await done; } };
 }
 
+const DAY_MS = 86_400_000;
+
 describe('tenant moves (real cluster)', function () {
   this.timeout(180_000);
   let catalog: Awaited<ReturnType<typeof privateCatalog>>;
@@ -82,6 +84,13 @@ describe('tenant moves (real cluster)', function () {
     for (const [kind, id] of [...productIds.map((id) => ['products', id] as const), ...(products > 0 ? [['users', userIds[0]!] as const] : [])]) {
       const res = await t.request('POST', `/v1/${kind}/${id}/comments`, { body: { body: `about ${id}` } });
       expect(res.status, res.text).to.equal(201);
+    }
+    // time series (a partitioned table and its rollups) move too
+    if (products > 0) {
+      const now = Date.now();
+      const points = Array.from({ length: 20 }, (_, i) => ({ series: 'seed.load', ts: now - DAY_MS - i * 3_600_000, value: i, labels: { i: String(i % 2) } }));
+      const res = await t.request('POST', '/v1/series', { body: { points } });
+      expect(res.status, res.text).to.equal(200);
     }
     return { userIds, productIds };
   }
@@ -214,7 +223,7 @@ describe('tenant moves (real cluster)', function () {
     const text = await exported.text();
     const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { table: string; row: Record<string, unknown> });
     const byTable = (t: string) => lines.filter((l) => l.table === t).length;
-    expect([byTable('users'), byTable('products'), byTable('orders'), byTable('order_items'), byTable('payments'), byTable('comments')]).to.deep.equal([4, 3, 2, 2, 2, 4]);
+    expect([byTable('users'), byTable('products'), byTable('orders'), byTable('order_items'), byTable('payments'), byTable('comments'), byTable('series_points')]).to.deep.equal([4, 3, 2, 2, 2, 4, 20]);
     expect(lines.every((l) => l.row.tenant_id === a.id)).to.equal(true);
     expect(lines.findIndex((l) => l.table === 'orders')).to.be.greaterThan(lines.findIndex((l) => l.table === 'users'));
     expect(lines.find((l) => l.table === 'products')!.row).to.not.have.property('search');

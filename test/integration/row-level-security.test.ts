@@ -138,13 +138,25 @@ describe('row-level security: the second wall in the database', function () {
                   CASE WHEN NOT has_table_privilege('shardgate_request', c.oid, 'SELECT, INSERT, UPDATE, DELETE') THEN 'no grant' END) AS why
            FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'tenant_fences'
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'tenant_fences' AND NOT c.relispartition
             AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
             AND (NOT c.relrowsecurity OR NOT c.relforcerowsecurity
                  OR NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation')
                  OR NOT has_table_privilege('shardgate_request', c.oid, 'SELECT, INSERT, UPDATE, DELETE'))`,
       );
       expect(missing, s.id).to.deep.equal([]);
+      // a partition is reached through its parent, whose policy applies there; the request
+      // role may not name one directly (it would pass no policy of the parent's)
+      const reachable = await sql<{ table: string }>(
+        s.admin.primary,
+        `SELECT c.relname::text AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relispartition
+            AND (has_table_privilege('shardgate_request', c.oid, 'SELECT') OR has_table_privilege('shardgate_request', c.oid, 'INSERT')
+                 OR has_table_privilege('shardgate_request', c.oid, 'UPDATE') OR has_table_privilege('shardgate_request', c.oid, 'DELETE'))`,
+      );
+      expect(reachable, `${s.id}: partitions the request role can name`).to.deep.equal([]);
+      const [partitions] = await sql<{ n: number }>(s.admin.primary, `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'series_points'::regclass`);
+      expect(partitions!.n, 'series_points has partitions (so the check above checked something)').to.be.greaterThan(0);
       const [tables] = await sql<{ n: number }>(
         s.admin.primary,
         `SELECT count(*)::int AS n FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polname = 'tenant_isolation'`,

@@ -13,7 +13,7 @@ describe('shard admin SQL', () => {
     const sql = createPublicationSql('sg_move_1', [table('users'), table('order items')], "acme.eu:1-a_b'); DROP TABLE users; --");
     expect(sql).to.equal(
       `CREATE PUBLICATION "sg_move_1" FOR TABLE "users" WHERE (tenant_id = 'acme.eu:1-a_b''); DROP TABLE users; --'), ` +
-        `"order items" WHERE (tenant_id = 'acme.eu:1-a_b''); DROP TABLE users; --') WITH (publish = 'insert, update, delete')`,
+        `"order items" WHERE (tenant_id = 'acme.eu:1-a_b''); DROP TABLE users; --') WITH (publish = 'insert, update, delete', publish_via_partition_root = true)`,
     );
     expect(() => createPublicationSql('p', [], 't')).to.throw();
   });

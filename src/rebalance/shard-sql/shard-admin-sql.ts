@@ -32,13 +32,15 @@ export function jsonSelectList(table: TenantTable): string {
 
 /**
  * Only the tenant's rows, and never TRUNCATE: a truncate on the source would empty the
- * whole table on the target, every tenant's rows with it.
+ * whole table on the target, every tenant's rows with it. A partitioned table (series
+ * points) publishes through its root: its row filter applies, and the target routes each
+ * change to its own partition (day partitions need not match between shards).
  */
 export function createPublicationSql(name: string, tables: readonly TenantTable[], tenantId: string): string {
   if (tables.length === 0) throw new Error('a move needs at least one tenant table');
   const filter = `WHERE (tenant_id = ${escapeLiteral(tenantId)})`;
   const list = tables.map((t) => `${escapeIdentifier(t.name)} ${filter}`).join(', ');
-  return `CREATE PUBLICATION ${escapeIdentifier(name)} FOR TABLE ${list} WITH (publish = 'insert, update, delete')`;
+  return `CREATE PUBLICATION ${escapeIdentifier(name)} FOR TABLE ${list} WITH (publish = 'insert, update, delete', publish_via_partition_root = true)`;
 }
 
 /**

@@ -1,0 +1,107 @@
+/**
+ * The SQL of time series, in one place. Every statement names `tenant_id = $1`; buckets are
+ * aligned to the Unix epoch with date_bin; rollups are recomputed from what lies under
+ * them (never incremented), so a replaced point leaves them exact.
+ */
+
+export const EPOCH = `TIMESTAMPTZ '1970-01-01 00:00:00+00'`;
+
+/** Rollup widths, finest first: their name in the table and their length. */
+export const ROLLUP_WIDTHS = [
+  { name: '1m', ms: 60_000 },
+  { name: '1h', ms: 3_600_000 },
+] as const;
+export type RollupWidth = (typeof ROLLUP_WIDTHS)[number];
+
+/** One writer per series at a time, so a rollup recomputed from the points sees them all. */
+export const LOCK_SERIES_SQL = `SELECT pg_advisory_xact_lock(7303, hashtext($1 || '/' || s)) FROM (SELECT DISTINCT s FROM unnest($2::text[]) s ORDER BY s) x`;
+
+/** $1 tenant, $2 series[], $3 labels_key[], $4 labels[], $5 ts[], $6 value[]: one statement however many points. */
+export const UPSERT_POINTS_SQL = `
+  INSERT INTO series_points (tenant_id, series, labels_key, labels, ts, value)
+  SELECT $1, s, k, l::jsonb, t, v FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[]) AS u(s, k, l, t, v)
+  ON CONFLICT (tenant_id, series, labels_key, ts) DO UPDATE SET value = EXCLUDED.value, labels = EXCLUDED.labels`;
+
+const ROLLUP_COLUMNS = 'tenant_id, series, width, bucket, labels_key, labels, count, sum, min, max, first_ts, last_ts, last_value';
+const ROLLUP_UPDATE = `ON CONFLICT (tenant_id, series, width, bucket, labels_key) DO UPDATE SET labels = EXCLUDED.labels, count = EXCLUDED.count,
+  sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, first_ts = EXCLUDED.first_ts, last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value`;
+
+/** the (series, label set, bucket) the batch touched: $2 series[], $3 labels_key[], $4 ts[] */
+const touched = (width: RollupWidth) =>
+  `(SELECT DISTINCT s, k, date_bin('${width.ms} milliseconds', t, ${EPOCH}) AS bucket FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, t)) a`;
+
+/** Minute rollups of the buckets a batch touched, from the points under them: $1 tenant, $2 series[], $3 labels_key[], $4 ts[]. */
+export const MINUTE_ROLLUPS_SQL = `
+  INSERT INTO series_rollups (${ROLLUP_COLUMNS})
+  SELECT $1, a.s, '1m', a.bucket, a.k, (array_agg(p.labels))[1], count(*), sum(p.value), min(p.value), max(p.value), min(p.ts), max(p.ts),
+         (array_agg(p.value ORDER BY p.ts DESC))[1]
+    FROM ${touched(ROLLUP_WIDTHS[0])}
+    JOIN series_points p ON p.tenant_id = $1 AND p.series = a.s AND p.labels_key = a.k
+                        AND p.ts >= a.bucket AND p.ts < a.bucket + interval '1 minute'
+   GROUP BY a.s, a.bucket, a.k
+  ${ROLLUP_UPDATE}`;
+
+/** Hour rollups of the buckets a batch touched, from their minute rollups (binds as the minute ones). */
+export const HOUR_ROLLUPS_SQL = `
+  INSERT INTO series_rollups (${ROLLUP_COLUMNS})
+  SELECT $1, a.s, '1h', a.bucket, a.k, (array_agg(r.labels))[1], sum(r.count), sum(r.sum), min(r.min), max(r.max), min(r.first_ts), max(r.last_ts),
+         (array_agg(r.last_value ORDER BY r.last_ts DESC))[1]
+    FROM ${touched(ROLLUP_WIDTHS[1])}
+    JOIN series_rollups r ON r.tenant_id = $1 AND r.series = a.s AND r.width = '1m' AND r.labels_key = a.k
+                         AND r.bucket >= a.bucket AND r.bucket < a.bucket + interval '1 hour'
+   GROUP BY a.s, a.bucket, a.k
+  ${ROLLUP_UPDATE}`;
+
+export const SERIES_AGGREGATES = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99'] as const;
+export type SeriesAggregate = (typeof SERIES_AGGREGATES)[number];
+
+/** what a rollup row can answer exactly (percentiles need the points) */
+export const ROLLUP_AGGREGATES: ReadonlySet<SeriesAggregate> = new Set(['avg', 'min', 'max', 'sum', 'count', 'last']);
+
+const RAW_AGGREGATE: Record<SeriesAggregate, string> = {
+  avg: 'avg(value)',
+  min: 'min(value)',
+  max: 'max(value)',
+  sum: 'sum(value)',
+  count: 'count(*)::float8',
+  last: '(array_agg(value ORDER BY ts DESC))[1]',
+  p50: 'percentile_cont(0.5) WITHIN GROUP (ORDER BY value)',
+  p95: 'percentile_cont(0.95) WITHIN GROUP (ORDER BY value)',
+  p99: 'percentile_cont(0.99) WITHIN GROUP (ORDER BY value)',
+};
+
+const ROLLUP_AGGREGATE: Partial<Record<SeriesAggregate, string>> = {
+  avg: 'sum(sum) / sum(count)',
+  min: 'min(min)',
+  max: 'max(max)',
+  sum: 'sum(sum)',
+  count: 'sum(count)::float8',
+  last: '(array_agg(last_value ORDER BY last_ts DESC))[1]',
+};
+
+/**
+ * One series bucketed: every bucket from $4 (the first bucket's start) while before $5
+ * (`to`), `null` where empty. $1 tenant, $2 series, $3 step (an interval), $4 start,
+ * $5 to, $6 from, $7 labels filter (jsonb containment; '{}' matches all). From raw points,
+ * or from a rollup of `width` when the caller checked it answers exactly.
+ */
+export function bucketsSql(agg: SeriesAggregate, width: RollupWidth | undefined): string {
+  const source =
+    width === undefined
+      ? `SELECT date_bin($3::interval, ts, ${EPOCH}) AS bucket, ${RAW_AGGREGATE[agg]} AS value
+           FROM series_points WHERE tenant_id = $1 AND series = $2 AND ts >= $6 AND ts < $5 AND labels @> $7::jsonb GROUP BY 1`
+      : `SELECT date_bin($3::interval, bucket, ${EPOCH}) AS bucket, ${ROLLUP_AGGREGATE[agg]!} AS value
+           FROM series_rollups WHERE tenant_id = $1 AND series = $2 AND width = '${width.name}' AND bucket >= $6 AND bucket < $5
+            AND labels @> $7::jsonb GROUP BY 1`;
+  return `WITH agg AS (${source})
+    SELECT b.bucket, agg.value::float8 AS value
+      FROM generate_series($4::timestamptz, $5::timestamptz - interval '1 microsecond', $3::interval) AS b(bucket)
+      LEFT JOIN agg ON agg.bucket = b.bucket
+     ORDER BY b.bucket`;
+}
+
+/** The tenant's series, from the hour rollups (one row per series and hour, not per point). */
+export const LIST_SERIES_SQL = `
+  SELECT series, sum(count)::bigint AS points, min(first_ts) AS first_ts, max(last_ts) AS last_ts
+    FROM series_rollups WHERE tenant_id = $1 AND width = '1h'
+   GROUP BY series ORDER BY series LIMIT 1000`;
