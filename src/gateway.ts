@@ -60,11 +60,15 @@ export function maskSql(sql: string): string {
   return masked.length > 500 ? `${masked.slice(0, 500)}…` : masked;
 }
 
-/** What every node's models need: the password KDF and the encryption keyring. */
-export function buildModelDeps(config: Readonly<GatewayConfig>): ModelDeps {
+/**
+ * What every node's models need: the password KDF, the encryption keyring, and the alarm
+ * for an encrypted value that does not open at its place (the place, never the value).
+ */
+export function buildModelDeps(config: Readonly<GatewayConfig>, logger: Logger): ModelDeps {
   return {
     hasher: new PasswordHasher(config.security.scryptCost),
     keyring: new Keyring(config.encryption.keys, config.encryption.currentKeyId),
+    integrityAlarm: (err) => logger.error({ alarm: 'field_integrity', code: err.code, ...err.place }, 'stored encrypted value failed its integrity check (moved between rows or tenants, or tampered)'),
   };
 }
 
@@ -125,7 +129,7 @@ export class Gateway {
         connectTimeoutMs: config.db.connectTimeoutMs,
         requestRole: config.db.requestRole,
       },
-      buildModelDeps(config),
+      buildModelDeps(config, logger),
       (node, elapsedMs, sql) => {
         metrics.dbDuration.observe({ shard: node.shardId, role: node.role }, elapsedMs / 1000);
         if (elapsedMs >= slowQueryMs) {

@@ -25,7 +25,7 @@ async function run(): Promise<void> {
   });
   const registry = new ShardRegistry(
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
-    buildModelDeps(config),
+    buildModelDeps(config, logger),
   );
   const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs);
   try {
