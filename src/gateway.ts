@@ -25,6 +25,7 @@ import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
+import type { RouteTable } from './http/route-table.js';
 import { Listener } from './http/listener.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/gateway-metrics.js';
 import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announcer.js';
@@ -97,6 +98,8 @@ export class Gateway {
     readonly adminListener: Listener,
     private readonly logger: Logger,
     readonly moves: Moves,
+    /** every route each listener answers, as its app mounted them (the fuzz suite enumerates these) */
+    readonly routes: { readonly tenant: RouteTable; readonly admin: RouteTable },
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -211,7 +214,7 @@ export class Gateway {
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
 
-    const tenantApp = createTenantApp({
+    const tenant = createTenantApp({
       logger,
       metrics,
       lifecycle,
@@ -237,20 +240,23 @@ export class Gateway {
         ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })
         : undefined,
     });
-    const adminApp = createAdminApp({
+    const admin = createAdminApp({
       logger, lifecycle, adminToken: options.adminToken, tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
 
-    const tenantListener = await Listener.listen(tenantApp, config.port, config.host);
-    const adminListener = await Listener.listen(adminApp, config.adminPort, config.host);
+    const tenantListener = await Listener.listen(tenant.app, config.port, config.host);
+    const adminListener = await Listener.listen(admin.app, config.adminPort, config.host);
     lifecycle.state = 'ready';
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, {
+      tenant: tenant.routes,
+      admin: admin.routes,
+    });
   }
 
   get tenantUrl(): string {
