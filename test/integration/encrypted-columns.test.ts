@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { TestGateway, TestTenant, ADMIN_TOKEN, sql, testCluster } from '../support/test-cluster.js';
 import { legacySealed } from '../support/sealed-fields.js';
+import { waitForJob } from '../support/moves.js';
 
 /** Encrypted columns as stored: enc2 sealed to the row, enc1 still read and resealed on the next write. */
 describe('encrypted columns: enc2 at rest, enc1 read and upgraded', function () {
@@ -82,5 +83,18 @@ describe('encrypted columns: enc2 at rest, enc1 read and upgraded', function () 
     });
     expect(imported.status, await imported.clone().text()).to.equal(200);
     expect((await read(id)).body.taxId).to.equal('DE-roundtrip');
+  });
+
+  it('moves with its tenant: the ciphertext copied to another shard opens there (same tenant, table, column, row)', async () => {
+    const mover = await gw.createTenant('sealed-move');
+    const created = await mover.createUser({ taxId: 'DE-moving' });
+    const id = created.body.id as string;
+    const to = testCluster().shards.map((s) => s.id).find((s) => s !== mover.shard)!;
+    const res = await gw.admin('POST', `/admin/tenants/${mover.id}/move`, { to });
+    expect(res.status, res.text).to.equal(202);
+    const job = await waitForJob(gw, res.body.jobId as string);
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+    const got = await mover.request('GET', `/v1/users/${id}`, { headers: { 'x-consistency': 'strong' } });
+    expect([got.status, got.headers.get('x-shard'), got.body.taxId]).to.deep.equal([200, to, 'DE-moving']);
   });
 });
