@@ -23,7 +23,7 @@ const CONTRACT_ROUTES = {
     'POST /v1/products/batch', 'PATCH /v1/products/batch', 'DELETE /v1/products/batch',
     'POST /v1/orders', 'GET /v1/orders', 'GET /v1/orders/:id',
     'GET /v1/analytics/top-customers', 'GET /v1/analytics/revenue-by-month', 'GET /v1/analytics/product-ranking',
-    'GET /healthz', 'GET /readyz',
+    'GET /v1/audit', 'GET /healthz', 'GET /readyz',
   ],
   admin: [
     'POST /admin/tenants', 'GET /admin/tenants/:id', 'PATCH /admin/tenants/:id',
