@@ -29,6 +29,7 @@ import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
 import { Listener, type ListenerOptions } from './http/listener.js';
+import type { RouteTable } from './http/route-table.js';
 import { FailedAuthThrottle } from './limits/failed-auth-throttle.js';
 import { GatewayMetrics, type NodeSnapshot } from './telemetry/gateway-metrics.js';
 import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announcer.js';
@@ -64,11 +65,15 @@ export function maskSql(sql: string): string {
   return masked.length > 500 ? `${masked.slice(0, 500)}…` : masked;
 }
 
-/** What every node's models need: the password KDF and the encryption keyring. */
-export function buildModelDeps(config: Readonly<GatewayConfig>): ModelDeps {
+/**
+ * What every node's models need: the password KDF, the encryption keyring, and the alarm
+ * for an encrypted value that does not open at its place (the place, never the value).
+ */
+export function buildModelDeps(config: Readonly<GatewayConfig>, logger: Logger): ModelDeps {
   return {
     hasher: new PasswordHasher({ cost: config.security.scryptCost, maxConcurrent: config.security.scryptConcurrency, maxQueued: config.security.scryptMaxQueued }),
     keyring: new Keyring(config.encryption.keys, config.encryption.currentKeyId),
+    integrityAlarm: (err) => logger.error({ alarm: 'field_integrity', code: err.code, ...err.place }, 'stored encrypted value failed its integrity check (moved between rows or tenants, or tampered)'),
   };
 }
 
@@ -101,6 +106,8 @@ export class Gateway {
     readonly limits: TenantLimits | undefined,
     /** keeps every shard's series partitions ready (and old ones dropped) */
     readonly seriesPartitions: SeriesPartitionKeeper,
+    /** every route each listener answers, as its app mounted them (the fuzz suite enumerates these) */
+    readonly routes: { readonly tenant: RouteTable; readonly admin: RouteTable },
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -133,7 +140,7 @@ export class Gateway {
         connectTimeoutMs: config.db.connectTimeoutMs,
         requestRole: config.db.requestRole,
       },
-      buildModelDeps(config),
+      buildModelDeps(config, logger),
       (node, elapsedMs, sql) => {
         metrics.dbDuration.observe({ shard: node.shardId, role: node.role }, elapsedMs / 1000);
         if (elapsedMs >= slowQueryMs) {
@@ -226,7 +233,7 @@ export class Gateway {
       : undefined;
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
 
-    const tenantApp = createTenantApp({
+    const tenant = createTenantApp({
       logger,
       metrics,
       lifecycle,
@@ -253,7 +260,7 @@ export class Gateway {
       series: new SeriesRepository({ retentionDays: config.series.retentionDays, aheadMs: 86_400_000, maxBuckets: 10_000 }),
       limits,
     });
-    const adminApp = createAdminApp({
+    const admin = createAdminApp({
       logger, lifecycle, adminToken: options.adminToken, trustProxy: config.http.trustProxy,
       adminAuthThrottle: new FailedAuthThrottle(config.limits.adminAuth),
       maxImportBytes: config.transfer.maxImportBytes,
@@ -269,18 +276,21 @@ export class Gateway {
       keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
       onConnectionRefused: () => metrics.connectionsRefused.inc({ listener }),
     });
-    const tenantListener = await Listener.listen(tenantApp, {
+    const tenantListener = await Listener.listen(tenant.app, {
       ...edge('tenant'), port: config.port, requestTimeoutMs: config.http.requestTimeoutMs, maxConnections: config.http.maxConnections,
     });
     // exports and imports stream for minutes: a longer request timeout, fewer connections
-    const adminListener = await Listener.listen(adminApp, {
+    const adminListener = await Listener.listen(admin.app, {
       ...edge('admin'), port: config.adminPort, requestTimeoutMs: config.http.adminRequestTimeoutMs, maxConnections: config.http.adminMaxConnections,
     });
     lifecycle.state = 'ready';
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, {
+      tenant: tenant.routes,
+      admin: admin.routes,
+    });
   }
 
   get tenantUrl(): string {

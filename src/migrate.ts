@@ -26,7 +26,7 @@ async function run(): Promise<void> {
   });
   const registry = new ShardRegistry(
     { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
-    buildModelDeps(config),
+    buildModelDeps(config, logger),
   );
   const partitions = new SeriesPartitionKeeper(() => [], { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs }, logger);
   const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs, (shard) => partitions.keep(shard));

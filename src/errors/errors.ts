@@ -21,6 +21,8 @@ export const ErrorCodes = {
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   INTERNAL: { status: 500, title: 'Internal error' },
+  /** a stored encrypted value failed to open (moved from another row or tenant, or tampered): the one deliberate 500 */
+  DATA_INTEGRITY: { status: 500, title: 'Stored data failed an integrity check' },
   SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
   /** the shard's fleet-wide budget of concurrent requests is spent: the shard is up, but full */
   SHARD_BUSY: { status: 503, title: 'Shard busy' },
@@ -152,6 +154,29 @@ export class PayloadTooLargeError extends GatewayError {
     limitName: string,
   ) {
     super('PAYLOAD_TOO_LARGE', `The request body exceeds ${limitBytes} bytes (${limitName})`, { field: 'body' });
+  }
+}
+
+/** Where an encrypted value is stored: what its AES-GCM associated data binds it to. */
+export interface FieldPlace {
+  readonly tenantId: string;
+  readonly table: string;
+  /** the database column, not the model attribute: renaming an attribute must not unbind stored values */
+  readonly column: string;
+  readonly rowId: string;
+}
+
+/**
+ * A stored encrypted value did not open at its place: copied from another row, column or
+ * tenant, or tampered with. The data is corrupt, not the request: a 500 whose answer says
+ * nothing of the place or the value (operators get both from the alarm in the log).
+ */
+export class FieldIntegrityError extends GatewayError {
+  readonly place: FieldPlace;
+
+  constructor(place: FieldPlace, options: { cause?: unknown } = {}) {
+    super('DATA_INTEGRITY', 'A stored value failed its integrity check; the operators have been alerted', { cause: options.cause });
+    this.place = Object.freeze({ ...place });
   }
 }
 

@@ -1,6 +1,8 @@
-import express, { type Express } from 'express';
+import express from 'express';
 import type { Logger } from 'pino';
 import { errorHandler, notFoundHandler } from './problem.js';
+import { RouteTable } from './route-table.js';
+import type { RoutedApp } from './tenant-app.js';
 import { requestScope } from './middleware/request-scope.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { jsonBody } from './middleware/json-body.js';
@@ -29,38 +31,41 @@ export interface AdminAppDeps extends AdminTenantsDeps, AdminTenantKeysDeps, Adm
 }
 
 /** The admin API (port 8081): tenants, shards, ring; bearer GATEWAY_ADMIN_TOKEN. */
-export function createAdminApp(deps: AdminAppDeps): Express {
+export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   const app = express();
+  const routes = new RouteTable();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.trustProxy);
   app.use(requestScope());
-  app.use(healthRoutes(deps.lifecycle));
+  routes.mount(app, '/', healthRoutes(deps.lifecycle));
   // Prometheus scrapes without the admin token: the admin port is reachable only from
   // inside the cluster (NetworkPolicy), and metrics carry no tenant ids or secrets
-  app.get('/metrics', async (_req, res) => {
+  const metrics = express.Router();
+  metrics.get('/metrics', async (_req, res) => {
     const { contentType, body } = await deps.metrics.render();
     res.type(contentType).send(body);
   });
+  routes.mount(app, '/', metrics);
 
   const admin = express.Router();
   admin.use(adminAuth(deps.adminToken, deps.adminAuthThrottle));
   // reads its NDJSON body as a stream: before the JSON body parser
-  admin.use(adminTenantImportRoutes(deps));
+  routes.mount(admin, '/', adminTenantImportRoutes(deps), '/admin');
   admin.use(jsonBody('1mb'));
-  admin.use('/tenants', adminTenantsRoutes(deps));
-  admin.use(adminTenantKeysRoutes(deps));
-  admin.use(adminShardsRoutes(deps));
+  routes.mount(admin, '/tenants', adminTenantsRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminTenantKeysRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminShardsRoutes(deps), '/admin');
   // tenant moves, rebalancing and draining (docs/moves.md)
-  admin.use(adminShardAddRoutes(deps));
-  admin.use(adminShardDrainRoutes(deps));
-  admin.use(adminRebalanceRoutes(deps));
-  admin.use(adminTenantMoveRoutes(deps));
-  admin.use(adminJobsRoutes(deps));
-  admin.use(adminTenantExportRoutes(deps));
+  routes.mount(admin, '/', adminShardAddRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminShardDrainRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminRebalanceRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminTenantMoveRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminJobsRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminTenantExportRoutes(deps), '/admin');
   app.use('/admin', admin);
 
   app.use(notFoundHandler());
   app.use(errorHandler(deps.logger));
-  return app;
+  return { app, routes };
 }

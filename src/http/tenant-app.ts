@@ -11,6 +11,7 @@ import type { AuditTrail } from '../data/audit/audit-trail.js';
 import type { CommentsRepository } from '../data/comments/comments-repository.js';
 import type { SeriesRepository } from '../data/series/series-repository.js';
 import { errorHandler, notFoundHandler } from './problem.js';
+import { RouteTable } from './route-table.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { requestScope } from './middleware/request-scope.js';
 import { jsonBody } from './middleware/json-body.js';
@@ -53,16 +54,23 @@ export interface TenantAppDeps extends TenantContextDeps {
   readonly limits?: TenantLimits | undefined;
 }
 
+/** An app and the routes it answers. */
+export interface RoutedApp {
+  readonly app: Express;
+  readonly routes: RouteTable;
+}
+
 /** The tenant API (port 8080): /v1/* behind tenant authentication, plus health probes. */
-export function createTenantApp(deps: TenantAppDeps): Express {
+export function createTenantApp(deps: TenantAppDeps): RoutedApp {
   const app = express();
+  const routes = new RouteTable();
   app.disable('x-powered-by');
   app.disable('etag'); // ETags here are record versions, set explicitly
   app.set('trust proxy', deps.trustProxy);
   app.set('query parser', 'simple');
 
   app.use(requestScope());
-  app.use(healthRoutes(deps.lifecycle));
+  routes.mount(app, '/', healthRoutes(deps.lifecycle));
   app.use(observeRequests(deps.metrics, deps.logger, 1000));
 
   const v1 = express.Router();
@@ -74,21 +82,21 @@ export function createTenantApp(deps: TenantAppDeps): Express {
   // the slot is taken once the body is in: a slow upload holds no slot of database work
   if (deps.limits) v1.use(deps.limits.concurrency());
   // a subject's comments: before the subjects' own routers, which would not match them anyway
-  v1.use('/users/:id/comments', subjectCommentsRoutes(deps.comments, 'user'));
-  v1.use('/products/:id/comments', subjectCommentsRoutes(deps.comments, 'product'));
-  v1.use('/orders/:id/comments', subjectCommentsRoutes(deps.comments, 'order'));
-  v1.use('/comments', commentsRoutes(deps.comments));
-  v1.use('/users', usersRoutes(deps.users));
-  v1.use('/products/batch', productBatchRoutes({ batches: deps.batches, batchMax: deps.batchMax }));
-  v1.use('/products', productsRoutes(deps.products));
-  v1.use('/orders', ordersRoutes(deps.orders));
-  v1.use('/analytics', analyticsRoutes(deps.analytics));
-  v1.use('/audit', auditRoutes(deps.audit));
-  v1.use('/series', seriesRoutes(deps.series));
+  routes.mount(v1, '/users/:id/comments', subjectCommentsRoutes(deps.comments, 'user'), '/v1');
+  routes.mount(v1, '/products/:id/comments', subjectCommentsRoutes(deps.comments, 'product'), '/v1');
+  routes.mount(v1, '/orders/:id/comments', subjectCommentsRoutes(deps.comments, 'order'), '/v1');
+  routes.mount(v1, '/comments', commentsRoutes(deps.comments), '/v1');
+  routes.mount(v1, '/users', usersRoutes(deps.users), '/v1');
+  routes.mount(v1, '/products/batch', productBatchRoutes({ batches: deps.batches, batchMax: deps.batchMax }), '/v1');
+  routes.mount(v1, '/products', productsRoutes(deps.products), '/v1');
+  routes.mount(v1, '/orders', ordersRoutes(deps.orders), '/v1');
+  routes.mount(v1, '/analytics', analyticsRoutes(deps.analytics), '/v1');
+  routes.mount(v1, '/audit', auditRoutes(deps.audit), '/v1');
+  routes.mount(v1, '/series', seriesRoutes(deps.series), '/v1');
   // a write refused by a move's fence is re-dispatched once the tenant's placement has moved
   app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: deps.fencedWriteWaitMs }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(deps.logger));
-  return app;
+  return { app, routes };
 }

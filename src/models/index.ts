@@ -8,6 +8,7 @@ import { defineIdempotencyKey, type IdempotencyKeyModel } from './idempotency-ke
 import { defineComment, type CommentModel } from './comment.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { Keyring } from './types/keyring.js';
+import type { FieldIntegrityAlarm } from './types/encrypted-columns.js';
 import type { AuditedWriteOptions } from './audit-hooks.js';
 
 /** The models bound to one node's Sequelize instance (one set per primary and per replica). */
@@ -26,11 +27,13 @@ export interface ShardModels {
 export interface ModelDeps {
   readonly hasher: PasswordHasher;
   readonly keyring: Keyring;
+  /** told of every encrypted value that fails to open at its place (logged as an alarm) */
+  readonly integrityAlarm: FieldIntegrityAlarm;
 }
 
 export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardModels {
   const AuditLog = defineAuditLog(sequelize);
-  const User = defineUser(sequelize, { hasher: deps.hasher, keyring: deps.keyring, auditLog: AuditLog });
+  const User = defineUser(sequelize, { hasher: deps.hasher, keyring: deps.keyring, integrityAlarm: deps.integrityAlarm, auditLog: AuditLog });
   const UserLogin = defineUserLogin(sequelize);
   const Product = defineProduct(sequelize, { auditLog: AuditLog });
   const { Order, OrderItem, Payment } = defineOrders(sequelize, { auditLog: AuditLog });
@@ -59,6 +62,7 @@ export function defineShardModels(sequelize: Sequelize, deps: ModelDeps): ShardM
 export { uuidv7, UUID_PATTERN } from './uuidv7.js';
 export { PasswordHasher } from './password-hasher.js';
 export { Keyring } from './types/keyring.js';
+export type { FieldIntegrityAlarm } from './types/encrypted-columns.js';
 export type { UserRecord, UserModel, UserSortField } from './user.js';
 export { USER_SORTABLE } from './user.js';
 export type { ProductRecord, ProductModel, ProductSortField } from './product.js';

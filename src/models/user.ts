@@ -4,7 +4,7 @@ import type { AuditLogModel } from './audit-log.js';
 import { attachAuditHooks } from './audit-hooks.js';
 import { listScopes, softDelete, tenantKey, versionAndTimestamps } from './model-parts.js';
 import type { Keyring } from './types/keyring.js';
-import { encryptedString } from './types/encrypted-string.js';
+import { EncryptedColumns, type FieldIntegrityAlarm } from './types/encrypted-columns.js';
 import { exactJsonb } from './types/exact-jsonb.js';
 import type { Address } from './values/address.js';
 import { ADDRESS } from './values/address.js';
@@ -23,7 +23,7 @@ export class UserRecord extends Model<InferAttributes<UserRecord>, InferCreation
   /** plaintext, only on its way in: hashed by a hook into passwordHash, never stored */
   declare password: CreationOptional<string | undefined>;
   declare passwordHash: CreationOptional<string>;
-  /** encrypted at rest (AES-256-GCM); plaintext only in memory */
+  /** encrypted at rest (AES-256-GCM, sealed to its tenant, table, column and row); plaintext only in memory */
   declare taxId: CreationOptional<string | null>;
   declare isActive: CreationOptional<boolean>;
   declare metadata: CreationOptional<Record<string, unknown>>;
@@ -44,11 +44,13 @@ export type UserSortField = keyof typeof USER_SORTABLE;
 export interface UserModelDeps {
   readonly hasher: PasswordHasher;
   readonly keyring: Keyring;
+  readonly integrityAlarm: FieldIntegrityAlarm;
   readonly auditLog: AuditLogModel;
 }
 
 export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel {
   class User extends UserRecord {}
+  const encrypted = new EncryptedColumns(deps.keyring, { table: 'users', columns: { taxId: 'tax_id' } }, deps.integrityAlarm);
   User.init(
     {
       ...tenantKey(),
@@ -57,7 +59,7 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
       password: { type: DataTypes.VIRTUAL },
       // nullable here only so validation (which runs before beforeSave) passes; NOT NULL in the table
       passwordHash: { type: DataTypes.TEXT, allowNull: true },
-      taxId: encryptedString(deps.keyring, 'taxId'),
+      ...encrypted.attributes(),
       isActive: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
       metadata: exactJsonb('metadata'),
       ...embeddedValue(ADDRESS, 'address', 'address'),
@@ -87,6 +89,7 @@ export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel
     if (!user.passwordHash) throw new Error('a user needs a password');
   });
 
+  encrypted.attach(User);
   attachAuditHooks(User, deps.auditLog, { table: 'users', omit: ['password', 'passwordHash', 'taxId'] });
   return User;
 }

@@ -1,7 +1,5 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { TestGateway, TestTenant, type Json } from '../support/test-cluster.js';
@@ -12,13 +10,35 @@ import { INJECTIONS, UNICODE_EDGES, headerText, hostileString, mutatedBody, rawB
  * never a 5xx; every error is problem+json with {type, title, status, detail, code} and a
  * 400 names its field; nothing of another tenant ever comes back; accepted hostile strings
  * are stored literally. Bounded: about 350 requests.
+ *
+ * The endpoints come from the running gateway's route tables (what its apps mounted), so a
+ * route added later is fuzzed without being listed here, and one removed is noticed.
  */
 
-// orders and analytics are mounted by other work in progress: fuzz them when they are there
-const APP_SOURCE = readFileSync(path.join(__dirname, '../../src/http/tenant-app.ts'), 'utf8');
-const mounted = (name: string) => new RegExp(`v1\\.use\\(\\s*'/${name}'`).test(APP_SOURCE);
-const HAS_ORDERS = mounted('orders');
-const HAS_ANALYTICS = mounted('analytics');
+/** Routes the contract names (README, CONTRACT.md): each must be in the running gateway's tables. */
+const CONTRACT_ROUTES = {
+  tenant: [
+    'POST /v1/users', 'GET /v1/users', 'GET /v1/users/:id', 'PATCH /v1/users/:id', 'DELETE /v1/users/:id', 'POST /v1/users/:id/restore',
+    'POST /v1/products', 'GET /v1/products', 'GET /v1/products/:id', 'PATCH /v1/products/:id', 'DELETE /v1/products/:id', 'POST /v1/products/:id/restore',
+    'POST /v1/products/batch', 'PATCH /v1/products/batch', 'DELETE /v1/products/batch',
+    'POST /v1/orders', 'GET /v1/orders', 'GET /v1/orders/:id',
+    'GET /v1/analytics/top-customers', 'GET /v1/analytics/revenue-by-month', 'GET /v1/analytics/product-ranking',
+    'GET /v1/audit', 'GET /healthz', 'GET /readyz',
+    'POST /v1/users/:id/comments', 'GET /v1/users/:id/comments', 'POST /v1/products/:id/comments', 'GET /v1/products/:id/comments',
+    'POST /v1/orders/:id/comments', 'GET /v1/orders/:id/comments', 'GET /v1/comments', 'DELETE /v1/comments/:id',
+    'POST /v1/series', 'GET /v1/series', 'GET /v1/series/:series',
+  ],
+  admin: [
+    'POST /admin/tenants', 'GET /admin/tenants/:id', 'PATCH /admin/tenants/:id',
+    'POST /admin/tenants/:id/keys', 'GET /admin/tenants/:id/keys', 'DELETE /admin/tenants/:id/keys/:keyId',
+    'GET /admin/shards', 'POST /admin/shards', 'POST /admin/shards/:id/drain', 'POST /admin/rebalance', 'POST /admin/tenants/:id/move',
+    'GET /admin/jobs/:id', 'GET /admin/ring', 'GET /admin/tenants/:id/export', 'POST /admin/tenants/:id/import', 'GET /metrics',
+    'GET /healthz', 'GET /readyz',
+  ],
+} as const;
+
+/** Single-record deletes and restores take no body: the id-path test sends those. */
+const WRITES_WITHOUT_BODY = /\/:id(\/restore)?$/;
 
 interface Sent {
   readonly method: string;
@@ -53,6 +73,10 @@ describe('fuzz: hostile input on every tenant endpoint', function () {
   /** the other tenant's product ids this tenant has since upserted rows of its own under */
   const adopted = new Set<string>();
   let tokens: { own: string; theirs: string };
+  /** the running gateway's tenant routes, as `METHOD /path` */
+  let routes: string[] = [];
+  let HAS_ORDERS = false;
+  let HAS_ANALYTICS = false;
 
   async function seed(t: TestTenant, into: typeof own, marker: string): Promise<string> {
     let token = '';
@@ -77,6 +101,9 @@ describe('fuzz: hostile input on every tenant endpoint', function () {
 
   before(async () => {
     gw = await TestGateway.start();
+    routes = gw.gateway.routes.tenant.entries.map((r) => `${r.method} ${r.path}`);
+    HAS_ORDERS = gw.gateway.routes.tenant.has('POST', '/v1/orders');
+    HAS_ANALYTICS = routes.some((r) => r.startsWith('GET /v1/analytics/'));
     tenant = await gw.createTenant('fuzz');
     other = await gw.createTenant('fuzz-other');
     secrets.push(other.id, other.apiKey);
@@ -140,23 +167,48 @@ describe('fuzz: hostile input on every tenant endpoint', function () {
     readonly template: () => Record<string, unknown>;
   }
 
-  function writeEndpoints(): WriteEndpoint[] {
-    const uid = () => pick(own.users).map((id) => `/v1/users/${id}`);
-    const pid = () => pick(own.products).map((id) => `/v1/products/${id}`);
-    const list: WriteEndpoint[] = [
-      { method: 'POST', path: () => fc.constant('/v1/users'), template: () => ({ username: `f${randomUUID().slice(0, 8)}`, email: `f${randomUUID().slice(0, 8)}@example.com`, password: 'long enough secret', metadata: { a: 1 } }) },
-      { method: 'PATCH', path: uid, template: () => ({ metadata: { b: 2 }, isActive: true }) },
-      { method: 'POST', path: () => fc.constant('/v1/products'), template: () => ({ name: 'Fuzz', price: '9.99', stock: 3, categoryId: 'c', attributes: { k: 'v' }, metadata: { m: [1] } }) },
-      { method: 'PATCH', path: pid, template: () => ({ stock: 4, attributes: { k: 'w' } }) },
-      { method: 'POST', path: () => fc.constant('/v1/products/batch'), template: () => ({ items: [{ name: 'B', price: 1, stock: 1 }], upsert: false }) },
-      { method: 'PATCH', path: () => fc.constant('/v1/products/batch'), template: () => ({ ids: [own.products[0]], set: { stock: 7 } }) },
-      { method: 'DELETE', path: () => fc.constant('/v1/products/batch'), template: () => ({ ids: [randomUUID()] }) },
-    ];
-    if (HAS_ORDERS) {
-      list.push({ method: 'POST', path: () => fc.constant('/v1/orders'), template: () => ({ customerId: own.users[0], items: [{ productId: own.products[1], quantity: 1 }] }) });
-    }
-    return list;
+  /** A concrete path for a route: `:id` becomes one of this tenant's ids of that resource (a fresh uuid elsewhere). */
+  function concretePath(route: string): fc.Arbitrary<string> {
+    const resource = /^\/v1\/(\w+)\//.exec(route)?.[1] as keyof typeof own | undefined;
+    const ids = resource !== undefined && own[resource]?.length ? pick(own[resource]) : fc.uuid();
+    return route.includes(':') ? ids.map((id) => route.replace(/:\w+/g, id)) : fc.constant(route);
   }
+
+  function writeEndpoints(): WriteEndpoint[] {
+    // valid bodies the mutations start from: every write route needs one
+    const templates: Record<string, () => Record<string, unknown>> = {
+      'POST /v1/users': () => ({ username: `f${randomUUID().slice(0, 8)}`, email: `f${randomUUID().slice(0, 8)}@example.com`, password: 'long enough secret', metadata: { a: 1 } }),
+      'PATCH /v1/users/:id': () => ({ metadata: { b: 2 }, isActive: true }),
+      'POST /v1/products': () => ({ name: 'Fuzz', price: '9.99', stock: 3, categoryId: 'c', attributes: { k: 'v' }, metadata: { m: [1] } }),
+      'PATCH /v1/products/:id': () => ({ stock: 4, attributes: { k: 'w' } }),
+      'POST /v1/products/batch': () => ({ items: [{ name: 'B', price: 1, stock: 1 }], upsert: false }),
+      'PATCH /v1/products/batch': () => ({ ids: [own.products[0]], set: { stock: 7 } }),
+      'DELETE /v1/products/batch': () => ({ ids: [randomUUID()] }),
+      'POST /v1/orders': () => ({ customerId: own.users[0], items: [{ productId: own.products[1], quantity: 1 }] }),
+      'POST /v1/users/:id/comments': () => ({ body: 'fuzz comment' }),
+      'POST /v1/products/:id/comments': () => ({ body: 'fuzz comment' }),
+      'POST /v1/orders/:id/comments': () => ({ body: 'fuzz comment' }),
+      'PATCH /v1/comments/:id': () => ({ body: 'edited' }),
+      'POST /v1/series': () => ({ points: [{ series: 'fuzz.s', ts: Date.now(), value: 1, labels: { k: 'v' } }] }),
+    };
+    // every route that takes a body: writes, less single-record deletes and restores (the id-path test sends those)
+    const writes = gw.gateway.routes.tenant.entries.filter((r) => r.path.startsWith('/v1/') && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method) && !(r.method !== 'PATCH' && WRITES_WITHOUT_BODY.test(r.path)));
+    return writes.map((r) => {
+      const template = templates[`${r.method} ${r.path}`];
+      // a new write route must bring its valid body here: mutations of {} would test nothing
+      if (template === undefined) throw new Error(`fuzz: no body template for ${r.method} ${r.path}`);
+      return { method: r.method, path: () => concretePath(r.path), template };
+    });
+  }
+
+  it('finds every route the contract names in the running gateway, and fuzzes each tenant route', () => {
+    const admin = gw.gateway.routes.admin.entries.map((r) => `${r.method} ${r.path}`);
+    expect(routes).to.include.members([...CONTRACT_ROUTES.tenant]);
+    expect(admin).to.include.members([...CONTRACT_ROUTES.admin]);
+    // the routes the tests below send to, with a body template for each that has one above
+    expect(writeEndpoints().length, 'write endpoints').to.be.at.least(8);
+    expect(routes.filter((r) => /^GET \/v1\/[^:]*$/.test(r)).length, 'list endpoints').to.be.at.least(6);
+  });
 
   it('survives malformed, mistyped, oversized and injected JSON bodies', async () => {
     const endpoints = writeEndpoints();
@@ -196,7 +248,9 @@ describe('fuzz: hostile input on every tenant endpoint', function () {
     );
 
   it('answers every verb on every id path honestly', async () => {
-    const resources = ['users', 'products', ...(HAS_ORDERS ? ['orders'] : [])];
+    // every resource with a single-record read
+    const resources = routes.map((r) => /^GET \/v1\/(\w+)\/:id$/.exec(r)?.[1]).filter((r): r is string => r !== undefined);
+    expect(resources).to.include.members(['users', 'products', 'orders']);
     await fc.assert(
       fc.asyncProperty(pick(resources), idSegment(), pick(['GET', 'PATCH', 'DELETE', 'PUT', 'OPTIONS', 'POST']), fc.boolean(), async (resource, id, method, restore) => {
         const p = `/v1/${resource}/${id}${method === 'POST' && restore ? '/restore' : ''}`;
@@ -279,7 +333,9 @@ describe('fuzz: hostile input on every tenant endpoint', function () {
   });
 
   it('survives hostile query strings on every list and analytics endpoint', async () => {
-    const lists = ['/v1/users', '/v1/products', ...(HAS_ORDERS ? ['/v1/orders'] : []), ...(HAS_ANALYTICS ? ['/v1/analytics/top-customers', '/v1/analytics/revenue-by-month', '/v1/analytics/product-ranking'] : [])];
+    // every read without a path parameter: the lists and the analytics reports
+    const lists = routes.filter((r) => /^GET \/v1\/[^:]*$/.test(r)).map((r) => r.slice('GET '.length));
+    expect(lists).to.include.members(['/v1/users', '/v1/products', ...(HAS_ORDERS ? ['/v1/orders'] : []), ...(HAS_ANALYTICS ? ['/v1/analytics/top-customers'] : [])]);
     const param = pick(['page', 'pageSize', 'cursor', 'sort', 'active', 'createdFrom', 'createdTo', 'q', 'categoryId', 'status', 'customerId', 'limit', 'year', 'minOrders', 'tenantId', 'unknown']);
     const forgedCursor = fc
       .tuple(pick(['createdAt', '-createdAt', 'name', '-price', 'price', 'stock', 'updatedAt', 'total']), fc.oneof(hostileString, fc.double(), fc.integer(), fc.constant(null), fc.constant({}), fc.constantFrom('1e400', 'Infinity')), fc.oneof(fc.uuid(), pick(theirs.products)))
