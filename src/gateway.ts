@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ShardRow } from './catalog/catalog-rows.js';
@@ -29,6 +30,10 @@ import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announc
 import { Moves } from './rebalance/moves.js';
 import type { MoveHooks } from './rebalance/move/tenant-mover.js';
 import { ShardUrlPolicy } from './rebalance/topology/shard-url-policy.js';
+import { createRedisClient, closeRedisClient } from './cache/redis-client.js';
+import { BucketEvictionCheck, RedisEvictsRateLimitsError } from './limits/bucket-eviction-check.js';
+import { PgTls, stripTlsParams } from './transport/pg-tls.js';
+import { RedisTls } from './transport/redis-tls.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -61,6 +66,51 @@ export function buildModelDeps(config: Readonly<GatewayConfig>): ModelDeps {
   };
 }
 
+/** Every PostgreSQL URL of the config: where TLS parameters could hide. */
+function configuredPgUrls(config: Readonly<GatewayConfig>): string[] {
+  const urlOf = (r: string | { readonly url: string }) => (typeof r === 'string' ? r : r.url);
+  return [
+    ...(config.catalog === undefined ? [] : [config.catalog]),
+    ...config.shards.flatMap((s) => [s.primary, ...s.replicas.map(urlOf), ...(s.admin ? [s.admin.primary, ...s.admin.replicas.map(urlOf)] : [])]),
+  ];
+}
+
+/** TLS parameters in the configured URLs are dropped (db.tls decides): say so once, by name. */
+function warnDroppedTlsParams(config: Readonly<GatewayConfig>, logger: Logger): void {
+  const dropped = new Set(configuredPgUrls(config).flatMap((url) => stripTlsParams(url).dropped));
+  if (dropped.size > 0) logger.warn({ parameters: [...dropped], mode: config.db.tls.mode }, 'TLS parameters in database URLs are ignored; db.tls applies to every connection');
+}
+
+/**
+ * The Redis keeping rate-limit buckets (`limits.redis`, else the main one), on a client of
+ * its own, and the check of its eviction policy. In production an evicting policy stops the
+ * start: buckets evicted under memory pressure come back full, so limits silently lapse.
+ */
+async function openLimitsRedis(config: Readonly<GatewayConfig>, redisTls: RedisTls, metrics: GatewayMetrics, logger: Logger): Promise<{ redis: Redis; check: BucketEvictionCheck } | undefined> {
+  const url = config.limits.redis ?? config.redis;
+  if (!config.limits.enabled || url === undefined) return undefined;
+  const redis = createRedisClient(url, {
+    name: 'shardgate-limits',
+    commandTimeoutMs: config.cache.commandTimeoutMs,
+    connectTimeoutMs: config.cache.connectTimeoutMs,
+    tls: redisTls.options(url),
+    logger,
+  });
+  const check = new BucketEvictionCheck(redis, {
+    intervalMs: config.limits.evictionCheckIntervalMs,
+    readyTimeoutMs: config.cache.connectTimeoutMs + config.cache.commandTimeoutMs,
+    logger,
+    onVerdict: (v) => metrics.limitsRedisEvicting.set(v.state === 'evicts' ? 1 : v.state === 'safe' ? 0 : -1),
+  });
+  const verdict = await check.check();
+  if (verdict.state === 'evicts' && config.nodeEnv === 'production') {
+    closeRedisClient(redis);
+    throw new RedisEvictsRateLimitsError(verdict.policy);
+  }
+  check.start();
+  return { redis, check };
+}
+
 export function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {
   return config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active', admin: s.admin }));
 }
@@ -86,12 +136,20 @@ export class Gateway {
     readonly adminListener: Listener,
     private readonly logger: Logger,
     readonly moves: Moves,
+    /** the rate limits' Redis client and the check of its eviction policy (absent without Redis or limits) */
+    readonly limitsRedis: { readonly redis: Redis; readonly check: BucketEvictionCheck } | undefined,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
     const { logger } = options;
     if (config.catalog === undefined) throw new Error('Gateway.start needs a catalog URL (main.ts starts the embedded one)');
     const lifecycle = new Lifecycle();
+    // read once: a bad CA file fails the start, not a connection later
+    const pgTls = PgTls.fromConfig(config.db.tls, config.db.connectTimeoutMs);
+    const redisTls = RedisTls.fromConfig(config.redisTls);
+    warnDroppedTlsParams(config, logger);
+    const metrics = new GatewayMetrics();
+    const limitsRedis = await openLimitsRedis(config, redisTls, metrics, logger);
 
     const catalog = new Catalog({
       url: config.catalog,
@@ -100,12 +158,12 @@ export class Gateway {
       // catalog queries are point lookups: a slow catalog should fail fast and fall back
       // to cached tenants and placement, not hold requests for a full statement timeout
       statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
+      tls: pgTls,
     });
     await catalog.migrate();
     await catalog.shards.seed(seedRows(config));
     if (options.endpointsFromConfig) await catalog.shards.updateEndpoints(seedRows(config));
 
-    const metrics = new GatewayMetrics();
     const slowQueryMs = config.log.slowQueryMs;
     const registry = new ShardRegistry(
       {
@@ -117,6 +175,7 @@ export class Gateway {
         idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
         connectTimeoutMs: config.db.connectTimeoutMs,
         requestRole: config.db.requestRole,
+        tls: pgTls,
       },
       buildModelDeps(config),
       (node, elapsedMs, sql) => {
@@ -134,7 +193,7 @@ export class Gateway {
       for (const s of shards) if (s.state !== 'retired') registry.add(s);
     });
     await placement.reload();
-    const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs);
+    const migrator = new RegistryShardMigrator(registry, shardMigrations, pgTls, config.db.connectTimeoutMs);
     for (const shard of placement.shards) {
       if (shard.state === 'retired') continue;
       const applied = await migrator.migrate(shard);
@@ -162,6 +221,7 @@ export class Gateway {
       localMaxEntryBytes: config.cache.localMaxEntryBytes,
       commandTimeoutMs: config.cache.commandTimeoutMs,
       connectTimeoutMs: config.cache.connectTimeoutMs,
+      tls: config.redis === undefined ? undefined : redisTls.options(config.redis),
       logger,
       onResult: (result) => metrics.cacheRequests.inc({ result }),
     });
@@ -177,6 +237,7 @@ export class Gateway {
     const moves = new Moves({
       config: config.moves,
       connectTimeoutMs: config.db.connectTimeoutMs,
+      tls: pgTls,
       catalog,
       placement,
       logger,
@@ -220,9 +281,9 @@ export class Gateway {
       // orders drop cached products after commit: their stock changed
       orders: new OrdersRepository({ products: productCache }),
       analytics: new AnalyticsRepository(),
-      // the rate limit shares the cache's fail-fast Redis client (local buckets when it has none)
+      // the rate limit keeps its buckets in the limits Redis (local buckets when there is none)
       limits: config.limits.enabled
-        ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })
+        ? TenantLimits.fromConfig(config.limits, { redis: limitsRedis?.redis, commandTimeoutMs: config.cache.commandTimeoutMs, logger, metrics })
         : undefined,
     });
     const adminApp = createAdminApp({
@@ -238,7 +299,7 @@ export class Gateway {
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limitsRedis);
   }
 
   get tenantUrl(): string {
@@ -261,6 +322,8 @@ export class Gateway {
     await this.authenticator.stop();
     await this.health.stop();
     await this.cacheStack.close();
+    this.limitsRedis?.check.stop();
+    if (this.limitsRedis) closeRedisClient(this.limitsRedis.redis);
     await this.registry.close();
     await this.catalog.close();
     this.logger.info('gateway stopped');

@@ -10,17 +10,19 @@ import { ShardRegistry } from './cluster/shard-registry.js';
 import { buildModelDeps, seedRows } from './gateway.js';
 import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
+import { PgTls } from './transport/pg-tls.js';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.log.level);
   if (config.catalog === undefined) throw new ConfigError('migrate needs a catalog (GATEWAY_CONFIG or CATALOG_URL)');
-  const catalog = new Catalog({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0 });
+  const tls = PgTls.fromConfig(config.db.tls, config.db.connectTimeoutMs);
+  const catalog = new Catalog({ url: config.catalog, poolMax: 2, connectTimeoutMs: config.db.connectTimeoutMs, statementTimeoutMs: 0, tls });
   const registry = new ShardRegistry(
-    { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs },
+    { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs, tls },
     buildModelDeps(config),
   );
-  const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs);
+  const migrator = new RegistryShardMigrator(registry, shardMigrations, tls, config.db.connectTimeoutMs);
   try {
     logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
     await catalog.shards.seed(seedRows(config));

@@ -1,6 +1,7 @@
 import { adminPrimaryUrl, type ShardRegistry, type ShardTopology } from '../cluster/shard-registry.js';
 import type { Migration } from '../../shards/migrations/migration.js';
 import { runMigrationsAt, MigrationLock } from './run-migrations.js';
+import type { PgTls } from '../transport/pg-tls.js';
 
 /** Opens shards in this gateway's registry and brings each primary's schema up to date. */
 export class RegistryShardMigrator {
@@ -8,6 +9,7 @@ export class RegistryShardMigrator {
     private readonly registry: ShardRegistry,
     /** the shard migrations, in order (the composition root passes them: src/ does not import shards/) */
     private readonly migrations: readonly Migration[],
+    private readonly tls: PgTls,
     private readonly connectTimeoutMs = 5_000,
   ) {}
 
@@ -17,7 +19,7 @@ export class RegistryShardMigrator {
    */
   async migrate(shard: ShardTopology): Promise<string[]> {
     this.registry.add(shard);
-    return runMigrationsAt(adminPrimaryUrl(shard), this.migrations, MigrationLock.Shard, this.connectTimeoutMs);
+    return runMigrationsAt(adminPrimaryUrl(shard), this.migrations, MigrationLock.Shard, this.tls, this.connectTimeoutMs);
   }
 
   /** Undoes migrate()'s registration (a shard refused after all); its schema stays. */
