@@ -10,7 +10,7 @@ export function requireTool(file: string): string {
   try {
     execFileSync(file, ['version'], { stdio: 'ignore' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${file} is not installed (apt-get install -y ${file})`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${file} is not installed (apt-get install -y ${file})`, { cause: err });
   }
   return file;
 }
