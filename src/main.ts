@@ -106,7 +106,7 @@ main().catch((err: unknown) => {
   const code = (err as { code?: unknown }).code;
   if (err instanceof ConfigError) console.error(err.message);
   // a refusal to start with a reason of its own (a TLS file, an evicting limits Redis): its code and words, no stack
-  else if (code === 'CONFIG_INVALID' || code === 'REDIS_EVICTS_RATE_LIMITS') console.error(`shardgate refused to start (${code}): ${(err as Error).message}`);
+  else if (code === 'CONFIG_INVALID' || code === 'REDIS_EVICTS_RATE_LIMITS' || code === 'EMBEDDED_UNAVAILABLE') console.error(`shardgate refused to start (${code}): ${(err as Error).message}`);
   else console.error('shardgate failed to start:', err);
   process.exit(1);
 });

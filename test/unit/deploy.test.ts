@@ -525,9 +525,38 @@ describe('deploy: Dockerfile', () => {
     expect(runs(final).some((r) => /npm ci\b.*--omit=dev/.test(r)), 'the final stage installs with --omit=dev').to.equal(true);
     const fromBuild = final.body.filter((i) => i.keyword === 'COPY' && i.args.includes(`--from=${build!.name}`));
     expect(fromBuild.map((i) => i.args.split(/\s+/).filter((t) => !t.startsWith('--'))[0]), 'copied from the build stage').to.deep.equal(['/src/dist']);
-    expect(final.from, 'a Node 20 base').to.match(/node:20\b|\$\{?NODE_IMAGE\}?/);
-    const nodeImage = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_IMAGE='));
-    if (final.from.includes('NODE_IMAGE')) expect(nodeImage?.args, 'NODE_IMAGE default').to.match(/=node:20[-.\w]*(@sha256:[0-9a-f]{64})?$/);
+  });
+
+  it('pins the Node base by digest: NODE_DIGEST is a required build arg, without it the build stops at FROM', () => {
+    const arg = instructions.find((i) => i.keyword === 'ARG' && /^NODE_DIGEST\b/.test(i.args));
+    expect(arg?.args, 'ARG NODE_DIGEST without a default (a default would be a tag in disguise)').to.equal('NODE_DIGEST');
+    expect(instructions.indexOf(arg!), 'declared before the first FROM').to.be.lessThan(instructions.findIndex((i) => i.keyword === 'FROM'));
+    for (const stage of stages) {
+      expect(stage.from, `stage ${stage.name}`).to.match(/^node@sha256:\$\{NODE_DIGEST:\?[\w-]*NODE_DIGEST[\w-]*\}$/);
+    }
+  });
+
+  it('ships no dev tooling and no PGlite: npm ci --omit=dev --omit=optional, compiled JS run by node, tini pinned', () => {
+    const npmCi = final.body.filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args)).map((i) => i.args);
+    expect(npmCi, 'one npm ci in the final stage').to.have.length(1);
+    expect(npmCi[0]).to.match(/--omit=dev\b/).and.to.match(/--omit=optional\b/);
+    const argv = [...execForm(last('ENTRYPOINT'), 'ENTRYPOINT'), ...execForm(last('CMD'), 'CMD')];
+    expect(argv.join(' '), 'no tsx at run time').to.not.match(/\btsx\b|\.ts\b/);
+    expect(argv.filter((a) => /\.js$/.test(a)).every((a) => a.startsWith('/app/dist/')), 'runs dist/').to.equal(true);
+    const tini = final.body.find((i) => i.keyword === 'RUN' && /\btini\b/.test(i.args))!;
+    expect(tini.args, 'tini installed at a pinned version').to.match(/tini=\$\{?TINI_VERSION\}?|tini=\d/);
+    const version = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('TINI_VERSION='));
+    expect(version?.args).to.match(/^TINI_VERSION=\d+\.\d+\.\d+(-\d+)?$/);
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    expect(pkg.dependencies, 'tsx is a dev dependency').to.not.have.property('tsx');
+    expect(pkg.devDependencies).to.have.property('tsx');
+    expect(pkg.dependencies, 'PGlite is optional').to.not.have.property('@electric-sql/pglite');
+    expect(pkg.optionalDependencies).to.have.property('@electric-sql/pglite');
+    // loaded only by a dynamic import when the embedded default starts: a value import anywhere would load it always
+    const staticUses = walk(path.join(ROOT, 'src'))
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/^import\s+(?!type\b)[^;]*from\s+'(@electric-sql\/pglite[^']*|tsx[^']*)'/gm)].map((m) => `${path.relative(ROOT, f)}: ${m[1]}`));
+    expect(staticUses).to.deep.equal([]);
   });
 
   it('starts the gateway like `npm start`, with src/instrument imported first, under an init', () => {
