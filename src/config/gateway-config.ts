@@ -79,7 +79,7 @@ export const gatewayConfigShape = z
         tls: z
           .object({
             mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
-            /** PEM file of the CA that signs the servers' certificates, read once at start */
+            /** PEM file (or a directory of them) of the CA(s) that sign the servers' certificates, read once at start */
             ca: z.string().min(1).optional(),
             /** verify-full: the name every server's certificate must carry instead of the URL's host */
             servername: tlsServername.optional(),

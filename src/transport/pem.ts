@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 
 /** A TLS setting that cannot be used: named, so the operator knows which key to fix. */
@@ -11,12 +12,20 @@ const BLOCK = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END CERT
 
 /**
  * The certificates of a PEM file, read once at startup and checked: a bad path or a file
- * that is not a certificate fails the start, not the first connection hours later.
+ * that is not a certificate fails the start, not the first connection hours later. A
+ * directory stands for every `*.crt` / `*.pem` in it (one CA per database cluster, as
+ * Kubernetes mounts them), all trusted.
  */
 export function readPemCertificates(file: string, setting: string): string {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = statSync(file).isDirectory()
+      ? readdirSync(file)
+          .filter((name) => /\.(crt|pem)$/.test(name))
+          .sort()
+          .map((name) => readFileSync(path.join(file, name), 'utf8'))
+          .join('\n')
+      : readFileSync(file, 'utf8');
   } catch (err) {
     throw new TransportConfigError(`${setting}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }

@@ -1111,6 +1111,7 @@ describe('deploy: kustomize overlays', function () {
         const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job') as unknown as IDeployment[];
         const templateOf = (match: (l: Record<string, string> | undefined) => boolean) => workloads.map((w) => w.spec!.template).find((t) => match(t.metadata?.labels));
         const redis = templateOf((l) => l?.['app.kubernetes.io/component'] === 'redis')!;
+        const limitsRedis = templateOf((l) => l?.['app.kubernetes.io/component'] === 'redis-limits')!;
         const collector = templateOf((l) => l?.['app.kubernetes.io/component'] === 'otel-collector')!;
         const instance = cnpgInstanceLabels(objects.find((o) => o.kind === 'Cluster') as CnpgCluster);
         const dns = { labels: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system' };
@@ -1156,6 +1157,7 @@ describe('deploy: kustomize overlays', function () {
         check(deployment.spec?.template.metadata?.labels, 'gateway', [
           { labels: instance, port: 5432 },
           { labels: redis.metadata!.labels!, port: 6379, container: redis.spec!.containers[0] },
+          { labels: limitsRedis.metadata!.labels!, port: 6379, container: limitsRedis.spec!.containers[0] },
           { labels: collector.metadata!.labels!, port: resolveTargetPort(find<IService>(objects, 'Service', 'shardgate-otel-collector'), otlp, collector.spec!)!, container: collector.spec!.containers[0] },
         ]);
         for (const j of objects.filter((o) => o.kind === 'Job') as unknown as IJob[]) {
@@ -1245,7 +1247,8 @@ describe('deploy: kustomize overlays', function () {
         expect(jobSpec.restartPolicy).to.be.oneOf(['Never', 'OnFailure']);
         // the same config and credentials, so it migrates exactly what the gateways will use
         const names = (c: IContainer) => (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef || e.name === 'GATEWAY_CONFIG' || e.name === 'NODE_ENV');
-        for (const e of names(gateway).filter((x) => x.name !== 'REDIS_PASSWORD')) {
+        // migrations reach PostgreSQL only: no Redis password
+        for (const e of names(gateway).filter((x) => !/REDIS_PASSWORD$/.test(x.name))) {
           expect(migrate.env?.find((x) => x.name === e.name), `Job env ${e.name}`).to.deep.equal(e);
         }
         const mount = (c: IContainer, s: IPodSpec) => s.volumes?.find((v) => v.name === c.volumeMounts?.find((m) => m.mountPath === '/etc/shardgate')?.name)?.configMap?.name;
@@ -1253,17 +1256,64 @@ describe('deploy: kustomize overlays', function () {
         expect(migrate.securityContext?.readOnlyRootFilesystem).to.equal(true);
       });
 
-      it('images are set by the overlay, with an explicit tag', () => {
+      it('images are set by the overlay, with an explicit tag; production pins every image by digest', () => {
+        // production: @sha256:<digest>, the release pipeline's SET_BY_RELEASE until it sets it
+        const digest = /@sha256:([0-9a-f]{64}|SET_BY_RELEASE)$/;
         for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
           for (const c of podSpec((o as unknown as IDeployment).spec?.template).containers) {
-            expect(c.image, `${o.metadata.name}/${c.name}`).to.match(/^[^:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/);
+            if (overlay === 'production') expect(c.image, `${o.metadata.name}/${c.name} by digest`).to.match(new RegExp(`^[^:@]+(:[\\w.-]+)?${digest.source}`));
+            else expect(c.image, `${o.metadata.name}/${c.name}`).to.match(/^[^:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/);
             expect(c.image).to.not.match(/:latest$/);
           }
         }
         if (overlay === 'production') expect(gateway.image).to.not.match(/^shardgate[:@]/);
         for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
-          expect((c.spec as { imageName?: string }).imageName, `${c.metadata.name} pins its PostgreSQL image`).to.match(/:\d+\.\d+/);
+          const image = (c.spec as { imageName?: string }).imageName;
+          expect(image, `${c.metadata.name} pins its PostgreSQL image`).to.match(/:\d+\.\d+/);
+          if (overlay === 'production') expect(image, `${c.metadata.name} by digest`).to.match(digest);
         }
+      });
+
+      it('PostgreSQL over verify-full TLS with every CloudNativePG cluster\'s CA mounted (the certificate only), in the gateway and the migration Job', () => {
+        const { config } = gatewayConfig(objects, spec, gateway);
+        expect(config.db.tls.mode).to.equal('verify-full');
+        const raw = JSON.stringify(rawGatewayConfig(objects, spec, gateway));
+        expect(raw, 'no TLS parameter in a URL (db.tls alone decides)').to.not.match(/[?&](ssl\w*|requiressl)=/);
+        const clusters = (objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]).map((c) => c.metadata.name);
+        const jobs = (objects.filter((o) => o.kind === 'Job') as unknown as IJob[]).map((j) => podSpec(j.spec?.template));
+        for (const [what, podSpecOf, container] of [['gateway', spec, gateway], ...jobs.map((j) => ['migration Job', j, j.containers[0]!] as const)] as const) {
+          const mount = container.volumeMounts?.find((m) => config.db.tls.ca === m.mountPath || config.db.tls.ca!.startsWith(`${m.mountPath}/`));
+          expect(mount, `${what}: a volume at db.tls.ca (${config.db.tls.ca})`).to.not.equal(undefined);
+          const volume = podSpecOf.volumes?.find((v) => v.name === mount!.name);
+          const sources = volume?.projected?.sources?.map((x) => x.secret) ?? (volume?.secret ? [{ name: volume.secret.secretName, items: volume.secret.items }] : []);
+          expect(sources.map((x) => x?.name).sort(), `${what}: the CA Secret CloudNativePG makes for each cluster`).to.deep.equal(clusters.map((c) => `${c}-ca`).sort());
+          for (const src of sources) expect(src?.items?.map((i) => i.key), `${what}: ${src?.name}: the certificate only, never ca.key`).to.deep.equal(['ca.crt']);
+        }
+      });
+
+      it('Redis over TLS (rediss:// with the CA mounted) and rate limits in a second Redis that never evicts', () => {
+        const env = podEnv(gateway.env);
+        for (const name of ['REDIS_URL', 'LIMITS_REDIS_URL']) expect(env[name], name).to.match(/^rediss:\/\//);
+        const { config } = gatewayConfig(objects, spec, gateway);
+        expect(config.redis).to.match(/^rediss:\/\//);
+        expect(config.limits.redis).to.match(/^rediss:\/\/[^/]*shardgate-redis-limits:6379/);
+        const caMount = gateway.volumeMounts?.find((m) => config.redisTls?.ca?.startsWith(`${m.mountPath}/`));
+        expect(caMount, 'a volume at redisTls.ca').to.not.equal(undefined);
+        const deployments = objects.filter((o) => o.kind === 'Deployment') as unknown as IDeployment[];
+        const redisArgs = (component: string) => {
+          const d = deployments.find((x) => x.spec?.template.metadata?.labels?.['app.kubernetes.io/component'] === component);
+          expect(d, `a ${component} Deployment`).to.not.equal(undefined);
+          const args = podSpec(d!.spec?.template).containers[0]!.args ?? [];
+          const value = (flag: string) => args[args.indexOf(flag) + 1];
+          expect(value('--port'), `${component}: no plain-text port`).to.equal('0');
+          expect(value('--tls-port'), `${component}: TLS on 6379`).to.equal('6379');
+          for (const f of ['--tls-cert-file', '--tls-key-file']) expect(args, `${component} ${f}`).to.include(f);
+          return value;
+        };
+        redisArgs('redis');
+        expect(redisArgs('redis-limits')('--maxmemory-policy'), 'rate-limit buckets never evicted').to.equal('noeviction');
+        const services = objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name);
+        expect(services).to.include('shardgate-redis-limits');
       });
     });
   }

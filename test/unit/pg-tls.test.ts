@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
@@ -75,6 +75,13 @@ describe('PostgreSQL TLS options (db.tls) and URL stripping', () => {
     expect(() => readPemCertificates(path.join(dir, 'missing.pem'), 'db.tls.ca')).to.throw(/db\.tls\.ca: cannot read .*ENOENT/);
     writeFileSync(path.join(dir, 'junk.pem'), 'not a certificate');
     expect(() => PgTls.fromConfig({ mode: 'verify-full', ca: path.join(dir, 'junk.pem') })).to.throw(/db\.tls\.ca.*no PEM certificate/);
+    // a directory: every *.crt / *.pem in it (one CA per cluster, as Kubernetes mounts them)
+    const caDir = path.join(dir, 'cas');
+    mkdirSync(caDir);
+    writeFileSync(path.join(caDir, 'a.crt'), caPem);
+    writeFileSync(path.join(caDir, 'b.pem'), readFileSync(path.join(dir, 'other-ca.crt'), 'utf8'));
+    writeFileSync(path.join(caDir, 'ignored.key'), 'not read');
+    expect(readPemCertificates(caDir, 'db.tls.ca').match(/BEGIN CERTIFICATE/g)).to.have.length(2);
     expect(() => parsePemCertificates('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'x')).to.throw(/not valid X\.509/);
   });
 
