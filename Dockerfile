@@ -2,19 +2,25 @@
 #
 # shardgate gateway image.
 #
-#   docker build -t shardgate:dev .
+#   docker build --build-arg NODE_DIGEST=<sha256 hex of node:20-bookworm-slim> -t shardgate:dev .
+#   (the digest: `docker buildx imagetools inspect node:20-bookworm-slim`, the index's Digest without "sha256:")
 #   docker run --rm -p 8080:8080 -p 8081:8081 \
 #     -e GATEWAY_CONFIG=/etc/shardgate/gateway.json -v "$PWD/gateway.json:/etc/shardgate/gateway.json:ro" \
 #     -e GATEWAY_ADMIN_TOKEN=... -e SHARDGATE_ENCRYPTION_KEYS=k1:... -e PGPASSWORD=... shardgate:dev
 #
 # Two stages: `build` compiles TypeScript with the dev dependencies; the runtime stage
-# installs production dependencies only and copies the compiled dist/ and config/.
-# Nothing secret is baked in: tokens, keys and passwords come from the environment at run time.
-# Pin NODE_IMAGE by digest in CI (node:20-bookworm-slim@sha256:...) for reproducible builds.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# installs production dependencies only (no tsx/esbuild, no PGlite) and runs the compiled
+# dist/ with node. Nothing secret is baked in: tokens, keys and passwords come from the
+# environment at run time.
+#
+# The base image is pinned by digest, never by a tag that can move under a rebuild:
+# NODE_DIGEST is required, and the build stops at the first FROM without it.
+ARG NODE_DIGEST
+# tini from Debian bookworm, pinned (a new version is a reviewed change, not a rebuild's surprise)
+ARG TINI_VERSION=0.19.0-1
 
 # ---------------------------------------------------------------- build
-FROM ${NODE_IMAGE} AS build
+FROM node@sha256:${NODE_DIGEST:?build-arg_NODE_DIGEST_is_required} AS build
 WORKDIR /src
 # manifests first: the dependency layer stays cached until package*.json change
 COPY package.json package-lock.json ./
@@ -26,12 +32,13 @@ COPY shards ./shards
 RUN npm run build
 
 # ---------------------------------------------------------------- runtime
-FROM ${NODE_IMAGE} AS runtime
+FROM node@sha256:${NODE_DIGEST:?build-arg_NODE_DIGEST_is_required} AS runtime
+ARG TINI_VERSION
 
 # tini as PID 1: node is not written to be PID 1 (no default signal handlers, no zombie
 # reaping); tini forwards SIGTERM so the gateway drains and exits 0.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini \
+    && apt-get install -y --no-install-recommends "tini=${TINI_VERSION}" \
     && rm -rf /var/lib/apt/lists/*
 
 # NODE_ENV=production: config/production.json applies, routing headers are off, and the
@@ -45,10 +52,12 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only. No install script is needed at run time (tsx/esbuild and
-# protobufjs only check themselves), so none runs; the npm cache stays in the build cache.
+# Production dependencies only: no dev tools (tsx, esbuild, the compiler) and no optional
+# PGlite (the embedded default, which a pod with a catalog never runs; it says so if asked).
+# No install script is needed at run time (protobufjs only checks itself), so none runs;
+# the npm cache stays in the build cache.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+    npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 COPY --from=build /src/dist ./dist
 # config/default.json is found by walking up from dist/src/config (or SHARDGATE_CONFIG_DIR)

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ShardRow } from './catalog/catalog-rows.js';
@@ -36,6 +37,10 @@ import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announc
 import { Moves } from './rebalance/moves.js';
 import type { MoveHooks } from './rebalance/move/tenant-mover.js';
 import { ShardUrlPolicy } from './rebalance/topology/shard-url-policy.js';
+import { createRedisClient, closeRedisClient } from './cache/redis-client.js';
+import { BucketEvictionCheck, RedisEvictsRateLimitsError } from './limits/bucket-eviction-check.js';
+import { PgTls, stripTlsParams } from './transport/pg-tls.js';
+import { RedisTls } from './transport/redis-tls.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -77,6 +82,51 @@ export function buildModelDeps(config: Readonly<GatewayConfig>, logger: Logger):
   };
 }
 
+/** Every PostgreSQL URL of the config: where TLS parameters could hide. */
+function configuredPgUrls(config: Readonly<GatewayConfig>): string[] {
+  const urlOf = (r: string | { readonly url: string }) => (typeof r === 'string' ? r : r.url);
+  return [
+    ...(config.catalog === undefined ? [] : [config.catalog]),
+    ...config.shards.flatMap((s) => [s.primary, ...s.replicas.map(urlOf), ...(s.admin ? [s.admin.primary, ...s.admin.replicas.map(urlOf)] : [])]),
+  ];
+}
+
+/** TLS parameters in the configured URLs are dropped (db.tls decides): say so once, by name. */
+function warnDroppedTlsParams(config: Readonly<GatewayConfig>, logger: Logger): void {
+  const dropped = new Set(configuredPgUrls(config).flatMap((url) => stripTlsParams(url).dropped));
+  if (dropped.size > 0) logger.warn({ parameters: [...dropped], mode: config.db.tls.mode }, 'TLS parameters in database URLs are ignored; db.tls applies to every connection');
+}
+
+/**
+ * The Redis keeping rate-limit buckets (`limits.redis`, else the main one), on a client of
+ * its own, and the check of its eviction policy. In production an evicting policy stops the
+ * start: buckets evicted under memory pressure come back full, so limits silently lapse.
+ */
+async function openLimitsRedis(config: Readonly<GatewayConfig>, redisTls: RedisTls, metrics: GatewayMetrics, logger: Logger): Promise<{ redis: Redis; check: BucketEvictionCheck } | undefined> {
+  const url = config.limits.redis ?? config.redis;
+  if (!config.limits.enabled || url === undefined) return undefined;
+  const redis = createRedisClient(url, {
+    name: 'shardgate-limits',
+    commandTimeoutMs: config.cache.commandTimeoutMs,
+    connectTimeoutMs: config.cache.connectTimeoutMs,
+    tls: redisTls.options(url),
+    logger,
+  });
+  const check = new BucketEvictionCheck(redis, {
+    intervalMs: config.limits.evictionCheckIntervalMs,
+    readyTimeoutMs: config.cache.connectTimeoutMs + config.cache.commandTimeoutMs,
+    logger,
+    onVerdict: (v) => metrics.limitsRedisEvicting.set(v.state === 'evicts' ? 1 : v.state === 'safe' ? 0 : -1),
+  });
+  const verdict = await check.check();
+  if (verdict.state === 'evicts' && config.nodeEnv === 'production') {
+    closeRedisClient(redis);
+    throw new RedisEvictsRateLimitsError(verdict.policy);
+  }
+  check.start();
+  return { redis, check };
+}
+
 export function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {
   return config.shards.map((s) => ({ id: s.id, primary: s.primary, replicas: s.replicas, weight: s.weight ?? 100, state: 'active', admin: s.admin }));
 }
@@ -108,12 +158,20 @@ export class Gateway {
     readonly seriesPartitions: SeriesPartitionKeeper,
     /** every route each listener answers, as its app mounted them (the fuzz suite enumerates these) */
     readonly routes: { readonly tenant: RouteTable; readonly admin: RouteTable },
+    /** the rate limits' Redis client and the check of its eviction policy (absent without Redis or limits) */
+    readonly limitsRedis: { readonly redis: Redis; readonly check: BucketEvictionCheck } | undefined,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
     const { logger } = options;
     if (config.catalog === undefined) throw new Error('Gateway.start needs a catalog URL (main.ts starts the embedded one)');
     const lifecycle = new Lifecycle();
+    // read once: a bad CA file fails the start, not a connection later
+    const pgTls = PgTls.fromConfig(config.db.tls, config.db.connectTimeoutMs);
+    const redisTls = RedisTls.fromConfig(config.redisTls);
+    warnDroppedTlsParams(config, logger);
+    const metrics = new GatewayMetrics();
+    const limitsRedis = await openLimitsRedis(config, redisTls, metrics, logger);
 
     const catalog = new Catalog({
       url: config.catalog,
@@ -123,11 +181,11 @@ export class Gateway {
       // to cached tenants and placement, not hold requests for a full statement timeout
       statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
       shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, options.secretEnv ?? process.env),
+      tls: pgTls,
     });
     await catalog.migrate();
     await catalog.shards.seed(seedRows(config), { endpoints: options.endpointsFromConfig ? 'always' : 'same-nodes' });
 
-    const metrics = new GatewayMetrics();
     const slowQueryMs = config.log.slowQueryMs;
     const registry = new ShardRegistry(
       {
@@ -139,6 +197,7 @@ export class Gateway {
         idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
         connectTimeoutMs: config.db.connectTimeoutMs,
         requestRole: config.db.requestRole,
+        tls: pgTls,
       },
       buildModelDeps(config, logger),
       (node, elapsedMs, sql) => {
@@ -158,11 +217,11 @@ export class Gateway {
     await placement.reload();
     const seriesPartitions = new SeriesPartitionKeeper(
       () => placement.shards.filter((s) => s.state !== 'retired'),
-      { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs },
+      { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs, tls: pgTls },
       logger,
     );
     // a migrated shard (at start, added, or a move's target) gets its series partitions too
-    const migrator = new RegistryShardMigrator(registry, shardMigrations, config.db.connectTimeoutMs, (shard) => seriesPartitions.keep(shard));
+    const migrator = new RegistryShardMigrator(registry, shardMigrations, pgTls, config.db.connectTimeoutMs, (shard) => seriesPartitions.keep(shard));
     for (const shard of placement.shards) {
       if (shard.state === 'retired') continue;
       const applied = await migrator.migrate(shard);
@@ -191,6 +250,7 @@ export class Gateway {
       localMaxEntryBytes: config.cache.localMaxEntryBytes,
       commandTimeoutMs: config.cache.commandTimeoutMs,
       connectTimeoutMs: config.cache.connectTimeoutMs,
+      tls: config.redis === undefined ? undefined : redisTls.options(config.redis),
       logger,
       onResult: (result) => metrics.cacheRequests.inc({ result }),
     });
@@ -206,6 +266,7 @@ export class Gateway {
     const moves = new Moves({
       config: config.moves,
       connectTimeoutMs: config.db.connectTimeoutMs,
+      tls: pgTls,
       catalog,
       placement,
       logger,
@@ -227,9 +288,9 @@ export class Gateway {
       },
     });
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
-    // the rate limit and the concurrency leases share the cache's fail-fast Redis client (per-pod budgets when it has none)
+    // the rate limit and the concurrency leases live in the limits Redis, which must not evict (per-pod budgets when there is none)
     const limits = config.limits.enabled
-      ? TenantLimits.fromConfig(config.limits, { redis: cacheStack.redis, commandTimeoutMs: config.cache.commandTimeoutMs, poolMax: config.pool.max, logger, metrics })
+      ? TenantLimits.fromConfig(config.limits, { redis: limitsRedis?.redis, commandTimeoutMs: config.cache.commandTimeoutMs, poolMax: config.pool.max, logger, metrics })
       : undefined;
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
 
@@ -290,7 +351,7 @@ export class Gateway {
     return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, {
       tenant: tenant.routes,
       admin: admin.routes,
-    });
+    }, limitsRedis);
   }
 
   get tenantUrl(): string {
@@ -315,6 +376,8 @@ export class Gateway {
     await this.authenticator.stop();
     await this.health.stop();
     await this.cacheStack.close();
+    this.limitsRedis?.check.stop();
+    if (this.limitsRedis) closeRedisClient(this.limitsRedis.redis);
     await this.registry.close();
     await this.catalog.close();
     this.logger.info('gateway stopped');

@@ -39,7 +39,8 @@ async function main(): Promise<void> {
       catalog: embedded.catalog,
       shards: embedded.shards,
       pool: { ...config.pool, max: Math.min(config.pool.max, 5) },
-      db: { ...config.db, requestRole: config.db.requestRole ?? REQUEST_GROUP_ROLE },
+      // loopback to this process's own wire server, which has no TLS to offer
+      db: { ...config.db, requestRole: config.db.requestRole ?? REQUEST_GROUP_ROLE, tls: { mode: 'disable' } },
     }) as Readonly<GatewayConfig>;
   }
 
@@ -104,7 +105,10 @@ function printWelcome(gateway: Gateway, adminToken: string | undefined, demoKey:
 }
 
 main().catch((err: unknown) => {
+  const code = (err as { code?: unknown }).code;
   if (err instanceof ConfigError) console.error(err.message);
+  // a refusal to start with a reason of its own (a TLS file, an evicting limits Redis): its code and words, no stack
+  else if (code === 'CONFIG_INVALID' || code === 'REDIS_EVICTS_RATE_LIMITS' || code === 'EMBEDDED_UNAVAILABLE') console.error(`shardgate refused to start (${code}): ${(err as Error).message}`);
   else console.error('shardgate failed to start:', err);
   process.exit(1);
 });

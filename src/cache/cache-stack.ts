@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { createRedisClient, closeRedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
@@ -15,6 +16,8 @@ export interface CacheStackOptions {
   readonly localMaxEntryBytes: number;
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** tls.connect options for a `rediss://` URL */
+  readonly tls?: ConnectionOptions | undefined;
   readonly logger: Logger;
   readonly onResult?: (result: CacheResult) => void;
 }
@@ -42,6 +45,7 @@ export class CacheStack {
       name: 'shardgate-cache',
       commandTimeoutMs: options.commandTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
+      tls: options.tls,
       logger: options.logger,
     });
     const bus = new InvalidationBus(redis, { logger: options.logger, name: 'shardgate-invalidations', heartbeatMs: 1000 });

@@ -2,12 +2,15 @@ import { Sequelize, QueryTypes, UniqueConstraintError, type Transaction } from '
 import { runMigrations, MigrationLock } from '../schema/run-migrations.js';
 import { catalogMigrations } from '../../shards/migrations/catalog/index.js';
 import { CatalogUnavailableError, CONNECTION_FAILURE, GatewayError } from '../errors/errors.js';
+import type { PgTls } from '../transport/pg-tls.js';
+import { tlsFailureReason } from '../transport/connect-failure.js';
 
 export interface CatalogDatabaseOptions {
   readonly url: string;
   readonly poolMax: number;
   readonly connectTimeoutMs: number;
   readonly statementTimeoutMs: number;
+  readonly tls: PgTls;
 }
 
 /** A catalog row as the driver returns it; each store maps its own. */
@@ -27,8 +30,10 @@ export class CatalogDatabase {
   readonly #sequelize: Sequelize;
 
   constructor(options: CatalogDatabaseOptions) {
-    this.#sequelize = new Sequelize(options.url, {
+    const connection = options.tls.sequelize(options.url);
+    this.#sequelize = new Sequelize(connection.url, {
       dialect: 'postgres',
+      hooks: connection.hooks,
       logging: false,
       pool: { max: options.poolMax, min: 0, idle: 10_000, acquire: options.connectTimeoutMs + 1000 },
       dialectOptions: {
@@ -123,6 +128,7 @@ function unavailable(err: unknown): Error {
     name === 'SequelizeHostNotFoundError' ||
     name === 'SequelizeTimeoutError' ||
     CONNECTION_FAILURE.test(message) ||
+    tlsFailureReason(err) !== undefined ||
     /57P0[123]/.test(message)
   ) {
     return new CatalogUnavailableError({ cause: err });

@@ -74,6 +74,7 @@ export class HealthMonitor {
         connectTimeoutMs: Math.min(this.options.connectTimeoutMs, this.options.timeoutMs),
         timeoutMs: this.options.timeoutMs,
         applicationName: `shardgate-probe:${node.shardId}:${node.name}`,
+        tls: node.tls,
       });
       this.#probes.set(node, probe);
     }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { PgTls } from '../transport/pg-tls.js';
 
 /** The node did not answer within the probe's timeout (it may be hung, or this process stalled). */
 export class ProbeTimeoutError extends Error {
@@ -10,6 +11,7 @@ export interface NodeProbeOptions {
   /** a probe that takes longer counts as a failure and drops the connection */
   readonly timeoutMs: number;
   readonly applicationName: string;
+  readonly tls: PgTls;
 }
 
 /**
@@ -50,7 +52,7 @@ export class NodeProbe {
     if (this.#client) return Promise.resolve(this.#client);
     this.#connecting ??= (async () => {
       const client = new pg.Client({
-        connectionString: this.url,
+        ...(await this.options.tls.clientOptions(this.url)),
         connectionTimeoutMillis: this.options.connectTimeoutMs,
         application_name: this.options.applicationName,
         keepAlive: true,

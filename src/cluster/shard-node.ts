@@ -3,6 +3,7 @@ import type { Lsn } from './lsn.js';
 import { parseLsn } from './lsn.js';
 import { TenantScopedQuery, scopeStatement } from './tenant-scoped-query.js';
 import { defineShardModels, type ModelDeps, type ShardModels } from '../models/index.js';
+import type { PgTls } from '../transport/pg-tls.js';
 
 export type NodeRole = 'primary' | 'replica';
 
@@ -40,6 +41,8 @@ export interface NodeSettings {
    * is privileged and cannot be changed (the embedded default's single superuser backend).
    */
   readonly requestRole?: string | undefined;
+  /** TLS of this node's connections (its pool and its health probe) */
+  readonly tls: PgTls;
 }
 
 /** The parts of Sequelize's connection manager and pooled pg connection that `query` uses. */
@@ -64,6 +67,8 @@ export class ShardNode {
   readonly models: ShardModels;
   /** see NodeSettings.requestRole */
   readonly requestRole: string | undefined;
+  /** see NodeSettings.tls */
+  readonly tls: PgTls;
   health: NodeHealth = { healthy: false, lsn: undefined, lagBytes: 0, lagMs: 0, checkedAt: 0, error: 'not checked yet' };
 
   constructor(
@@ -77,8 +82,11 @@ export class ShardNode {
     modelDeps: ModelDeps,
     private readonly observer?: QueryObserver,
   ) {
-    this.sequelize = new Sequelize(url, {
+    // TLS comes from db.tls alone: the URL's own TLS parameters are dropped
+    const connection = settings.tls.sequelize(url);
+    this.sequelize = new Sequelize(connection.url, {
       dialect: 'postgres',
+      hooks: connection.hooks,
       // with benchmark on, Sequelize hands each query's duration to `logging`
       logging: observer ? (sql: string, elapsed?: number) => observer(this, elapsed ?? 0, sql) : false,
       benchmark: observer !== undefined,
@@ -96,6 +104,7 @@ export class ShardNode {
     });
     this.models = defineShardModels(this.sequelize, modelDeps);
     this.requestRole = settings.requestRole;
+    this.tls = settings.tls;
   }
 
   /** The primary's current WAL write position (after a commit: covers that commit). */

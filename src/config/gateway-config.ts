@@ -3,6 +3,9 @@ import { adminTokenWeakness } from './admin-token-strength.js';
 
 const shardIdShape = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL');
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL');
+/** a host name a server's certificate must carry */
+const tlsServername = z.string().min(1).max(253).regex(/^[A-Za-z0-9.*-]+$/, 'a host name');
 
 /** A replica is a URL, or a named URL when the operator wants a stable name in headers and metrics. */
 export const replicaConfigShape = z.union([postgresUrl, z.object({ name: z.string().min(1), url: postgresUrl }).strict()]);
@@ -39,7 +42,9 @@ export const gatewayConfigShape = z
     adminToken: z.string().optional(),
     /** control-plane database; when absent the gateway runs the embedded default */
     catalog: postgresUrl.optional(),
-    redis: z.string().regex(/^rediss?:\/\//, 'a redis:// URL').optional(),
+    redis: redisUrl.optional(),
+    /** TLS of every `rediss://` URL (cache and limits): the CA file (PEM) and the name the servers' certificates carry */
+    redisTls: z.object({ ca: z.string().min(1).optional(), servername: tlsServername.optional() }).strict().optional(),
     shards: z.array(shardConfigShape),
     embedded: z.object({ dataDir: z.string(), shardCount: z.number().int().min(1).max(8) }).strict(),
     routing: z
@@ -69,6 +74,19 @@ export const gatewayConfigShape = z
          * log in as a privileged role; the embedded default sets shardgate_request
          */
         requestRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional(),
+        /**
+         * TLS of every PostgreSQL connection (shards, catalog, migrations, moves), libpq's
+         * sslmode meanings; TLS parameters in URLs are dropped, only this applies
+         */
+        tls: z
+          .object({
+            mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
+            /** PEM file (or a directory of them) of the CA(s) that sign the servers' certificates, read once at start */
+            ca: z.string().min(1).optional(),
+            /** verify-full: the name every server's certificate must carry instead of the URL's host */
+            servername: tlsServername.optional(),
+          })
+          .strict(),
       })
       .strict(),
     http: z
@@ -152,6 +170,10 @@ export const gatewayConfigShape = z
     limits: z
       .object({
         batchMax: z.number().int().min(1).max(10_000),
+        /** the Redis keeping rate-limit buckets (must not evict them); absent: the main `redis` */
+        redis: redisUrl.optional(),
+        /** ms between checks of the limits Redis's maxmemory-policy */
+        evictionCheckIntervalMs: z.number().int().min(1000).default(60_000),
         /** false: no per-tenant rate limit and no concurrency cap (benchmarks of the bare gateway) */
         enabled: z.boolean(),
         /** token bucket per plan, shared across pods through Redis; tenants of an unlisted plan get `standard` */
@@ -277,6 +299,9 @@ export const gatewayConfigShape = z
     }
     if (config.nodeEnv === 'production' && config.encryption.currentKeyId === 'dev') {
       ctx.addIssue({ code: 'custom', path: ['encryption', 'currentKeyId'], message: 'the published development key cannot be used in production: set SHARDGATE_ENCRYPTION_KEYS' });
+    }
+    if (config.db.tls.mode === 'verify-ca' && config.db.tls.ca === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['db', 'tls', 'ca'], message: 'verify-ca needs the CA that signs the servers (a PEM file)' });
     }
     if (config.nodeEnv === 'production' && config.adminToken === undefined) {
       ctx.addIssue({ code: 'custom', path: ['adminToken'], message: 'GATEWAY_ADMIN_TOKEN is required in production' });

@@ -60,11 +60,12 @@ function envLayer(env: NodeJS.ProcessEnv): Json {
   if (env.HOST) layer.host = env.HOST;
   if (env.GATEWAY_ADMIN_TOKEN) layer.adminToken = env.GATEWAY_ADMIN_TOKEN;
   if (env.REDIS_URL) layer.redis = env.REDIS_URL;
+  if (env.LIMITS_REDIS_URL) layer.limits = { redis: env.LIMITS_REDIS_URL };
   if (env.CATALOG_URL) layer.catalog = env.CATALOG_URL;
   if (env.LOG_LEVEL) layer.log = { level: env.LOG_LEVEL };
   if (env.SLOW_QUERY_MS) layer.log = { ...(layer.log as Json | undefined), slowQueryMs: intFromEnv('SLOW_QUERY_MS', env.SLOW_QUERY_MS) };
   if (env.CACHE_ENABLED !== undefined && env.CACHE_ENABLED !== '') layer.cache = { enabled: env.CACHE_ENABLED === '1' || env.CACHE_ENABLED === 'true' };
-  if (env.LIMITS_ENABLED !== undefined && env.LIMITS_ENABLED !== '') layer.limits = { enabled: env.LIMITS_ENABLED === '1' || env.LIMITS_ENABLED === 'true' };
+  if (env.LIMITS_ENABLED !== undefined && env.LIMITS_ENABLED !== '') layer.limits = { ...(layer.limits as Json | undefined), enabled: env.LIMITS_ENABLED === '1' || env.LIMITS_ENABLED === 'true' };
   if (env.ROUTING_HEADERS !== undefined && env.ROUTING_HEADERS !== '') {
     layer.routing = { routingHeaders: env.ROUTING_HEADERS === '1' || env.ROUTING_HEADERS === 'true' };
   }
@@ -218,6 +219,7 @@ export function describeConfig(config: Readonly<GatewayConfig>): Json {
     encryption: { currentKeyId: config.encryption.currentKeyId, keys: Object.fromEntries(Object.keys(config.encryption.keys).map((id) => [id, '***'])) },
     catalog: config.catalog === undefined ? undefined : redactUrl(config.catalog),
     redis: config.redis === undefined ? undefined : redactUrl(config.redis),
+    limits: { ...config.limits, redis: config.limits.redis === undefined ? undefined : redactUrl(config.limits.redis) },
     shards: config.shards.map((s) => ({
       ...s,
       primary: redactUrl(s.primary),

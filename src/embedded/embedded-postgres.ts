@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { hstore } from '@electric-sql/pglite/contrib/hstore';
-import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
+import type { PGlite } from '@electric-sql/pglite';
+import { loadPglite } from './pglite-module.js';
 import type { EmbeddedLog } from './backend-turns.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { WireServer } from './wire-server.js';
@@ -59,6 +58,7 @@ export class EmbeddedPostgres {
     let db: PGlite | undefined;
     try {
       // an empty directory gets initdb (a few seconds); an existing one is reopened
+      const { PGlite, hstore, btree_gin } = await loadPglite();
       db = await PGlite.create({ dataDir, extensions: { hstore, btree_gin } });
       // Sequelize looks up the hstore type oid when a connection opens, so it must exist first
       await db.exec('CREATE EXTENSION IF NOT EXISTS hstore');

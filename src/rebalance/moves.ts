@@ -12,6 +12,8 @@ import type { PlacementAnnouncer } from './placement-announcer.js';
 import { ShardProvisioner } from './topology/shard-provisioner.js';
 import type { ShardUrlPolicy } from './topology/shard-url-policy.js';
 import type { ShardMigrator } from './shard-migrator.js';
+import type { PgTls } from '../transport/pg-tls.js';
+import { tlsFailureReason } from '../transport/connect-failure.js';
 import { TenantMover, type MoveHooks } from './move/tenant-mover.js';
 import { TenantTransfer } from './transfer/tenant-transfer.js';
 
@@ -19,6 +21,8 @@ export interface MovesDeps {
   /** config.moves (the shape is declared once, in move-context.ts, beside the timings it feeds) */
   readonly config: MovesConfig;
   readonly connectTimeoutMs: number;
+  /** TLS of the mover's own connections */
+  readonly tls: PgTls;
   readonly catalog: Pick<Catalog, 'tenants' | 'shards' | 'pins' | 'jobs'>;
   readonly placement: PlacementService;
   readonly logger: Logger;
@@ -38,7 +42,7 @@ export class Moves {
 
   constructor(deps: MovesDeps) {
     const { config, catalog, logger, announcer, migrator } = deps;
-    const admin = { statementTimeoutMs: config.statementTimeoutMs, connectTimeoutMs: deps.connectTimeoutMs };
+    const admin = { statementTimeoutMs: config.statementTimeoutMs, connectTimeoutMs: deps.connectTimeoutMs, tls: deps.tls };
     const store = catalog.jobs;
     const placement = new CatalogPlacement(catalog.shards, catalog.pins, announcer);
     const mover = new TenantMover({
@@ -61,7 +65,8 @@ export class Moves {
       migrator,
       announcer,
       urlPolicy: deps.shardUrlPolicy,
-      onUnreachable: (field, err) => logger.warn({ field, err: err instanceof Error ? err.message : String(err) }, 'a shard being added is unreachable'),
+      onUnreachable: (field, err) =>
+        logger.warn({ field, err: err instanceof Error ? err.message : String(err), tls: tlsFailureReason(err) }, 'a shard being added is unreachable'),
     });
     this.transfer = new TenantTransfer(catalog.tenants, deps.placement, admin);
   }

@@ -1,6 +1,7 @@
 import { Umzug, SequelizeStorage } from 'umzug';
 import { Sequelize } from 'sequelize';
 import type { Migration } from '../../shards/migrations/migration.js';
+import type { PgTls } from '../transport/pg-tls.js';
 
 /** Distinct advisory lock keys so catalog and shard migrations on one server never wait on each other. */
 export const MigrationLock = { Catalog: 7_301_001, Shard: 7_301_002 } as const;
@@ -44,9 +45,11 @@ interface LockConnection {
  * runMigrations() over a connection of its own to `url` (the privileged role's: the
  * request role may not create or alter anything), closed afterwards.
  */
-export async function runMigrationsAt(url: string, migrations: readonly Migration[], lockKey: number, connectTimeoutMs = 5_000): Promise<string[]> {
-  const sequelize = new Sequelize(url, {
+export async function runMigrationsAt(url: string, migrations: readonly Migration[], lockKey: number, tls: PgTls, connectTimeoutMs = 5_000): Promise<string[]> {
+  const connection = tls.sequelize(url);
+  const sequelize = new Sequelize(connection.url, {
     dialect: 'postgres',
+    hooks: connection.hooks,
     logging: false,
     pool: { max: 2, min: 0, idle: 1_000 },
     dialectOptions: { application_name: 'shardgate:migrate', connectionTimeoutMillis: connectTimeoutMs },

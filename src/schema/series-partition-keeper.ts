@@ -1,6 +1,7 @@
 import { Sequelize } from 'sequelize';
 import type { Logger } from 'pino';
 import { adminPrimaryUrl, type ShardTopology } from '../cluster/shard-registry.js';
+import type { PgTls } from '../transport/pg-tls.js';
 import { ensureSeriesPartitions } from '../../shards/migrations/shard/index.js';
 
 export interface SeriesPartitionKeeperOptions {
@@ -8,6 +9,8 @@ export interface SeriesPartitionKeeperOptions {
   readonly aheadDays: number;
   readonly intervalMs: number;
   readonly connectTimeoutMs: number;
+  /** the gateway's TLS to PostgreSQL, as for every other connection */
+  readonly tls: PgTls;
 }
 
 /**
@@ -30,8 +33,10 @@ export class SeriesPartitionKeeper {
 
   /** Partitions created on this shard (0 when all were there). */
   async keep(shard: Pick<ShardTopology, 'id' | 'primary' | 'admin'>): Promise<number> {
-    const sequelize = new Sequelize(adminPrimaryUrl(shard), {
+    const connection = this.options.tls.sequelize(adminPrimaryUrl(shard));
+    const sequelize = new Sequelize(connection.url, {
       dialect: 'postgres',
+      hooks: connection.hooks,
       logging: false,
       pool: { max: 1, min: 0, idle: 1_000 },
       dialectOptions: { application_name: 'shardgate:partitions', connectionTimeoutMillis: this.options.connectTimeoutMs },

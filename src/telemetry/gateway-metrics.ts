@@ -44,6 +44,8 @@ export class GatewayMetrics {
   readonly concurrencyFallbacks: Counter;
   /** requests refused because their shard's fleet-wide concurrency budget was spent (503 SHARD_BUSY) */
   readonly shardBusy: Counter<'shard'>;
+  /** the limits Redis's maxmemory-policy: 1 evicts rate-limit buckets, 0 keeps them, -1 cannot tell (CONFIG disabled, unreachable) */
+  readonly limitsRedisEvicting: Gauge;
 
   /** The node gauges read from here on a scrape: the shard registry, once it exists. */
   readNodesFrom(nodes: () => readonly NodeSnapshot[]): void {
@@ -77,6 +79,11 @@ export class GatewayMetrics {
       help: 'Database query duration by shard and node role',
       labelNames: ['shard', 'role'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.limitsRedisEvicting = new Gauge({
+      name: `${PREFIX}limits_redis_evicting`,
+      help: 'Whether the Redis keeping rate-limit buckets may evict them (1), keeps them (0), or cannot be checked (-1)',
       registers,
     });
     this.slowQueries = new Counter({ name: `${PREFIX}db_slow_queries_total`, help: 'Queries slower than the slow-query threshold', labelNames: ['shard', 'role'], registers });

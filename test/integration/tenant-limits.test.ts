@@ -41,7 +41,8 @@ describe('tenant limits: a rate limit shared through Redis, and what happens whe
   let server: RedisServer;
   let a: TestGateway;
   let b: TestGateway;
-  const redisReady = () => [a, b].every((gw) => gw.gateway.cacheStack.redis?.status === 'ready');
+  // the rate limiter keeps its buckets over its own client (the limits Redis, here the same server)
+  const redisReady = () => [a, b].every((gw) => gw.gateway.cacheStack.redis?.status === 'ready' && gw.gateway.limitsRedis?.redis.status === 'ready');
 
   before(async () => {
     server = await RedisServer.start();
@@ -164,7 +165,7 @@ describe('tenant limits: tokens leased from Redis in batches', function () {
     server = await RedisServer.start();
     a = await TestGateway.start({ redis: server.url, limits });
     b = await TestGateway.start({ redis: server.url, limits });
-    await waitFor('both gateways connected to Redis', () => [a, b].every((gw) => gw.gateway.cacheStack.redis?.status === 'ready'));
+    await waitFor('both gateways connected to Redis', () => [a, b].every((gw) => gw.gateway.limitsRedis?.redis.status === 'ready'));
   });
 
   after(async () => {

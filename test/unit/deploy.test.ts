@@ -526,9 +526,38 @@ describe('deploy: Dockerfile', () => {
     expect(runs(final).some((r) => /npm ci\b.*--omit=dev/.test(r)), 'the final stage installs with --omit=dev').to.equal(true);
     const fromBuild = final.body.filter((i) => i.keyword === 'COPY' && i.args.includes(`--from=${build!.name}`));
     expect(fromBuild.map((i) => i.args.split(/\s+/).filter((t) => !t.startsWith('--'))[0]), 'copied from the build stage').to.deep.equal(['/src/dist']);
-    expect(final.from, 'a Node 20 base').to.match(/node:20\b|\$\{?NODE_IMAGE\}?/);
-    const nodeImage = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_IMAGE='));
-    if (final.from.includes('NODE_IMAGE')) expect(nodeImage?.args, 'NODE_IMAGE default').to.match(/=node:20[-.\w]*(@sha256:[0-9a-f]{64})?$/);
+  });
+
+  it('pins the Node base by digest: NODE_DIGEST is a required build arg, without it the build stops at FROM', () => {
+    const arg = instructions.find((i) => i.keyword === 'ARG' && /^NODE_DIGEST\b/.test(i.args));
+    expect(arg?.args, 'ARG NODE_DIGEST without a default (a default would be a tag in disguise)').to.equal('NODE_DIGEST');
+    expect(instructions.indexOf(arg!), 'declared before the first FROM').to.be.lessThan(instructions.findIndex((i) => i.keyword === 'FROM'));
+    for (const stage of stages) {
+      expect(stage.from, `stage ${stage.name}`).to.match(/^node@sha256:\$\{NODE_DIGEST:\?[\w-]*NODE_DIGEST[\w-]*\}$/);
+    }
+  });
+
+  it('ships no dev tooling and no PGlite: npm ci --omit=dev --omit=optional, compiled JS run by node, tini pinned', () => {
+    const npmCi = final.body.filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args)).map((i) => i.args);
+    expect(npmCi, 'one npm ci in the final stage').to.have.length(1);
+    expect(npmCi[0]).to.match(/--omit=dev\b/).and.to.match(/--omit=optional\b/);
+    const argv = [...execForm(last('ENTRYPOINT'), 'ENTRYPOINT'), ...execForm(last('CMD'), 'CMD')];
+    expect(argv.join(' '), 'no tsx at run time').to.not.match(/\btsx\b|\.ts\b/);
+    expect(argv.filter((a) => /\.js$/.test(a)).every((a) => a.startsWith('/app/dist/')), 'runs dist/').to.equal(true);
+    const tini = final.body.find((i) => i.keyword === 'RUN' && /\btini\b/.test(i.args))!;
+    expect(tini.args, 'tini installed at a pinned version').to.match(/tini=\$\{?TINI_VERSION\}?|tini=\d/);
+    const version = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('TINI_VERSION='));
+    expect(version?.args).to.match(/^TINI_VERSION=\d+\.\d+\.\d+(-\d+)?$/);
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    expect(pkg.dependencies, 'tsx is a dev dependency').to.not.have.property('tsx');
+    expect(pkg.devDependencies).to.have.property('tsx');
+    expect(pkg.dependencies, 'PGlite is optional').to.not.have.property('@electric-sql/pglite');
+    expect(pkg.optionalDependencies).to.have.property('@electric-sql/pglite');
+    // loaded only by a dynamic import when the embedded default starts: a value import anywhere would load it always
+    const staticUses = walk(path.join(ROOT, 'src'))
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/^import\s+(?!type\b)[^;]*from\s+'(@electric-sql\/pglite[^']*|tsx[^']*)'/gm)].map((m) => `${path.relative(ROOT, f)}: ${m[1]}`));
+    expect(staticUses).to.deep.equal([]);
   });
 
   it('starts the gateway like `npm start`, with src/instrument imported first, under an init', () => {
@@ -1086,6 +1115,7 @@ describe('deploy: kustomize overlays', function () {
         const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job') as unknown as IDeployment[];
         const templateOf = (match: (l: Record<string, string> | undefined) => boolean) => workloads.map((w) => w.spec!.template).find((t) => match(t.metadata?.labels));
         const redis = templateOf((l) => l?.['app.kubernetes.io/component'] === 'redis')!;
+        const limitsRedis = templateOf((l) => l?.['app.kubernetes.io/component'] === 'redis-limits')!;
         const collector = templateOf((l) => l?.['app.kubernetes.io/component'] === 'otel-collector')!;
         const instance = cnpgInstanceLabels(objects.find((o) => o.kind === 'Cluster') as CnpgCluster);
         const dns = { labels: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system' };
@@ -1131,6 +1161,7 @@ describe('deploy: kustomize overlays', function () {
         check(deployment.spec?.template.metadata?.labels, 'gateway', [
           { labels: instance, port: 5432 },
           { labels: redis.metadata!.labels!, port: 6379, container: redis.spec!.containers[0] },
+          { labels: limitsRedis.metadata!.labels!, port: 6379, container: limitsRedis.spec!.containers[0] },
           { labels: collector.metadata!.labels!, port: resolveTargetPort(find<IService>(objects, 'Service', 'shardgate-otel-collector'), otlp, collector.spec!)!, container: collector.spec!.containers[0] },
         ]);
         for (const j of objects.filter((o) => o.kind === 'Job') as unknown as IJob[]) {
@@ -1220,7 +1251,8 @@ describe('deploy: kustomize overlays', function () {
         expect(jobSpec.restartPolicy).to.be.oneOf(['Never', 'OnFailure']);
         // the same config and credentials, so it migrates exactly what the gateways will use
         const names = (c: IContainer) => (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef || e.name === 'GATEWAY_CONFIG' || e.name === 'NODE_ENV');
-        for (const e of names(gateway).filter((x) => x.name !== 'REDIS_PASSWORD')) {
+        // migrations reach PostgreSQL only: no Redis password
+        for (const e of names(gateway).filter((x) => !/REDIS_PASSWORD$/.test(x.name))) {
           expect(migrate.env?.find((x) => x.name === e.name), `Job env ${e.name}`).to.deep.equal(e);
         }
         const mount = (c: IContainer, s: IPodSpec) => s.volumes?.find((v) => v.name === c.volumeMounts?.find((m) => m.mountPath === '/etc/shardgate')?.name)?.configMap?.name;
@@ -1228,17 +1260,64 @@ describe('deploy: kustomize overlays', function () {
         expect(migrate.securityContext?.readOnlyRootFilesystem).to.equal(true);
       });
 
-      it('images are set by the overlay, with an explicit tag', () => {
+      it('images are set by the overlay, with an explicit tag; production pins every image by digest', () => {
+        // production: @sha256:<digest>, the release pipeline's SET_BY_RELEASE until it sets it
+        const digest = /@sha256:([0-9a-f]{64}|SET_BY_RELEASE)$/;
         for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
           for (const c of podSpec((o as unknown as IDeployment).spec?.template).containers) {
-            expect(c.image, `${o.metadata.name}/${c.name}`).to.match(/^[^:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/);
+            if (overlay === 'production') expect(c.image, `${o.metadata.name}/${c.name} by digest`).to.match(new RegExp(`^[^:@]+(:[\\w.-]+)?${digest.source}`));
+            else expect(c.image, `${o.metadata.name}/${c.name}`).to.match(/^[^:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/);
             expect(c.image).to.not.match(/:latest$/);
           }
         }
         if (overlay === 'production') expect(gateway.image).to.not.match(/^shardgate[:@]/);
         for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
-          expect((c.spec as { imageName?: string }).imageName, `${c.metadata.name} pins its PostgreSQL image`).to.match(/:\d+\.\d+/);
+          const image = (c.spec as { imageName?: string }).imageName;
+          expect(image, `${c.metadata.name} pins its PostgreSQL image`).to.match(/:\d+\.\d+/);
+          if (overlay === 'production') expect(image, `${c.metadata.name} by digest`).to.match(digest);
         }
+      });
+
+      it('PostgreSQL over verify-full TLS with every CloudNativePG cluster\'s CA mounted (the certificate only), in the gateway and the migration Job', () => {
+        const { config } = gatewayConfig(objects, spec, gateway);
+        expect(config.db.tls.mode).to.equal('verify-full');
+        const raw = JSON.stringify(rawGatewayConfig(objects, spec, gateway));
+        expect(raw, 'no TLS parameter in a URL (db.tls alone decides)').to.not.match(/[?&](ssl\w*|requiressl)=/);
+        const clusters = (objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]).map((c) => c.metadata.name);
+        const jobs = (objects.filter((o) => o.kind === 'Job') as unknown as IJob[]).map((j) => podSpec(j.spec?.template));
+        for (const [what, podSpecOf, container] of [['gateway', spec, gateway], ...jobs.map((j) => ['migration Job', j, j.containers[0]!] as const)] as const) {
+          const mount = container.volumeMounts?.find((m) => config.db.tls.ca === m.mountPath || config.db.tls.ca!.startsWith(`${m.mountPath}/`));
+          expect(mount, `${what}: a volume at db.tls.ca (${config.db.tls.ca})`).to.not.equal(undefined);
+          const volume = podSpecOf.volumes?.find((v) => v.name === mount!.name);
+          const sources = volume?.projected?.sources?.map((x) => x.secret) ?? (volume?.secret ? [{ name: volume.secret.secretName, items: volume.secret.items }] : []);
+          expect(sources.map((x) => x?.name).sort(), `${what}: the CA Secret CloudNativePG makes for each cluster`).to.deep.equal(clusters.map((c) => `${c}-ca`).sort());
+          for (const src of sources) expect(src?.items?.map((i) => i.key), `${what}: ${src?.name}: the certificate only, never ca.key`).to.deep.equal(['ca.crt']);
+        }
+      });
+
+      it('Redis over TLS (rediss:// with the CA mounted) and rate limits in a second Redis that never evicts', () => {
+        const env = podEnv(gateway.env);
+        for (const name of ['REDIS_URL', 'LIMITS_REDIS_URL']) expect(env[name], name).to.match(/^rediss:\/\//);
+        const { config } = gatewayConfig(objects, spec, gateway);
+        expect(config.redis).to.match(/^rediss:\/\//);
+        expect(config.limits.redis).to.match(/^rediss:\/\/[^/]*shardgate-redis-limits:6379/);
+        const caMount = gateway.volumeMounts?.find((m) => config.redisTls?.ca?.startsWith(`${m.mountPath}/`));
+        expect(caMount, 'a volume at redisTls.ca').to.not.equal(undefined);
+        const deployments = objects.filter((o) => o.kind === 'Deployment') as unknown as IDeployment[];
+        const redisArgs = (component: string) => {
+          const d = deployments.find((x) => x.spec?.template.metadata?.labels?.['app.kubernetes.io/component'] === component);
+          expect(d, `a ${component} Deployment`).to.not.equal(undefined);
+          const args = podSpec(d!.spec?.template).containers[0]!.args ?? [];
+          const value = (flag: string) => args[args.indexOf(flag) + 1];
+          expect(value('--port'), `${component}: no plain-text port`).to.equal('0');
+          expect(value('--tls-port'), `${component}: TLS on 6379`).to.equal('6379');
+          for (const f of ['--tls-cert-file', '--tls-key-file']) expect(args, `${component} ${f}`).to.include(f);
+          return value;
+        };
+        redisArgs('redis');
+        expect(redisArgs('redis-limits')('--maxmemory-policy'), 'rate-limit buckets never evicted').to.equal('noeviction');
+        const services = objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name);
+        expect(services).to.include('shardgate-redis-limits');
       });
     });
   }

@@ -1,9 +1,11 @@
 import pg from 'pg';
+import type { PgTls } from '../../transport/pg-tls.js';
 
 export interface AdminClientOptions {
   /** ms one statement of the mover may take (creating a slot waits for running transactions) */
   readonly statementTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly tls: PgTls;
 }
 
 export type AdminClient = pg.Client;
@@ -19,7 +21,7 @@ type ClientConfig = pg.ClientConfig & { replication?: 'database' };
  */
 export async function openAdminClient(url: string, options: AdminClientOptions, purpose: string, mode: 'sql' | 'replication' = 'sql'): Promise<AdminClient> {
   const config: ClientConfig = {
-    connectionString: url,
+    ...(await options.tls.clientOptions(url)),
     application_name: `shardgate:mover:${purpose}`.slice(0, 63),
     statement_timeout: options.statementTimeoutMs,
     connectionTimeoutMillis: options.connectTimeoutMs,

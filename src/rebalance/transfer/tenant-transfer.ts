@@ -3,6 +3,7 @@ import type { PlacementService } from '../../placement/placement-service.js';
 import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../../errors/errors.js';
 import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
 import type { AdminClientOptions } from '../shard-sql/admin-client.js';
+import { tlsFailureReason } from '../../transport/connect-failure.js';
 import { exportTenant } from './tenant-export.js';
 import { importTenant, type ImportOptions } from './tenant-import.js';
 
@@ -11,7 +12,12 @@ function translate(err: unknown, shardId: string): unknown {
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: unknown }).code;
   if (code === 'SG001') return new TenantFencedError(shardId, { cause: err });
-  if ((typeof code === 'string' && (code.startsWith('08') || code === 'ECONNREFUSED' || code === '57P01')) || /timeout|terminated/i.test((err as Error).message ?? '')) {
+  if (
+    (typeof code === 'string' && (code.startsWith('08') || code === 'ECONNREFUSED' || code === '57P01')) ||
+    /timeout|terminated/i.test((err as Error).message ?? '') ||
+    // a failed TLS handshake: the shard is unreachable to us, its certificate stays out of the answer
+    tlsFailureReason(err) !== undefined
+  ) {
     return new ShardUnavailableError(shardId, { cause: err });
   }
   return err;
