@@ -79,7 +79,12 @@ export function primaryUrl(shard: ClusterShard, as: 'request' | 'admin' = 'reque
  */
 export function benchGatewayConfig(cluster: ClusterFile): string {
   const base = JSON.parse(readFileSync(cluster.path, 'utf8')) as Record<string, unknown>;
-  const config = { ...base, limits: { plans: { standard: { ratePerSec: 1_000_000, burst: 10_000_000 } } } };
+  const config = {
+    ...base,
+    limits: { plans: { standard: { ratePerSec: 1_000_000, burst: 10_000_000 } } },
+    // the local cluster serves no TLS; production's default (verify-full) would refuse it
+    db: { ...(base.db as Record<string, unknown> | undefined), tls: { mode: 'disable' } },
+  };
   const tag = createHash('sha1').update(cluster.path).digest('hex').slice(0, 10);
   const file = path.join(RESULTS_DIR, `gateway-${tag}.json`);
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -2,7 +2,7 @@ import { UniqueConstraintError, type Transaction } from 'sequelize';
 import { ConflictError } from '../errors/errors.js';
 import type { CatalogDatabase } from './catalog-database.js';
 import { shardFromRow, type ShardEndpoints, type ShardRow, type ShardState } from './catalog-rows.js';
-import type { ShardSecrets } from './shard-secrets.js';
+import { ShardSecretError, type ShardSecrets } from './shard-secrets.js';
 
 const adminJson = (shard: Pick<ShardRow, 'admin'>): string | null => (shard.admin === undefined ? null : JSON.stringify(shard.admin));
 
@@ -69,12 +69,14 @@ export class ShardStore {
       }
       let changed = false;
       for (const row of stored) {
-        const current = this.secrets.reveal(row);
+        // a row sealed under a key this gateway lacks does not open here; a configured shard's
+        // row is then rewritten from the configuration, which is the authority on its credentials
+        const current = this.#opened(row);
         const config = configured.find((c) => c.id === row.id);
         let next: Pick<ShardRow, 'id' | 'primary' | 'replicas' | 'admin'> | undefined;
-        if (config !== undefined && (options.endpoints === 'always' || sameNodes(current, this.secrets.reveal(config)))) {
-          if (this.secrets.needsResealing(row) || !sameUrls(row, config, current, this.secrets.reveal(config))) next = config;
-        } else if (this.secrets.needsResealing(row)) next = current;
+        if (config !== undefined && (options.endpoints === 'always' || sameNodes(row, config))) {
+          if (current === undefined || this.secrets.needsResealing(row) || !sameUrls(row, config, current, this.secrets.reveal(config))) next = config;
+        } else if (current !== undefined && this.secrets.needsResealing(row)) next = current;
         if (next === undefined) continue;
         const sealed = this.secrets.conceal(next);
         await this.db.exec(
@@ -94,6 +96,16 @@ export class ShardStore {
       await this.setStateIn(transaction, shardId, state);
       await this.db.bumpVersion(transaction);
     });
+  }
+
+  /** The row opened, or undefined when its sealed password does not open with this keyring. */
+  #opened(row: ShardRow): ShardRow | undefined {
+    try {
+      return this.secrets.reveal(row);
+    } catch (err) {
+      if (err instanceof ShardSecretError) return undefined;
+      throw err;
+    }
   }
 
   /** The rows as stored: passwords sealed or referenced. */

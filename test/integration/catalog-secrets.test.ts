@@ -86,6 +86,15 @@ describe('the catalog holds no shard password', function () {
     expect(await stored()).to.deep.equal(before);
   });
 
+  it("a gateway whose keyring cannot open a configured shard's sealed password rewrites it from its configuration", async () => {
+    const other = `other:${Buffer.alloc(32, 9).toString('base64')}`;
+    proc = await startProcess(dir, { catalog: catalog.url, shards }, { SHARD_ONE_PW: password, SHARDGATE_ENCRYPTION_KEYS: other });
+    await allHealthy(cluster.shards.map((s) => s.id));
+    const rows = await stored();
+    expect(rows[1]!.text, 'resealed under the key this gateway holds').to.match(/shardgate_app:sg1\.other\./);
+    for (const row of rows) expect(row.text).not.to.include(password);
+  });
+
   it('seals the password of a shard added through the admin API', async function () {
     if (!hasSpareShards()) this.skip();
     proc = await start();

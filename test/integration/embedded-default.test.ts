@@ -82,6 +82,21 @@ describe('embedded default (npm start with no services)', function () {
       expect(tenant.status).to.equal(200);
       expect(tenant.body.shard).to.match(/^shard-[12]$/);
 
+      // the model depth runs on the embedded default too: an address, a comment, time series on partitions
+      const addressed = await http('PATCH', `${base}/v1/users/${userId}`, {
+        headers: { authorization: `Bearer ${key}` },
+        body: { address: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' } },
+      });
+      expect([addressed.status, (addressed.body.address as { country?: string } | null)?.country], addressed.text).to.deep.equal([200, 'US']);
+      const comment = await http('POST', `${base}/v1/users/${userId}/comments`, { headers: { authorization: `Bearer ${key}` }, body: { body: 'hello' } });
+      expect(comment.status, comment.text).to.equal(201);
+      const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+      const points = [0, 1, 2].map((i) => ({ series: 'demo.temp', ts: hour - 3_600_000 + i * 60_000, value: 20 + i }));
+      const ingested = await http('POST', `${base}/v1/series`, { headers: { authorization: `Bearer ${key}` }, body: { points } });
+      expect(ingested.status, ingested.text).to.equal(200);
+      const series = await http('GET', `${base}/v1/series/demo.temp?from=${hour - 3_600_000}&to=${hour}&step=1h&agg=avg`, { headers: { authorization: `Bearer ${key}` } });
+      expect(series.body.points, series.text).to.deep.equal([{ ts: new Date(hour - 3_600_000).toISOString(), value: 21 }]);
+
       // both listeners are bound to 127.0.0.1 alone: another address of this host is refused
       for (const url of [base, adminBase]) {
         expect(new URL(url).hostname).to.equal('127.0.0.1');

@@ -30,26 +30,35 @@ const ROLLUP_UPDATE = `ON CONFLICT (tenant_id, series, width, bucket, labels_key
 const touched = (width: RollupWidth) =>
   `(SELECT DISTINCT s, k, date_bin('${width.ms} milliseconds', t, ${EPOCH}) AS bucket FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, t)) a`;
 
-/** Minute rollups of the buckets a batch touched, from the points under them: $1 tenant, $2 series[], $3 labels_key[], $4 ts[]. */
+/**
+ * Minute rollups of the buckets a batch touched, from the points under them: $1 tenant,
+ * $2 series[], $3 labels_key[], $4 ts[]. One index range scan per bucket (LATERAL, so each
+ * probe reaches only the partition of its minute), never a join over the batch's whole span.
+ */
 export const MINUTE_ROLLUPS_SQL = `
   INSERT INTO series_rollups (${ROLLUP_COLUMNS})
-  SELECT $1, a.s, '1m', a.bucket, a.k, (array_agg(p.labels))[1], count(*), sum(p.value), min(p.value), max(p.value), min(p.ts), max(p.ts),
-         (array_agg(p.value ORDER BY p.ts DESC))[1]
+  SELECT $1, a.s, '1m', a.bucket, a.k, x.labels, x.count, x.sum, x.min, x.max, x.first_ts, x.last_ts, x.last_value
     FROM ${touched(ROLLUP_WIDTHS[0])}
-    JOIN series_points p ON p.tenant_id = $1 AND p.series = a.s AND p.labels_key = a.k
-                        AND p.ts >= a.bucket AND p.ts < a.bucket + interval '1 minute'
-   GROUP BY a.s, a.bucket, a.k
+    CROSS JOIN LATERAL (
+      SELECT (array_agg(p.labels))[1] AS labels, count(*) AS count, sum(p.value) AS sum, min(p.value) AS min, max(p.value) AS max,
+             min(p.ts) AS first_ts, max(p.ts) AS last_ts, (array_agg(p.value ORDER BY p.ts DESC))[1] AS last_value
+        FROM series_points p
+       WHERE p.tenant_id = $1 AND p.series = a.s AND p.labels_key = a.k AND p.ts >= a.bucket AND p.ts < a.bucket + interval '1 minute') x
+   WHERE x.count > 0
   ${ROLLUP_UPDATE}`;
 
 /** Hour rollups of the buckets a batch touched, from their minute rollups (binds as the minute ones). */
 export const HOUR_ROLLUPS_SQL = `
   INSERT INTO series_rollups (${ROLLUP_COLUMNS})
-  SELECT $1, a.s, '1h', a.bucket, a.k, (array_agg(r.labels))[1], sum(r.count), sum(r.sum), min(r.min), max(r.max), min(r.first_ts), max(r.last_ts),
-         (array_agg(r.last_value ORDER BY r.last_ts DESC))[1]
+  SELECT $1, a.s, '1h', a.bucket, a.k, x.labels, x.count, x.sum, x.min, x.max, x.first_ts, x.last_ts, x.last_value
     FROM ${touched(ROLLUP_WIDTHS[1])}
-    JOIN series_rollups r ON r.tenant_id = $1 AND r.series = a.s AND r.width = '1m' AND r.labels_key = a.k
-                         AND r.bucket >= a.bucket AND r.bucket < a.bucket + interval '1 hour'
-   GROUP BY a.s, a.bucket, a.k
+    CROSS JOIN LATERAL (
+      SELECT (array_agg(r.labels))[1] AS labels, sum(r.count) AS count, sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max,
+             min(r.first_ts) AS first_ts, max(r.last_ts) AS last_ts, (array_agg(r.last_value ORDER BY r.last_ts DESC))[1] AS last_value
+        FROM series_rollups r
+       WHERE r.tenant_id = $1 AND r.series = a.s AND r.width = '1m' AND r.bucket >= a.bucket AND r.bucket < a.bucket + interval '1 hour'
+         AND r.labels_key = a.k) x
+   WHERE x.count > 0
   ${ROLLUP_UPDATE}`;
 
 export const SERIES_AGGREGATES = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99'] as const;
