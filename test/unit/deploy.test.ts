@@ -1076,6 +1076,12 @@ describe('deploy: kustomize overlays', function () {
         expect(users.size, 'credentials').to.be.at.least(clusters.length);
       });
 
+      it('every CloudNativePG cluster refuses connections without TLS (pg_hba), as the gateway never makes one', () => {
+        const clusters = objects.filter((o) => o.kind === 'Cluster') as Array<CnpgCluster & { spec: { postgresql?: { pg_hba?: string[] } } }>;
+        expect(clusters.length).to.be.at.least(4);
+        for (const c of clusters) expect(c.spec.postgresql?.pg_hba, c.metadata.name).to.include('hostnossl all all all reject');
+      });
+
       it('no PGPASSWORD: the gateway drops it, and it would lend one password to every cluster', () => {
         for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
           for (const c of podSpec((o as unknown as IDeployment).spec?.template).containers) {

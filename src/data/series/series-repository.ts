@@ -87,9 +87,9 @@ export class SeriesRepository {
     ];
     await session.transaction(async (transaction, node) => {
       const run = (sql: string, values: unknown[]) => node.sequelize.query(sql, { bind: values, transaction, type: QueryTypes.RAW });
-      await run(LOCK_SERIES_SQL, [session.tenantId, bind[1]]);
-      await run(UPSERT_POINTS_SQL, bind);
       const touched = [bind[0], bind[1], bind[2], bind[4]];
+      await run(LOCK_SERIES_SQL, touched);
+      await run(UPSERT_POINTS_SQL, bind);
       await run(MINUTE_ROLLUPS_SQL, touched);
       await run(HOUR_ROLLUPS_SQL, touched);
     });

@@ -13,8 +13,13 @@ export const ROLLUP_WIDTHS = [
 ] as const;
 export type RollupWidth = (typeof ROLLUP_WIDTHS)[number];
 
-/** One writer per series at a time, so a rollup recomputed from the points sees them all. */
-export const LOCK_SERIES_SQL = `SELECT pg_advisory_xact_lock(7303, hashtext($1 || '/' || s)) FROM (SELECT DISTINCT s FROM unnest($2::text[]) s ORDER BY s) x`;
+/**
+ * One writer at a time per series, label set and hour (what an hour rollup covers), in a
+ * fixed order: a rollup recomputed from the points sees them all, and batches of other
+ * hours or series run side by side. $1 tenant, $2 series[], $3 labels_key[], $4 ts[].
+ */
+export const LOCK_SERIES_SQL = `SELECT pg_advisory_xact_lock(7303, hashtext($1 || '/' || s || '/' || k || '/' || h))
+  FROM (SELECT DISTINCT s, k, date_bin('1 hour', t, ${EPOCH})::text AS h FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, t) ORDER BY 1, 2, 3) x`;
 
 /** $1 tenant, $2 series[], $3 labels_key[], $4 labels[], $5 ts[], $6 value[]: one statement however many points. */
 export const UPSERT_POINTS_SQL = `
@@ -27,8 +32,15 @@ const ROLLUP_UPDATE = `ON CONFLICT (tenant_id, series, width, bucket, labels_key
   sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, first_ts = EXCLUDED.first_ts, last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value`;
 
 /** the (series, label set, bucket) the batch touched: $2 series[], $3 labels_key[], $4 ts[] */
+// `upto` is computed here, not in the probe: under row-level security only leakproof
+// operators reach the index, and timestamptz + interval is not one (`ts < bucket + 1 min`
+// would scan to the partition's end and filter; `ts < upto` is an index bound). OFFSET 0
+// keeps the planner from folding the expression back into the probe.
 const touched = (width: RollupWidth) =>
-  `(SELECT DISTINCT s, k, date_bin('${width.ms} milliseconds', t, ${EPOCH}) AS bucket FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, t)) a`;
+  `(SELECT s, k, bucket, bucket + interval '${width.ms} milliseconds' AS upto
+      FROM (SELECT DISTINCT s, k, date_bin('${width.ms} milliseconds', t, ${EPOCH}) AS bucket
+              FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, t)) d
+     OFFSET 0) a`;
 
 /**
  * Minute rollups of the buckets a batch touched, from the points under them: $1 tenant,
@@ -43,7 +55,7 @@ export const MINUTE_ROLLUPS_SQL = `
       SELECT (array_agg(p.labels))[1] AS labels, count(*) AS count, sum(p.value) AS sum, min(p.value) AS min, max(p.value) AS max,
              min(p.ts) AS first_ts, max(p.ts) AS last_ts, (array_agg(p.value ORDER BY p.ts DESC))[1] AS last_value
         FROM series_points p
-       WHERE p.tenant_id = $1 AND p.series = a.s AND p.labels_key = a.k AND p.ts >= a.bucket AND p.ts < a.bucket + interval '1 minute') x
+       WHERE p.tenant_id = $1 AND p.series = a.s AND p.labels_key = a.k AND p.ts >= a.bucket AND p.ts < a.upto) x
    WHERE x.count > 0
   ${ROLLUP_UPDATE}`;
 
@@ -56,7 +68,7 @@ export const HOUR_ROLLUPS_SQL = `
       SELECT (array_agg(r.labels))[1] AS labels, sum(r.count) AS count, sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max,
              min(r.first_ts) AS first_ts, max(r.last_ts) AS last_ts, (array_agg(r.last_value ORDER BY r.last_ts DESC))[1] AS last_value
         FROM series_rollups r
-       WHERE r.tenant_id = $1 AND r.series = a.s AND r.width = '1m' AND r.bucket >= a.bucket AND r.bucket < a.bucket + interval '1 hour'
+       WHERE r.tenant_id = $1 AND r.series = a.s AND r.width = '1m' AND r.bucket >= a.bucket AND r.bucket < a.upto
          AND r.labels_key = a.k) x
    WHERE x.count > 0
   ${ROLLUP_UPDATE}`;
