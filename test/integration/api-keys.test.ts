@@ -104,8 +104,10 @@ describe('API keys: several per tenant, rotation, revocation on every gateway, u
     const { lookupBurstPerClient, lookupsPerSecondPerClient } = gw.gateway.config.tenants;
     expect(lookups).to.be.at.most(lookupBurstPerClient + Math.ceil(seconds * lookupsPerSecondPerClient) + 1);
     expect(statuses.get(429) ?? 0).to.equal(400 - lookups);
-    const limited = await whoAmI(t, randomKey());
-    expect(limited.status).to.equal(429);
+    // the budget refills (lookupsPerSecondPerClient): of a burst sent now, most are refused
+    const burst = await Promise.all(Array.from({ length: 10 }, () => whoAmI(t, randomKey())));
+    const limited = burst.find((r) => r.status === 429)!;
+    expect(burst.filter((r) => r.status === 429).length, burst.map((r) => r.status).join(',')).to.be.at.least(5);
     expect(Number(limited.headers.get('retry-after'))).to.be.at.least(1);
     expect(limited.body.code).to.equal('RATE_LIMITED');
   });
