@@ -4,7 +4,7 @@ import { uuidv7 } from './uuidv7.js';
 export type AuditAction = 'create' | 'update' | 'delete' | 'restore';
 
 /** The tables whose writes the trail records (the `table` of `GET /v1/audit`). */
-export const AUDITED_TABLES = ['users', 'products', 'orders', 'order_items', 'payments', 'comments'] as const;
+export const AUDITED_TABLES = ['users', 'products', 'orders', 'order_items', 'payments', 'comments', 'series_points'] as const;
 export type AuditedTable = (typeof AUDITED_TABLES)[number];
 
 /** The trail lists oldest first; `-createdAt` turns it round. */

@@ -92,7 +92,7 @@ describe('tenant API: /v1/audit', function () {
   it('refuses bad input with a 400 naming the field', async () => {
     for (const [query, field] of [
       ['table=secrets', 'table'],
-      ['recordId=not-a-uuid', 'recordId'],
+      ['recordId=Not%20an%20id!', 'recordId'],
       ['page=100000&pageSize=100', 'page'],
       ['cursor=AAAA', 'cursor'],
       ['sort=action', 'sort'],

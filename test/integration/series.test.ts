@@ -167,6 +167,28 @@ describe('time series: /v1/series', function () {
     expect(list.body.items).to.deep.equal([{ series: 'cpu.load', points: points.length, firstTs: iso(points[0]!.ts), lastTs: iso(points.at(-1)!.ts) }]);
   });
 
+  it('audits each batch once per series it wrote, not once per point', async () => {
+    const t = await gw.createTenant('series-audit');
+    const now = Date.now();
+    const batch = [
+      ...Array.from({ length: 30 }, (_, i) => ({ series: 'a.one', ts: now - HOUR + i * 1000, value: i, labels: { h: String(i % 3) } })),
+      ...Array.from({ length: 5 }, (_, i) => ({ series: 'a.two', ts: now - HOUR + i * 1000, value: i })),
+    ];
+    expect((await ingest(t, { points: batch })).status).to.equal(200);
+    const trail = await t.request('GET', '/v1/audit?table=series_points', { headers: strong });
+    expect(trail.status, trail.text).to.equal(200);
+    // one row per series, written in one statement (same time: compared by series)
+    const entries = (trail.body.items as Json[])
+      .map((e) => ({ recordId: e.recordId as string, action: e.action, actor: e.actor, new: e.new }))
+      .sort((x, y) => x.recordId.localeCompare(y.recordId));
+    expect(entries).to.deep.equal([
+      { recordId: 'a.one', action: 'create', actor: `tenant:${t.id}`, new: { points: 30, labelSets: 3, firstTs: iso(now - HOUR), lastTs: iso(now - HOUR + 29_000) } },
+      { recordId: 'a.two', action: 'create', actor: `tenant:${t.id}`, new: { points: 5, labelSets: 1, firstTs: iso(now - HOUR), lastTs: iso(now - HOUR + 4_000) } },
+    ]);
+    const one = await t.request('GET', '/v1/audit?table=series_points&recordId=a.two', { headers: strong });
+    expect((one.body.items as Json[]).map((e) => e.recordId)).to.deep.equal(['a.two']);
+  });
+
   it('refuses a point outside retention, and bad input, with a 400 naming the field', async () => {
     const ok = { series: 'x', ts: Date.now(), value: 1 };
     const cases: Array<[unknown, string]> = [

@@ -1,8 +1,9 @@
 import { QueryTypes } from 'sequelize';
 import { ValidationError } from '../../errors/errors.js';
+import { uuidv7 } from '../../models/index.js';
 import type { TenantSession } from '../tenant-session.js';
 import {
-  HOUR_ROLLUPS_SQL, LIST_SERIES_SQL, LOCK_SERIES_SQL, MINUTE_ROLLUPS_SQL, ROLLUP_AGGREGATES, ROLLUP_WIDTHS, UPSERT_POINTS_SQL, bucketsSql,
+  AUDIT_BATCH_SQL, HOUR_ROLLUPS_SQL, LIST_SERIES_SQL, LOCK_SERIES_SQL, MINUTE_ROLLUPS_SQL, ROLLUP_AGGREGATES, ROLLUP_WIDTHS, UPSERT_POINTS_SQL, bucketsSql,
   type RollupWidth, type SeriesAggregate,
 } from './series-sql.js';
 
@@ -77,6 +78,20 @@ export class SeriesRepository {
       unique.set(`${point.series}\u0000${key}\u0000${t}`, { point, key });
     });
     const rows = [...unique.values()];
+    const written = new Map<string, { points: number; firstTs: number; lastTs: number; labelSets: Set<string> }>();
+    for (const { point, key } of rows) {
+      const t = point.ts.getTime();
+      const s = written.get(point.series) ?? { points: 0, firstTs: t, lastTs: t, labelSets: new Set<string>() };
+      s.points += 1;
+      s.firstTs = Math.min(s.firstTs, t);
+      s.lastTs = Math.max(s.lastTs, t);
+      s.labelSets.add(key);
+      written.set(point.series, s);
+    }
+    const audit = [...written].map(([series, s]) => ({
+      series,
+      summary: JSON.stringify({ points: s.points, labelSets: s.labelSets.size, firstTs: new Date(s.firstTs).toISOString(), lastTs: new Date(s.lastTs).toISOString() }),
+    }));
     const bind = [
       session.tenantId,
       rows.map((r) => r.point.series),
@@ -92,6 +107,7 @@ export class SeriesRepository {
       await run(UPSERT_POINTS_SQL, bind);
       await run(MINUTE_ROLLUPS_SQL, touched);
       await run(HOUR_ROLLUPS_SQL, touched);
+      await run(AUDIT_BATCH_SQL, [session.tenantId, audit.map(() => uuidv7()), audit.map((a) => a.series), audit.map((a) => a.summary), session.actor]);
     });
     return { accepted: points.length };
   }

@@ -73,6 +73,14 @@ export const HOUR_ROLLUPS_SQL = `
    WHERE x.count > 0
   ${ROLLUP_UPDATE}`;
 
+/**
+ * The batch in the audit trail: one row per series it wrote (record id = the series name),
+ * not one per point. $1 tenant, $2 id[], $3 series[], $4 summary[] (jsonb), $5 actor.
+ */
+export const AUDIT_BATCH_SQL = `
+  INSERT INTO audit_log (tenant_id, id, table_name, record_id, action, actor, old_values, new_values, created_at)
+  SELECT $1, i, 'series_points', s, 'create', $5, NULL, n::jsonb, now() FROM unnest($2::uuid[], $3::text[], $4::text[]) AS u(i, s, n)`;
+
 export const SERIES_AGGREGATES = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99'] as const;
 export type SeriesAggregate = (typeof SERIES_AGGREGATES)[number];
 
