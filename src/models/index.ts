@@ -72,5 +72,6 @@ export type { AuditLogModel, AuditLogRecord, AuditAction, AuditedTable } from '.
 export { AUDITED_TABLES, AUDIT_SORTABLE } from './audit-log.js';
 export { audited, writeAuditRows, type AuditEntry } from './audit-hooks.js';
 export { ADDRESS, addressInput, countryCode, type Address } from './values/address.js';
+export { embeddedAttributes } from './values/embedded-value.js';
 export type { CommentRecord, CommentModel, CommentSubject, CommentSubjectType, Commentable } from './comment.js';
 export { COMMENT_SUBJECT_TYPES, COMMENT_SORTABLE, COMMENT_BODY_MAX } from './comment.js';

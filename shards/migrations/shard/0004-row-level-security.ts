@@ -4,6 +4,24 @@ import type { Migration } from '../migration.js';
 /** The group role request connections log in as a member of: DML on tenant tables, nothing else. */
 export const REQUEST_ROLE = 'shardgate_request';
 
+/** The rows of the tenant a session named: what the request role sees and may write. */
+const TENANT_SCOPE = `tenant_id = (SELECT current_setting('shardgate.tenant_id', true))`;
+
+/**
+ * Row-level security for a tenant table a later migration creates, written out in that
+ * migration next to its CREATE TABLE: enabled and forced (the owner is held to it too), the
+ * tenant_isolation policy, and the request role's grants. A partitioned table gets it on
+ * the parent (its partitions are reached only through it). The same as what
+ * shardgate_apply_tenant_policies() gives every tenant table; the row-level-security test
+ * lists any table without it.
+ */
+export function tenantTableSecuritySql(table: string): string {
+  return `
+    ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON ${table} USING (${TENANT_SCOPE}) WITH CHECK (${TENANT_SCOPE});
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${REQUEST_ROLE};`;
+}
+
 /**
  * Row-level security, the second wall behind the `tenant_id` predicate of every query:
  * on every tenant table (a `public` table with a `tenant_id` column) a session sees and
@@ -46,7 +64,7 @@ export const RLS_SQL = `
       EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', r.rel);
       IF NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = r.oid AND p.polname = 'tenant_isolation') THEN
         EXECUTE format(
-          'CREATE POLICY tenant_isolation ON %s USING (tenant_id = (SELECT current_setting(''shardgate.tenant_id'', true))) WITH CHECK (tenant_id = (SELECT current_setting(''shardgate.tenant_id'', true)))',
+          'CREATE POLICY tenant_isolation ON %s USING (${TENANT_SCOPE.replaceAll("'", "''")}) WITH CHECK (${TENANT_SCOPE.replaceAll("'", "''")})',
           r.rel);
         n := n + 1;
       END IF;

@@ -1,6 +1,6 @@
 import type { Transaction } from 'sequelize';
 import type { ShardNode } from '../../cluster/shard-node.js';
-import { audited, type Address, type OrderRecord, type PaymentRecord } from '../../models/index.js';
+import { ADDRESS, audited, embeddedAttributes, type Address, type OrderRecord, type PaymentRecord } from '../../models/index.js';
 import { GatewayError, ValidationError } from '../../errors/errors.js';
 import { DEFAULT_RETRY_POLICY, retryableSqlState, type RetryHooks, type RetryPolicy } from '../retry-serializable.js';
 import type { TenantSession } from '../tenant-session.js';
@@ -13,7 +13,7 @@ import { getOrder, listOrders, type OrderListQuery } from './order-queries.js';
 import type { ListPage } from '../list-page.js';
 
 /** the customer's address parts: what an order without a shipping address ships to */
-const ADDRESS_ATTRIBUTES = ['addressLine1', 'addressLine2', 'addressCity', 'addressRegion', 'addressPostalCode', 'addressCountry'] as const;
+const ADDRESS_ATTRIBUTES = embeddedAttributes(ADDRESS, 'address');
 
 export interface OrderInput {
   readonly customerId: string;

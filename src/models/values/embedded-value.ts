@@ -26,6 +26,11 @@ export function partAttribute(prefix: string, part: string): string {
   return `${prefix}${part.charAt(0).toUpperCase()}${part.slice(1)}`;
 }
 
+/** The part attributes of a value object embedded under `prefix` (to load just them: `attributes: [...]`). */
+export function embeddedAttributes<V extends Parts<V>>(value: ValueObject<V>, prefix: string): string[] {
+  return Object.keys(value.columns).map((part) => partAttribute(prefix, part));
+}
+
 /** A value that did not pass its value object's validator, set by code that skipped the edge. */
 export class InvalidValueError extends Error {}
 
