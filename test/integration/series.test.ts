@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { TestGateway, TestTenant, sql, testCluster, type HttpResult, type Json } from '../support/test-cluster.js';
+import pg from 'pg';
+import { TestGateway, TestTenant, sql, sqlSession, testCluster, type HttpResult, type Json } from '../support/test-cluster.js';
 
 const strong = { 'x-consistency': 'strong' };
 const MIN = 60_000;
@@ -66,7 +67,8 @@ describe('time series: /v1/series', function () {
   const day0 = Math.floor(Date.now() / DAY) * DAY - 2 * DAY;
   const points: Point[] = [];
   before(async () => {
-    gw = await TestGateway.start();
+    // a fenced write is refused after the placement fails to move within this (the fence test waits it out)
+    gw = await TestGateway.start({ moves: { fenceTimeoutMs: 300 } });
     tenant = await gw.createTenant('series');
     // cpu over 3 hours before and after midnight (a UTC day boundary), two hosts, a gap in the middle
     for (let i = 0; i < 360; i++) {
@@ -224,6 +226,73 @@ describe('time series: /v1/series', function () {
       const res = await query(tenant, 'cpu.load', q);
       expect([res.status, res.body.field], `${q}: ${res.text}`).to.deep.equal([400, field]);
     }
+  });
+
+  it('refuses a fenced tenant’s batch, new points and re-posted ones alike, and writes none of it (statement-level fence)', async () => {
+    const t = await gw.createTenant('series-fence');
+    const url = primaryOf(t);
+    const batch = (value: number, from: number) =>
+      Array.from({ length: 200 }, (_, i) => ({ series: 'fenced.x', ts: day0 + from + i * 1000, value: value + i, labels: { host: 'a' } }));
+    expect((await ingest(t, { points: batch(1, 0) })).status).to.equal(200);
+    const stored = () =>
+      sql<{ n: number; total: number; rollup: number }>(
+        url,
+        `SELECT (SELECT count(*)::int FROM series_points WHERE tenant_id = $1) AS n, (SELECT sum(value)::float8 FROM series_points WHERE tenant_id = $1) AS total,
+                (SELECT sum(sum)::float8 FROM series_rollups WHERE tenant_id = $1 AND width = '1m') AS rollup`,
+        [t.id],
+      );
+    const before = await stored();
+
+    await sql(url, "INSERT INTO tenant_fences (tenant_id, move_id) VALUES ($1, 'series-test')", [t.id]);
+    try {
+      for (const [what, points] of [['new points', batch(5, 10 * MIN)], ['re-posted points (ON CONFLICT … UPDATE)', batch(9, 0)]] as const) {
+        const res = await ingest(t, { points });
+        expect([res.status, res.body.code], what).to.deep.equal([503, 'TENANT_FENCED']);
+      }
+    } finally {
+      await sql(url, 'DELETE FROM tenant_fences WHERE tenant_id = $1', [t.id]);
+    }
+    // a move holding the exclusive fence lock refuses the writer at once (it only tries the shared lock)
+    const mover = new pg.Client({ connectionString: url });
+    await mover.connect();
+    try {
+      await mover.query('SELECT pg_advisory_lock(7301, hashtext($1))', [t.id]);
+      const res = await ingest(t, { points: batch(9, 0) });
+      expect([res.status, res.body.code], 'under the move lock').to.deep.equal([503, 'TENANT_FENCED']);
+    } finally {
+      await mover.end();
+    }
+    expect(await stored(), 'nothing written while fenced').to.deep.equal(before);
+
+    // the mover's cleanup: privileged and switched to bypass, it may delete; the bypass alone is not enough for others
+    await sql(url, "INSERT INTO tenant_fences (tenant_id, move_id) VALUES ($1, 'series-test')", [t.id]);
+    try {
+      const run = (statement: string, bypass: boolean, asApp: boolean) =>
+        sqlSession(url, [
+          'BEGIN',
+          ...(bypass ? ["SELECT set_config('shardgate.bypass_fence', 'on', true)"] : []),
+          ...(asApp ? ['SET LOCAL ROLE shardgate_request', `SELECT set_config('shardgate.tenant_id', '${t.id}', true)`] : []),
+          statement,
+          'COMMIT',
+        ]).then(
+          () => 'written',
+          (e: { code?: string }) => e.code,
+        );
+      // each statement on its own, so no other table's fence (rollups, audit) answers for the points table's
+      const upsert = (ts: number) =>
+        `INSERT INTO series_points (tenant_id, series, labels_key, labels, ts, value) VALUES ('${t.id}', 'fenced.x', '[["host","a"]]', '{"host":"a"}', '${iso(ts)}', 1)
+         ON CONFLICT (tenant_id, series, labels_key, ts) DO UPDATE SET value = EXCLUDED.value`;
+      expect(await run(upsert(day0 + 5_000_000), false, true), 'a new point').to.equal('SG001');
+      expect(await run(upsert(day0), false, true), 'an existing point (the UPDATE of an upsert)').to.equal('SG001');
+      const del = `DELETE FROM series_points WHERE tenant_id = '${t.id}' AND ts >= '${iso(day0)}' AND ts < '${iso(day0 + 10_000)}'`;
+      expect(await run(del, false, false), 'privileged, no bypass').to.equal('SG001');
+      expect(await run(del, true, true), 'bypass as the request role').to.be.oneOf(['SG001', '42501']);
+      expect(await run(del, true, false), 'the mover’s cleanup').to.equal('written');
+    } finally {
+      await sql(url, 'DELETE FROM tenant_fences WHERE tenant_id = $1', [t.id]);
+    }
+    expect((await ingest(t, { points: batch(5, 10 * MIN) })).status, 'unfenced again').to.equal(200);
+    expect((await stored())[0]!.n).to.equal(390);
   });
 
   it("shows another tenant none of it", async () => {

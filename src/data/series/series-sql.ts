@@ -16,10 +16,11 @@ export type RollupWidth = (typeof ROLLUP_WIDTHS)[number];
 /**
  * One writer at a time per series, label set and hour (what an hour rollup covers), in a
  * fixed order: a rollup recomputed from the points sees them all, and batches of other
- * hours or series run side by side. $1 tenant, $2 series[], $3 labels_key[], $4 ts[].
+ * hours or series run side by side. $1 tenant, then the hours the batch touched (distinct,
+ * from the gateway): $2 series[], $3 labels_key[], $4 hour[].
  */
-export const LOCK_SERIES_SQL = `SELECT pg_advisory_xact_lock(7303, hashtext($1 || '/' || s || '/' || k || '/' || h))
-  FROM (SELECT DISTINCT s, k, date_bin('1 hour', t, ${EPOCH})::text AS h FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, t) ORDER BY 1, 2, 3) x`;
+export const LOCK_SERIES_SQL = `SELECT pg_advisory_xact_lock(7303, hashtext($1 || '/' || s || '/' || k || '/' || h::text))
+  FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, h) ORDER BY s, k, h::text`;
 
 /** $1 tenant, $2 series[], $3 labels_key[], $4 labels[], $5 ts[], $6 value[]: one statement however many points. */
 export const UPSERT_POINTS_SQL = `
@@ -31,20 +32,19 @@ const ROLLUP_COLUMNS = 'tenant_id, series, width, bucket, labels_key, labels, co
 const ROLLUP_UPDATE = `ON CONFLICT (tenant_id, series, width, bucket, labels_key) DO UPDATE SET labels = EXCLUDED.labels, count = EXCLUDED.count,
   sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, first_ts = EXCLUDED.first_ts, last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value`;
 
-/** the (series, label set, bucket) the batch touched: $2 series[], $3 labels_key[], $4 ts[] */
+/** the (series, label set, bucket) the batch touched, distinct, from the gateway: $2 series[], $3 labels_key[], $4 bucket[] */
 // `upto` is computed here, not in the probe: under row-level security only leakproof
 // operators reach the index, and timestamptz + interval is not one (`ts < bucket + 1 min`
 // would scan to the partition's end and filter; `ts < upto` is an index bound). OFFSET 0
 // keeps the planner from folding the expression back into the probe.
 const touched = (width: RollupWidth) =>
   `(SELECT s, k, bucket, bucket + interval '${width.ms} milliseconds' AS upto
-      FROM (SELECT DISTINCT s, k, date_bin('${width.ms} milliseconds', t, ${EPOCH}) AS bucket
-              FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, t)) d
+      FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, bucket)
      OFFSET 0) a`;
 
 /**
  * Minute rollups of the buckets a batch touched, from the points under them: $1 tenant,
- * $2 series[], $3 labels_key[], $4 ts[]. One index range scan per bucket (LATERAL, so each
+ * $2 series[], $3 labels_key[], $4 minute[]. One index range scan per bucket (LATERAL, so each
  * probe reaches only the partition of its minute), never a join over the batch's whole span.
  */
 export const MINUTE_ROLLUPS_SQL = `
@@ -59,7 +59,7 @@ export const MINUTE_ROLLUPS_SQL = `
    WHERE x.count > 0
   ${ROLLUP_UPDATE}`;
 
-/** Hour rollups of the buckets a batch touched, from their minute rollups (binds as the minute ones). */
+/** Hour rollups of the buckets a batch touched, from their minute rollups: $1 tenant, $2 series[], $3 labels_key[], $4 hour[]. */
 export const HOUR_ROLLUPS_SQL = `
   INSERT INTO series_rollups (${ROLLUP_COLUMNS})
   SELECT $1, a.s, '1h', a.bucket, a.k, x.labels, x.count, x.sum, x.min, x.max, x.first_ts, x.last_ts, x.last_value

@@ -1,29 +1,31 @@
 import { z } from 'zod';
 import { SERIES_AGGREGATES } from '../../data/series/series-sql.js';
-import { queryValue, safeString } from './validation.js';
+import { noProtoKeys, queryValue, safeString } from './validation.js';
 
 export const SERIES_BATCH_MAX = 10_000;
 export const SERIES_NAME = /^[a-z0-9_.:-]{1,100}$/;
-const MAX_LABELS = 16;
-const ISO_TS = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+export const MAX_LABELS = 16;
+export const MAX_LABEL_VALUE = 200;
+export const ISO_TS = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 // years 1970 … 9999: what a timestamptz and an epoch-milliseconds number both carry
-const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+export const MAX_TS_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export const seriesName = z.string({ error: 'must be a string' }).regex(SERIES_NAME, 'must match ^[a-z0-9_.:-]{1,100}$');
 
 /** ISO 8601 text or epoch milliseconds, as a Date. */
 const timestamp = z.union(
   [
-    z.number().int('must be whole epoch milliseconds').min(0, 'must be at or after 1970').max(MAX_MS, 'must be before the year 10000'),
-    z.string().refine((v) => ISO_TS.test(v) && !Number.isNaN(Date.parse(v)) && Date.parse(v) >= 0 && Date.parse(v) <= MAX_MS, 'must be ISO 8601 or epoch milliseconds'),
+    z.number().int('must be whole epoch milliseconds').min(0, 'must be at or after 1970').max(MAX_TS_MS, 'must be before the year 10000'),
+    z.string().refine((v) => ISO_TS.test(v) && !Number.isNaN(Date.parse(v)) && Date.parse(v) >= 0 && Date.parse(v) <= MAX_TS_MS, 'must be ISO 8601 or epoch milliseconds'),
   ],
   { error: 'must be ISO 8601 or epoch milliseconds' },
 ).transform((v) => new Date(v));
 
-const labelKey = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
-const labels = z
-  .record(z.string().regex(labelKey, 'label names must match ^[A-Za-z_][A-Za-z0-9_.-]{0,63}$'), safeString(0, 200), { error: 'must be an object of string labels' })
-  .refine((l) => Object.keys(l).length <= MAX_LABELS, `must hold at most ${MAX_LABELS} labels`);
+export const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+// a record drops a `__proto__` key as it copies (it would set the prototype): refused first, so no label is silently lost
+const labels = noProtoKeys.pipe(z
+  .record(z.string().regex(LABEL_NAME, 'label names must match ^[A-Za-z_][A-Za-z0-9_.-]{0,63}$'), safeString(0, MAX_LABEL_VALUE), { error: 'must be an object of string labels' })
+  .refine((l) => Object.keys(l).length <= MAX_LABELS, `must hold at most ${MAX_LABELS} labels`));
 
 const point = z.strictObject({
   series: seriesName,
@@ -49,7 +51,7 @@ const step = queryValue
 
 const queryTimestamp = queryValue.transform((v, ctx) => {
   const ms = /^\d{1,15}$/.test(v) ? Number(v) : ISO_TS.test(v) ? Date.parse(v) : Number.NaN;
-  if (Number.isNaN(ms) || ms < 0 || ms > MAX_MS) {
+  if (Number.isNaN(ms) || ms < 0 || ms > MAX_TS_MS) {
     ctx.addIssue({ code: 'custom', message: 'must be ISO 8601 or epoch milliseconds' });
     return z.NEVER;
   }
@@ -62,7 +64,7 @@ const labelFilter = queryValue.transform((v, ctx) => {
   for (const pair of v.split(',')) {
     const at = pair.indexOf(':');
     const key = pair.slice(0, at);
-    if (at <= 0 || !labelKey.test(key)) {
+    if (at <= 0 || !LABEL_NAME.test(key)) {
       ctx.addIssue({ code: 'custom', message: 'must be name:value pairs separated by commas (e.g. host:a,region:eu)' });
       return z.NEVER;
     }

@@ -1,7 +1,8 @@
 import express, { type Router } from 'express';
 import type { SeriesRepository } from '../../../data/series/series-repository.js';
 import { NotFoundError } from '../../../errors/errors.js';
-import { SERIES_NAME, seriesIngest, seriesQuery } from '../../input/series-input.js';
+import { parseSeriesBatch } from '../../input/series-batch.js';
+import { SERIES_NAME, seriesQuery } from '../../input/series-input.js';
 import { parseInput } from '../../input/validation.js';
 import { sessionOf } from '../../middleware/tenant-context.js';
 
@@ -10,9 +11,7 @@ export function seriesRoutes(series: SeriesRepository): Router {
   const router = express.Router();
 
   router.post('/', async (req, res) => {
-    const input = parseInput(seriesIngest, req.body);
-    const points = input.points.map((p) => ({ series: p.series, ts: p.ts, value: p.value, labels: p.labels ?? {} }));
-    res.json(await series.ingest(sessionOf(res), points));
+    res.json(await series.ingest(sessionOf(res), parseSeriesBatch(req.body)));
   });
 
   router.get('/', async (_req, res) => {
