@@ -82,3 +82,17 @@ export function serverCpuBetween(before: ServerCpuSample, after: ServerCpuSample
   for (const [pid, us] of after) total += Math.max(0, us - (before.get(pid) ?? 0));
   return total;
 }
+
+/** Starts a measure of the servers' CPU; calling what it returns ends it (µs). undefined where the servers are not local. */
+export function serverCpuMeter(postmasters: readonly number[]): () => (() => number | undefined) | undefined {
+  return () => {
+    const before = sampleServerCpu(postmasters);
+    return (
+      before &&
+      (() => {
+        const after = sampleServerCpu(postmasters);
+        return after && serverCpuBetween(before, after);
+      })
+    );
+  };
+}

@@ -17,7 +17,7 @@ import { BASELINE_IDS, baselineSpec, SCENARIO_CONTENDERS, scenarios, SHARDGATE_I
 import { machine, ratios, rlsCost, table, writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import type { RoutingResult } from './routing.js';
 import { probe } from './http.js';
-import { cpuMicros, postmasterPids, sampleServerCpu, serverCpuBetween } from './cpu.js';
+import { cpuMicros, postmasterPids, serverCpuMeter } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
 import { moveScenario, type MoveResult } from './move.js';
 import { seriesScenario, type SeriesResult } from './series.js';
@@ -69,13 +69,7 @@ async function measure(list: readonly Scenario[], contenders: ReadonlyMap<Conten
       durationS,
       countCacheHits: s.countCacheHits ?? false,
       cpu: () => cpuMicros(pid),
-      dbCpu: () => {
-        const before = sampleServerCpu(postmasters);
-        return before && (() => {
-          const after = sampleServerCpu(postmasters);
-          return after && serverCpuBetween(before, after);
-        });
-      },
+      dbCpu: serverCpuMeter(postmasters),
     });
   };
   for (const s of list) {
@@ -166,7 +160,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     if (series) {
       seriesResult = await seriesScenario(
-        { tenantUrl: gw.url, adminUrl: gw.adminUrl!, adminToken: ctx.adminToken, say },
+        {
+          tenantUrl: gw.url, adminUrl: gw.adminUrl!, adminToken: ctx.adminToken, say,
+          gatewayCpu: () => cpuMicros(gw.pid),
+          dbCpu: serverCpuMeter(postmasters),
+        },
         { points: o.smoke ? 20_000 : 1_000_000, queries: o.smoke ? 3 : 31, concurrency: 2 },
       );
       say(`${SERIES_SCENARIO}: ${JSON.stringify(seriesResult)}`);

@@ -12,6 +12,9 @@ export interface SeriesResult {
   readonly ingest_points_per_s: number;
   readonly ingest_seconds: number;
   readonly ingest_concurrency: number;
+  /** CPU per 10,000 points ingested: the gateway process, and every process of the shards' PostgreSQL servers (replicas' replay included); null where not measurable */
+  readonly ingest_gateway_cpu_ms_per_10k: number | null;
+  readonly ingest_db_cpu_ms_per_10k: number | null;
   /** points the tenant holds (GET /v1/series) */
   readonly points: number;
   /** 30 days, 1 h step, agg avg: client-side latency */
@@ -27,11 +30,14 @@ export interface SeriesEnv {
   readonly adminUrl: string;
   readonly adminToken: string;
   readonly say: (text: string) => void;
+  /** the gateway's CPU so far (µs) */
+  readonly gatewayCpu: () => number | undefined;
+  /** starts a measure of the database servers' CPU; calling the result ends it (µs) */
+  readonly dbCpu: () => (() => number | undefined) | undefined;
 }
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const TENANT = 'bench-series';
 const BATCH = 10_000;
 
 function median(values: number[], p = 0.5): number {
@@ -41,9 +47,11 @@ function median(values: number[], p = 0.5): number {
 
 export async function seriesScenario(env: SeriesEnv, settings: { readonly points: number; readonly queries: number; readonly concurrency: number }): Promise<SeriesResult> {
   const admin = { authorization: `Bearer ${env.adminToken}` };
-  const created = await request('POST', `${env.adminUrl}/admin/tenants`, admin, { id: TENANT, name: 'bench: time series' });
-  if (created.status !== 201 && created.status !== 409) throw new Error(`create ${TENANT}: ${created.status} ${JSON.stringify(created.body)}`);
-  const key = await expectStatus('a key for the series tenant', 201, request('POST', `${env.adminUrl}/admin/tenants/${TENANT}/keys`, admin));
+  // a tenant of its own each run: the ingest measures new points, not a re-post of the last run's
+  const tenant = `bench-series-${Date.now().toString(36)}`;
+  const created = await request('POST', `${env.adminUrl}/admin/tenants`, admin, { id: tenant, name: 'bench: time series' });
+  if (created.status !== 201) throw new Error(`create ${tenant}: ${created.status} ${JSON.stringify(created.body)}`);
+  const key = await expectStatus('a key for the series tenant', 201, request('POST', `${env.adminUrl}/admin/tenants/${tenant}/keys`, admin));
   const auth = { authorization: `Bearer ${(key.body as { apiKey: string }).apiKey}` };
 
   // one point every `spacing` ms over the last 30 days (less an hour: inside retention), two hosts
@@ -53,6 +61,8 @@ export async function seriesScenario(env: SeriesEnv, settings: { readonly points
   const batches = Math.ceil(settings.points / BATCH);
   env.say(`series: ${settings.points} points in ${batches} batches of ${BATCH}, ${settings.concurrency} in flight`);
   const began = performance.now();
+  const gatewayBefore = env.gatewayCpu();
+  const dbEnd = env.dbCpu();
   await pool(
     Array.from({ length: batches }, (_, b) => b),
     settings.concurrency,
@@ -65,6 +75,9 @@ export async function seriesScenario(env: SeriesEnv, settings: { readonly points
     },
   );
   const seconds = (performance.now() - began) / 1000;
+  const gatewayAfter = env.gatewayCpu();
+  const dbUs = dbEnd?.();
+  const per10k = (us: number | undefined) => (us === undefined ? null : Math.round(us / 1000 / (settings.points / BATCH)));
 
   const listed = await expectStatus('GET /v1/series', 200, request('GET', `${env.tenantUrl}/v1/series`, { ...auth, 'x-consistency': 'strong' }));
   const points = (listed.body as { items: Array<{ series: string; points: number }> }).items.find((s) => s.series === 'bench.cpu')?.points ?? 0;
@@ -86,6 +99,8 @@ export async function seriesScenario(env: SeriesEnv, settings: { readonly points
     ingest_points_per_s: Math.round(settings.points / seconds),
     ingest_seconds: Math.round(seconds * 10) / 10,
     ingest_concurrency: settings.concurrency,
+    ingest_gateway_cpu_ms_per_10k: per10k(gatewayBefore === undefined || gatewayAfter === undefined ? undefined : gatewayAfter - gatewayBefore),
+    ingest_db_cpu_ms_per_10k: per10k(dbUs),
     points,
     query_30d_1h_p50_ms: Math.round(median(avg) * 10) / 10,
     query_30d_1h_p95_ms: Math.round(median(avg, 0.95) * 10) / 10,

@@ -22,10 +22,15 @@ export type RollupWidth = (typeof ROLLUP_WIDTHS)[number];
 export const LOCK_SERIES_SQL = `SELECT pg_advisory_xact_lock(7303, hashtext($1 || '/' || s || '/' || k || '/' || h::text))
   FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(s, k, h) ORDER BY s, k, h::text`;
 
-/** $1 tenant, $2 series[], $3 labels_key[], $4 labels[], $5 ts[], $6 value[]: one statement however many points. */
+/**
+ * One statement however many points (PointBatch.upsertBinds): $1 tenant; per point $2 series
+ * index, $3 label-set index, $4 ts, $5 value; then what the indexes name: $6 series names,
+ * $7 label-set keys, $8 label sets (each parsed once, not once a point).
+ */
 export const UPSERT_POINTS_SQL = `
   INSERT INTO series_points (tenant_id, series, labels_key, labels, ts, value)
-  SELECT $1, s, k, l::jsonb, t, v FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[]) AS u(s, k, l, t, v)
+  SELECT $1, ($6::text[])[si], ($7::text[])[li], ($8::jsonb[])[li], t, v
+    FROM unnest($2::int[], $3::int[], $4::timestamptz[], $5::float8[]) AS u(si, li, t, v)
   ON CONFLICT (tenant_id, series, labels_key, ts) DO UPDATE SET value = EXCLUDED.value, labels = EXCLUDED.labels`;
 
 const ROLLUP_COLUMNS = 'tenant_id, series, width, bucket, labels_key, labels, count, sum, min, max, first_ts, last_ts, last_value';

@@ -1,4 +1,4 @@
-import type { SeriesPoint } from '../../data/series/series-repository.js';
+import type { SeriesPoint } from '../../data/series/point-batch.js';
 import { ISO_TS, LABEL_NAME, MAX_LABELS, MAX_LABEL_VALUE, MAX_TS_MS, SERIES_BATCH_MAX, SERIES_NAME, seriesIngest } from './series-input.js';
 import { parseInput } from './validation.js';
 
