@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -29,6 +30,13 @@ import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
+import { TransferSteps } from './data/transfers/transfer-steps.js';
+import { PreparedTransactions } from './data/transfers/prepared-transactions.js';
+import { StepRunner } from './transactions/step-runner.js';
+import { Saga } from './transactions/saga.js';
+import { TwoPhaseCommit, type TwoPhaseHooks } from './transactions/two-phase-commit.js';
+import { TransferCoordinator } from './transactions/transfer-coordinator.js';
+import { TransactionRecovery } from './transactions/transaction-recovery.js';
 import { Listener, type ListenerOptions } from './http/listener.js';
 import type { RouteTable } from './http/route-table.js';
 import { FailedAuthThrottle } from './limits/failed-auth-throttle.js';
@@ -55,6 +63,8 @@ export interface GatewayOptions {
   readonly secretEnv?: Readonly<Record<string, string | undefined>>;
   /** test seam: told before each tenant move stage's side effects (throw to fail the move) */
   readonly moveHooks?: MoveHooks;
+  /** test seam: told between the phases of a two-phase transfer */
+  readonly twoPhaseHooks?: TwoPhaseHooks;
 }
 
 /** Every node's health and pool, as metrics read them on a scrape. */
@@ -160,6 +170,8 @@ export class Gateway {
     readonly routes: { readonly tenant: RouteTable; readonly admin: RouteTable },
     /** the rate limits' Redis client and the check of its eviction policy (absent without Redis or limits) */
     readonly limitsRedis: { readonly redis: Redis; readonly check: BucketEvictionCheck } | undefined,
+    /** the loop that finishes or undoes distributed transactions nobody holds */
+    readonly recovery: TransactionRecovery,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -293,6 +305,25 @@ export class Gateway {
       ? TenantLimits.fromConfig(config.limits, { redis: limitsRedis?.redis, commandTimeoutMs: config.cache.commandTimeoutMs, poolMax: config.pool.max, logger, metrics })
       : undefined;
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
+    // distributed transactions: one coordinator per pod, its recovery loop finishing what any pod left
+    const txOwner = `gateway-${randomUUID()}`;
+    const transferSteps = new TransferSteps(productCache);
+    const prepared = new PreparedTransactions();
+    const stepRunner = new StepRunner({ sessions, store: catalog.transactions, logger }, { owner: txOwner, firstBackoffMs: 50, maxBackoffMs: 1000 });
+    const txDeps = { steps: transferSteps, runner: stepRunner, store: catalog.transactions };
+    const coordinator = new TransferCoordinator(
+      {
+        store: catalog.transactions,
+        partnerships: catalog.partnerships,
+        protocols: { saga: new Saga(txDeps, txOwner), '2pc': new TwoPhaseCommit({ ...txDeps, prepared, hooks: options.twoPhaseHooks }, txOwner) },
+        logger,
+      },
+      { owner: txOwner, leaseMs: config.transactions.leaseMs, requestWaitMs: config.transactions.requestWaitMs },
+    );
+    const recovery = new TransactionRecovery(
+      { coordinator, store: catalog.transactions, prepared, registry, logger },
+      { intervalMs: config.transactions.recoveryIntervalMs, orphanAfterMs: config.transactions.leaseMs, batch: 20 },
+    );
 
     const tenant = createTenantApp({
       logger,
@@ -319,6 +350,7 @@ export class Gateway {
       comments: new CommentsRepository(),
       // points are accepted a day ahead at most: the keeper holds partitions aheadDays (≥ 2) ahead
       series: new SeriesRepository({ retentionDays: config.series.retentionDays, aheadMs: 86_400_000, maxBuckets: 10_000 }),
+      transfers: { coordinator, transactions: catalog.transactions },
       limits,
     });
     const admin = createAdminApp({
@@ -327,6 +359,7 @@ export class Gateway {
       maxImportBytes: config.transfer.maxImportBytes,
       tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
+      partnerships: catalog.partnerships, transactions: catalog.transactions,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
@@ -347,11 +380,13 @@ export class Gateway {
     lifecycle.state = 'ready';
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
+    // finishes or undoes the transactions a dead pod left (after their lease ran out)
+    recovery.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
     return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, {
       tenant: tenant.routes,
       admin: admin.routes,
-    }, limitsRedis);
+    }, limitsRedis, recovery);
   }
 
   get tenantUrl(): string {
@@ -370,6 +405,8 @@ export class Gateway {
     await Promise.all([this.tenantListener.close(graceMs), this.adminListener.close(graceMs)]);
     this.limits?.close();
     this.seriesPartitions.stop();
+    // a transfer mid-drive ends its pass; what it leaves pending the next pod's recovery finishes
+    await this.recovery.stop();
     // moves short of cutover roll back and go back to the queue for another gateway
     await this.moves.runner.stop();
     this.placement.stop();

@@ -293,6 +293,7 @@ write_node_conf() { # name; returns 1 when the file was already up to date
     "hot_standby = on" \
     "hot_standby_feedback = on" \
     "max_connections = 200" \
+    "max_prepared_transactions = 64" \
     "shared_buffers = 64MB" \
     "wal_keep_size = 256MB" \
     "log_destination = 'stderr'" \

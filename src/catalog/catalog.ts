@@ -1,14 +1,17 @@
 import { ApiKeyStore } from './api-key-store.js';
 import { CatalogDatabase, type CatalogDatabaseOptions } from './catalog-database.js';
 import { JobStore } from './job-store.js';
+import { PartnershipStore } from './partnership-store.js';
 import { PinStore } from './pin-store.js';
 import type { ShardSecrets } from './shard-secrets.js';
 import { ShardStore } from './shard-store.js';
 import { TenantStore } from './tenant-store.js';
+import { TransactionStore } from './transaction-store.js';
 
 /**
  * The control plane's database, one store per concern over one connection pool: tenants,
- * shards (and so the ring), pins, move jobs, and the version bumped on every placement or
+ * shards (and so the ring), pins, move jobs, partnerships, the log of distributed
+ * transactions, and the version bumped on every placement or
  * topology change so gateways can tell their cached view is stale. Built once by the
  * composition root; each consumer is given the narrowest part it uses.
  */
@@ -18,6 +21,8 @@ export class Catalog {
   readonly shards: ShardStore;
   readonly pins: PinStore;
   readonly jobs: JobStore;
+  readonly partnerships: PartnershipStore;
+  readonly transactions: TransactionStore;
   readonly #db: CatalogDatabase;
 
   constructor(options: CatalogDatabaseOptions & { readonly shardSecrets: ShardSecrets }) {
@@ -27,6 +32,8 @@ export class Catalog {
     this.shards = new ShardStore(this.#db, options.shardSecrets);
     this.pins = new PinStore(this.#db);
     this.jobs = new JobStore({ db: this.#db, tenants: this.tenants, shards: this.shards, pins: this.pins });
+    this.partnerships = new PartnershipStore(this.#db);
+    this.transactions = new TransactionStore(this.#db);
   }
 
   async migrate(): Promise<string[]> {

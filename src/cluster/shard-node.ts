@@ -162,6 +162,40 @@ export class ShardNode {
     }
   }
 
+  /**
+   * One connection of this node's pool held for `work`, for what must run on one
+   * connection across several round trips outside a Sequelize transaction (a two-phase
+   * participant: BEGIN … PREPARE TRANSACTION). Failures come back as Sequelize's errors,
+   * like `query`'s; a connection `work` leaves inside a transaction is rolled back before
+   * it returns to the pool, and one that failed at the connection level leaves it.
+   */
+  async withConnection<T>(work: (query: <R>(text: string, values?: readonly unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+    const manager = this.sequelize.connectionManager as unknown as PoolManager;
+    const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
+    let open = false;
+    const query = async <R>(text: string, values: readonly unknown[] = []): Promise<R[]> => {
+      const started = performance.now();
+      try {
+        const result = await connection.query<R>(text, values as unknown[]);
+        this.observer?.(this, performance.now() - started, text);
+        if (/^\s*BEGIN\b/i.test(text)) open = true;
+        else if (/^\s*(COMMIT|ROLLBACK|PREPARE\s+TRANSACTION)\b/i.test(text)) open = false;
+        return result.rows;
+      } catch (err) {
+        const { code, message } = err as { code?: string; message?: string };
+        if (code === 'ECONNRESET' || message === 'Query read timeout') connection._invalid = true;
+        const Query = (this.sequelize as unknown as { dialect: { Query: SequelizeQueryClass } }).dialect.Query;
+        throw new Query(connection, this.sequelize, {}).formatError(err as Error);
+      }
+    };
+    try {
+      return await work(query);
+    } finally {
+      if (open && !connection._invalid) await connection.query('ROLLBACK', []).catch(() => (connection._invalid = true));
+      void manager.releaseConnection(connection);
+    }
+  }
+
   #scopedQuery<R>(connection: PooledConnection, text: string, values: readonly unknown[], tenantId: string): Promise<{ rows: R[] }> {
     return new Promise((resolve, reject) => {
       const callback = (err: Error | null, res: { rows: R[] }) => (err ? reject(err) : resolve(res));

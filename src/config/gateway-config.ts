@@ -235,6 +235,19 @@ export const gatewayConfigShape = z
       })
       .strict()
       .default({ retentionDays: 30, aheadDays: 3, maintenanceIntervalMs: 600_000 }),
+    /** distributed transactions: transfers between tenants (saga, two-phase commit) */
+    transactions: z
+      .object({
+        /** ms between recovery passes on every pod: pending transactions nobody holds are finished or undone */
+        recoveryIntervalMs: z.number().int().min(100).max(600_000).default(2000),
+        /** ms a pod's claim on a transaction holds; a dead pod's are taken over after it */
+        leaseMs: z.number().int().min(1000).max(600_000).default(10_000),
+        /** ms a request drives its transfer before it answers 202 pending and leaves the rest to recovery */
+        requestWaitMs: z.number().int().min(100).max(60_000).default(5000),
+      })
+      .strict()
+      .refine((t) => t.requestWaitMs < t.leaseMs, { path: ['requestWaitMs'], message: 'must be shorter than leaseMs (a request drives only while it holds the lease)' })
+      .default({ recoveryIntervalMs: 2000, leaseMs: 10_000, requestWaitMs: 5000 }),
     /** tenant moves, rebalancing and draining (docs/moves.md) */
     moves: z
       .object({

@@ -10,11 +10,15 @@ export const ErrorCodes = {
   MALFORMED_REQUEST: { status: 400, title: 'Malformed HTTP request' },
   UNAUTHENTICATED: { status: 401, title: 'Missing or invalid credentials' },
   TENANT_SUSPENDED: { status: 403, title: 'Tenant is suspended' },
+  /** a transfer between tenants no partnership allows */
+  NOT_PARTNERS: { status: 403, title: 'Tenants are not partners' },
   NOT_FOUND: { status: 404, title: 'Resource not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   /** the client did not send its whole request within the listener's request timeout (answered before routing) */
   REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   CONFLICT: { status: 409, title: 'Conflict with the current state' },
+  /** a transfer asked for more than the supplier's stock: nothing changed on either side */
+  INSUFFICIENT_STOCK: { status: 409, title: 'Insufficient stock' },
   VERSION_MISMATCH: { status: 412, title: 'Version precondition failed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
@@ -78,6 +82,18 @@ export class NotFoundError extends GatewayError {
 export class ConflictError extends GatewayError {
   constructor(detail: string, field?: string) {
     super('CONFLICT', detail, field === undefined ? {} : { field });
+  }
+}
+
+export class InsufficientStockError extends GatewayError {
+  constructor(detail: string, field: string) {
+    super('INSUFFICIENT_STOCK', detail, { field });
+  }
+}
+
+export class NotPartnersError extends GatewayError {
+  constructor(supplier: string, buyer: string) {
+    super('NOT_PARTNERS', `Tenant ${buyer} may not buy from ${supplier}: no partnership (POST /admin/partnerships)`, { field: 'supplier' });
   }
 }
 

@@ -16,10 +16,12 @@ import { adminShardDrainRoutes } from './routes/admin/shard-drain-routes.js';
 import { adminRebalanceRoutes } from './routes/admin/rebalance-routes.js';
 import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin/tenant-move-routes.js';
 import { adminJobsRoutes } from './routes/admin/jobs-routes.js';
+import { adminPartnershipsRoutes, type AdminPartnershipsDeps } from './routes/admin/partnerships-routes.js';
+import { adminTransactionsRoutes, type AdminTransactionsDeps } from './routes/admin/transactions-routes.js';
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
 import { adminTenantImportRoutes, type AdminTenantImportDeps } from './routes/admin/tenant-import-routes.js';
 
-export interface AdminAppDeps extends AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
+export interface AdminAppDeps extends AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -62,6 +64,8 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   routes.mount(admin, '/', adminRebalanceRoutes(deps), '/admin');
   routes.mount(admin, '/', adminTenantMoveRoutes(deps), '/admin');
   routes.mount(admin, '/', adminJobsRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminPartnershipsRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminTransactionsRoutes(deps), '/admin');
   routes.mount(admin, '/', adminTenantExportRoutes(deps), '/admin');
   app.use('/admin', admin);
 

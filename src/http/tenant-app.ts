@@ -27,6 +27,7 @@ import { analyticsRoutes } from './routes/tenant/analytics-routes.js';
 import { auditRoutes } from './routes/tenant/audit-routes.js';
 import { commentsRoutes, subjectCommentsRoutes } from './routes/tenant/comments-routes.js';
 import { seriesRoutes } from './routes/tenant/series-routes.js';
+import { transfersRoutes, type TransfersRoutesDeps } from './routes/tenant/transfers-routes.js';
 
 export interface TenantAppDeps extends TenantContextDeps {
   readonly logger: Logger;
@@ -50,6 +51,7 @@ export interface TenantAppDeps extends TenantContextDeps {
   readonly audit: AuditTrail;
   readonly comments: CommentsRepository;
   readonly series: SeriesRepository;
+  readonly transfers: TransfersRoutesDeps;
   /** per-tenant rate limit and concurrency cap; absent: unlimited (`limits.enabled: false`) */
   readonly limits?: TenantLimits | undefined;
 }
@@ -93,6 +95,7 @@ export function createTenantApp(deps: TenantAppDeps): RoutedApp {
   routes.mount(v1, '/analytics', analyticsRoutes(deps.analytics), '/v1');
   routes.mount(v1, '/audit', auditRoutes(deps.audit), '/v1');
   routes.mount(v1, '/series', seriesRoutes(deps.series), '/v1');
+  routes.mount(v1, '/transfers', transfersRoutes(deps.transfers), '/v1');
   // a write refused by a move's fence is re-dispatched once the tenant's placement has moved
   app.use('/v1', retryFencedWrites(v1, deps.placement, { waitMs: deps.fencedWriteWaitMs }));
 

@@ -12,6 +12,8 @@ export class ProductRecord extends Model<InferAttributes<ProductRecord>, InferCr
   /** exact decimal, as PostgreSQL's numeric text ('19.99'): never a float in the database */
   declare price: string;
   declare stock: number;
+  /** taken out of stock by an open transfer; only transfers change it (migration 0010) */
+  declare reserved: CreationOptional<number>;
   declare categoryId: CreationOptional<string | null>;
   declare isActive: CreationOptional<boolean>;
   /** hstore: flat string → string */
@@ -39,6 +41,7 @@ export function defineProduct(sequelize: Sequelize, deps: { readonly auditLog: A
       description: { type: DataTypes.TEXT, allowNull: false, defaultValue: '' },
       price: { type: DataTypes.DECIMAL(12, 2), allowNull: false },
       stock: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0, validate: { min: 0 } },
+      reserved: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       categoryId: { type: DataTypes.TEXT, allowNull: true },
       isActive: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
       attributes: { type: DataTypes.HSTORE, allowNull: false, defaultValue: {} },

@@ -182,7 +182,9 @@ function cnpgProblems(obj: CnpgCluster): string[] {
     if (typeof value !== 'string') problems.push(`spec.postgresql.parameters.${key} must be a string, got ${typeof value}`);
   }
   if (params.wal_level !== 'logical') problems.push('spec.postgresql.parameters.wal_level must be logical');
-  for (const key of ['max_replication_slots', 'max_wal_senders']) {
+  // shards take part in two-phase transfers: PREPARE TRANSACTION fails where this is 0
+  const required = ['max_replication_slots', 'max_wal_senders', ...(/(^|-)shard-\d/.test(obj.metadata.name) ? ['max_prepared_transactions'] : [])];
+  for (const key of required) {
     if (!/^[1-9]\d*$/.test(String(params[key]))) problems.push(`spec.postgresql.parameters.${key} must be set (a positive integer as a string)`);
   }
   const initdb = spec.bootstrap?.initdb;

@@ -22,11 +22,11 @@ describe('product rows (raw SQL) in step with the Product model', () => {
 
   it('maps a row to the API shape: exact price as a number, ISO timestamps, null category', () => {
     const row: ProductRow = {
-      id: '0190a4b8-0000-7000-8000-000000000001', name: 'n', description: '', price: '19.90', stock: 3, category_id: null, is_active: true,
+      id: '0190a4b8-0000-7000-8000-000000000001', name: 'n', description: '', price: '19.90', stock: 3, reserved: 1, category_id: null, is_active: true,
       attributes: { a: 'b' }, metadata: { m: 1 }, version: 2, created_at: new Date('2026-01-02T03:04:05.678Z'), updated_at: '2026-01-02T03:04:06.000Z',
     };
     expect(rowToDto(row)).to.deep.equal({
-      id: row.id, name: 'n', description: '', price: 19.9, stock: 3, categoryId: null, isActive: true,
+      id: row.id, name: 'n', description: '', price: 19.9, stock: 3, reserved: 1, categoryId: null, isActive: true,
       attributes: { a: 'b' }, metadata: { m: 1 }, version: 2, createdAt: '2026-01-02T03:04:05.678Z', updatedAt: '2026-01-02T03:04:06.000Z',
     });
   });

@@ -8,6 +8,8 @@ export interface ProductDto {
   /** exact in the database (numeric(12,2)); a JSON number with at most two decimals here */
   readonly price: number;
   readonly stock: number;
+  /** stock an open transfer (saga) has taken out of `stock` and not yet confirmed or released */
+  readonly reserved: number;
   readonly categoryId: string | null;
   readonly isActive: boolean;
   readonly attributes: Record<string, string>;
@@ -46,6 +48,7 @@ export function toProductDto(p: ProductRecord): ProductDto {
     description: p.description,
     price: Number(p.price),
     stock: p.stock,
+    reserved: p.reserved,
     categoryId: p.categoryId ?? null,
     isActive: p.isActive,
     attributes: p.attributes ?? {},

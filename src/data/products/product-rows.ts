@@ -12,6 +12,7 @@ const SELECTED = {
   description: 'description',
   price: 'price::text',
   stock: 'stock',
+  reserved: 'reserved',
   category_id: 'category_id',
   is_active: 'is_active',
   attributes: 'hstore_to_jsonb(attributes)',
@@ -38,6 +39,7 @@ export interface ProductRow {
   description: string;
   price: string;
   stock: number;
+  reserved: number;
   category_id: string | null;
   is_active: boolean;
   attributes: Record<string, string>;
@@ -54,6 +56,7 @@ export function rowToDto(r: ProductRow): ProductDto {
     description: r.description,
     price: Number(r.price),
     stock: r.stock,
+    reserved: r.reserved,
     categoryId: r.category_id,
     isActive: r.is_active,
     attributes: r.attributes,

@@ -1,0 +1,33 @@
+import type { StepRecord, TransactionRecord } from '../catalog/transaction-store.js';
+import { ErrorCodes, GatewayError, type ErrorCode } from '../errors/errors.js';
+
+/** A transfer as either party sees it: its steps without the pods that ran them. */
+export function transferView(tx: TransactionRecord, steps: readonly StepRecord[]): Record<string, unknown> {
+  return {
+    id: tx.id,
+    protocol: tx.protocol,
+    state: tx.state,
+    supplier: tx.supplier,
+    buyer: tx.buyer,
+    items: tx.items,
+    steps: steps.map((s) => ({ shard: s.shard, tenant: s.tenantId, action: s.action, state: s.state, at: s.at })),
+    ...(tx.state !== 'committed' && tx.error ? { error: { code: tx.error.code, detail: tx.error.detail } } : {}),
+    createdAt: tx.createdAt,
+    finishedAt: tx.finishedAt,
+  };
+}
+
+/** The operator's view: the whole log entry, the coordinator's lease and every attempt. */
+export function transactionView(tx: TransactionRecord, steps: readonly StepRecord[]): Record<string, unknown> {
+  return { ...tx, steps };
+}
+
+/**
+ * The answer a transfer that did not commit gives: the failure that ended it (409
+ * INSUFFICIENT_STOCK, a 400 naming the item), saying which transfer it was.
+ */
+export function transferFailure(tx: TransactionRecord): GatewayError {
+  const code = (tx.error?.code ?? 'CONFLICT') in ErrorCodes ? ((tx.error?.code ?? 'CONFLICT') as ErrorCode) : 'CONFLICT';
+  const detail = `${tx.error?.detail ?? 'the transfer did not commit'} (transfer ${tx.id} ${tx.state}: nothing changed on either side)`;
+  return new GatewayError(code, detail, { field: tx.error?.field });
+}
