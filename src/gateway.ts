@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -30,13 +29,9 @@ import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
-import { TransferSteps } from './data/transfers/transfer-steps.js';
-import { PreparedTransactions } from './data/transfers/prepared-transactions.js';
-import { StepRunner } from './transactions/step-runner.js';
-import { Saga } from './transactions/saga.js';
-import { TwoPhaseCommit, type TwoPhaseHooks } from './transactions/two-phase-commit.js';
-import { TransferCoordinator } from './transactions/transfer-coordinator.js';
-import { TransactionRecovery } from './transactions/transaction-recovery.js';
+import type { TwoPhaseHooks } from './transactions/two-phase-commit.js';
+import type { TransactionRecovery } from './transactions/transaction-recovery.js';
+import { distributedTransactions } from './transactions/transactions.js';
 import { Listener, type ListenerOptions } from './http/listener.js';
 import type { RouteTable } from './http/route-table.js';
 import { FailedAuthThrottle } from './limits/failed-auth-throttle.js';
@@ -306,24 +301,7 @@ export class Gateway {
       : undefined;
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
     // distributed transactions: one coordinator per pod, its recovery loop finishing what any pod left
-    const txOwner = `gateway-${randomUUID()}`;
-    const transferSteps = new TransferSteps(productCache);
-    const prepared = new PreparedTransactions();
-    const stepRunner = new StepRunner({ sessions, store: catalog.transactions, logger }, { owner: txOwner, firstBackoffMs: 50, maxBackoffMs: 1000 });
-    const txDeps = { steps: transferSteps, runner: stepRunner, store: catalog.transactions };
-    const coordinator = new TransferCoordinator(
-      {
-        store: catalog.transactions,
-        partnerships: catalog.partnerships,
-        protocols: { saga: new Saga(txDeps, txOwner), '2pc': new TwoPhaseCommit({ ...txDeps, prepared, hooks: options.twoPhaseHooks }, txOwner) },
-        logger,
-      },
-      { owner: txOwner, leaseMs: config.transactions.leaseMs, requestWaitMs: config.transactions.requestWaitMs },
-    );
-    const recovery = new TransactionRecovery(
-      { coordinator, store: catalog.transactions, prepared, registry, logger },
-      { intervalMs: config.transactions.recoveryIntervalMs, orphanAfterMs: config.transactions.leaseMs, batch: 20 },
-    );
+    const { coordinator, recovery } = distributedTransactions({ catalog, sessions, registry, products: productCache, logger, twoPhaseHooks: options.twoPhaseHooks }, config.transactions);
 
     const tenant = createTenantApp({
       logger,
@@ -380,8 +358,7 @@ export class Gateway {
     lifecycle.state = 'ready';
     // resumes the jobs of a gateway that died mid-move (after their lease ran out)
     moves.runner.start();
-    // finishes or undoes the transactions a dead pod left (after their lease ran out)
-    recovery.start();
+    recovery.start(); // finishes or undoes the transactions a dead pod left (after their lease ran out)
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
     return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, {
       tenant: tenant.routes,

@@ -27,6 +27,7 @@ const CONTRACT_ROUTES = {
     'POST /v1/users/:id/comments', 'GET /v1/users/:id/comments', 'POST /v1/products/:id/comments', 'GET /v1/products/:id/comments',
     'POST /v1/orders/:id/comments', 'GET /v1/orders/:id/comments', 'GET /v1/comments', 'DELETE /v1/comments/:id',
     'POST /v1/series', 'GET /v1/series', 'GET /v1/series/:series',
+    'POST /v1/transfers', 'GET /v1/transfers', 'GET /v1/transfers/:id',
   ],
   admin: [
     'POST /admin/tenants', 'GET /admin/tenants/:id', 'PATCH /admin/tenants/:id',
@@ -34,6 +35,7 @@ const CONTRACT_ROUTES = {
     'GET /admin/shards', 'POST /admin/shards', 'POST /admin/shards/:id/drain', 'POST /admin/rebalance', 'POST /admin/tenants/:id/move',
     'GET /admin/jobs/:id', 'GET /admin/ring', 'GET /admin/tenants/:id/export', 'POST /admin/tenants/:id/import', 'GET /metrics',
     'GET /healthz', 'GET /readyz',
+    'POST /admin/partnerships', 'DELETE /admin/partnerships', 'GET /admin/transactions', 'GET /admin/transactions/:id',
   ],
 } as const;
 
@@ -190,6 +192,8 @@ describe('fuzz: hostile input on every tenant endpoint', function () {
       'POST /v1/orders/:id/comments': () => ({ body: 'fuzz comment' }),
       'PATCH /v1/comments/:id': () => ({ body: 'edited' }),
       'POST /v1/series': () => ({ points: [{ series: 'fuzz.s', ts: Date.now(), value: 1, labels: { k: 'v' } }] }),
+      // no partnership: a valid body gets its 403, the mutations their 400s
+      'POST /v1/transfers': () => ({ supplier: 'fuzz-supplier', items: [{ productId: own.products[0], quantity: 1, intoProductId: own.products[1] }], protocol: 'saga' }),
     };
     // every route that takes a body: writes, less single-record deletes and restores (the id-path test sends those)
     const writes = gw.gateway.routes.tenant.entries.filter((r) => r.path.startsWith('/v1/') && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method) && !(r.method !== 'PATCH' && WRITES_WITHOUT_BODY.test(r.path)));

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { parseSeriesBatch } from '../../src/http/input/series-batch.js';
-import { seriesIngest } from '../../src/http/input/series-input.js';
+import { parseSeriesBatch, seriesIngest } from '../../src/http/input/series-input.js';
 import { ValidationError } from '../../src/errors/errors.js';
 
 const ok = { series: 'cpu.load', ts: 1_767_225_600_000, value: 1.5, labels: { host: 'a' } };

@@ -1,8 +1,7 @@
 import express, { type Router } from 'express';
 import type { SeriesRepository } from '../../../data/series/series-repository.js';
 import { NotFoundError } from '../../../errors/errors.js';
-import { parseSeriesBatch } from '../../input/series-batch.js';
-import { SERIES_NAME, seriesQuery } from '../../input/series-input.js';
+import { SERIES_NAME, parseSeriesBatch, seriesQuery } from '../../input/series-input.js';
 import { parseInput } from '../../input/validation.js';
 import { sessionOf } from '../../middleware/tenant-context.js';
 
