@@ -5,6 +5,7 @@ import type { RoundResult } from './load.js';
 import type { RoutingResult } from './routing.js';
 import type { MoveResult, MoveSample } from './move.js';
 import type { SeriesResult } from './series.js';
+import type { TransfersResult } from './transfers.js';
 
 export interface Machine {
   readonly cpu: string;
@@ -44,6 +45,8 @@ export interface BenchReport {
   readonly move: MoveResult | null;
   /** the time-series scenario (bench/series.ts); null when not selected */
   readonly series: SeriesResult | null;
+  /** the transfers scenario (bench/transfers.ts); null when not selected */
+  readonly transfers: TransfersResult | null;
 }
 
 export function machine(loadStart: number): Machine {
@@ -146,6 +149,7 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
   }
   lines.push('', ...(report.move === null ? ['Moves: not measured (not selected).'] : moveTable(report.move)));
   lines.push('', ...(report.series === null ? ['Time series: not measured (not selected).'] : seriesTable(report.series)));
+  lines.push('', ...(report.transfers === null ? ['Transfers: not measured (not selected).'] : transfersTable(report.transfers)));
   return lines.join('\n');
 }
 
@@ -209,5 +213,20 @@ function seriesTable(s: SeriesResult): string[] {
     `| series.query_30d_1h_p50_ms (avg, from hour rollups) | ${s.query_30d_1h_p50_ms} | ≤ 100 |`,
     `| the same query, p95 of ${s.query_runs} runs | ${s.query_30d_1h_p95_ms} | |`,
     `| the same range with agg=p95 (raw points), p50 ms | ${s.query_30d_1h_p95agg_p50_ms} | |`,
+  ];
+}
+
+/** Transfers between partner tenants on two shards (issue 16; never asserted). */
+function transfersTable(t: TransfersResult): string[] {
+  return [
+    `| transfers (${t.pairs} cross-shard pairs, ${t.connections} connections, ${t.seconds_per_protocol} s each) | value |`,
+    '|---|--:|',
+    `| transfers.saga_per_s | ${t.saga_per_s} |`,
+    `| transfers.twopc_per_s | ${t.twopc_per_s} |`,
+    `| transfers.p99_ms (both) | ${t.p99_ms} |`,
+    `| saga p50 / p99 ms | ${t.saga_p50_ms} / ${t.saga_p99_ms} |`,
+    `| 2pc p50 / p99 ms | ${t.twopc_p50_ms} / ${t.twopc_p99_ms} |`,
+    `| not committed | ${t.not_committed} |`,
+    `| stock conserved | ${t.stock_conserved ? 'yes' : 'NO'} |`,
   ];
 }

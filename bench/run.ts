@@ -21,12 +21,15 @@ import { cpuMicros, postmasterPids, serverCpuMeter } from './cpu.js';
 import { OtlpSink } from './otlp-sink.js';
 import { moveScenario, type MoveResult } from './move.js';
 import { seriesScenario, type SeriesResult } from './series.js';
+import { transfersScenario, type TransfersResult } from './transfers.js';
 import { loadConfig } from '../src/config/load-config.js';
 
 /** The move scenario's name for --only: it runs after the load scenarios, on the production-default gateway. */
 const MOVE_SCENARIO = 'shardgate-move';
 /** The time-series scenario's name for --only (bench/series.ts) */
 const SERIES_SCENARIO = 'shardgate-series';
+/** The transfers scenario's name for --only (bench/transfers.ts) */
+const TRANSFERS_SCENARIO = 'shardgate-transfers';
 
 const t0 = Date.now();
 /** Progress lines carry the time since start: where a slow run spends it shows at a glance. */
@@ -111,7 +114,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const names = (Object.keys(SCENARIO_CONTENDERS) as ScenarioName[]).filter((n) => o.only.length === 0 || o.only.some((w) => n.includes(w)));
   const moves = o.only.length === 0 || o.only.some((w) => MOVE_SCENARIO.includes(w));
   const series = o.only.length === 0 || o.only.some((w) => SERIES_SCENARIO.includes(w));
-  if (names.length === 0 && !moves && !series) throw new Error(`--only ${o.only.join(',')} matches no scenario`);
+  const transfers = o.only.length === 0 || o.only.some((w) => TRANSFERS_SCENARIO.includes(w));
+  if (names.length === 0 && !moves && !series && !transfers) throw new Error(`--only ${o.only.join(',')} matches no scenario`);
   // 'shardgate' always runs: it seeds
   const needed = new Set<ContenderId>(['shardgate', ...names.map((n) => contenderFor(n, o))]);
 
@@ -130,6 +134,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   let tenants: number;
   let move: MoveResult | null = null;
   let seriesResult: SeriesResult | null = null;
+  let transfersResult: TransfersResult | null = null;
   try {
     // the shardgate processes boot together; the production-default one (cache on) seeds
     const gateways = SHARDGATE_IDS.filter((id) => needed.has(id)).map((id) => start(id, shardgateSpec(id, ctx)));
@@ -169,6 +174,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       );
       say(`${SERIES_SCENARIO}: ${JSON.stringify(seriesResult)}`);
     }
+    if (transfers) {
+      transfersResult = await transfersScenario(
+        { tenantUrl: gw.url, adminUrl: gw.adminUrl!, adminToken: ctx.adminToken, say },
+        { pairs: o.smoke ? 2 : 20, seconds: o.smoke ? 2 : 15, connections: o.smoke ? 4 : 20 },
+      );
+      say(`${TRANSFERS_SCENARIO}: ${JSON.stringify(transfersResult)}`);
+    }
   } finally {
     const settled = await Promise.allSettled(starts);
     await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
@@ -197,6 +209,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     routing,
     move,
     series: seriesResult,
+    transfers: transfersResult,
   };
   writeReport(o.out, report);
   console.log('\n' + table(report, labels) + '\n');

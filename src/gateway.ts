@@ -300,8 +300,10 @@ export class Gateway {
       ? TenantLimits.fromConfig(config.limits, { redis: limitsRedis?.redis, commandTimeoutMs: config.cache.commandTimeoutMs, poolMax: config.pool.max, logger, metrics })
       : undefined;
     const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
-    // distributed transactions: one coordinator per pod, its recovery loop finishing what any pod left
-    const { coordinator, recovery } = distributedTransactions({ catalog, sessions, registry, products: productCache, logger, twoPhaseHooks: options.twoPhaseHooks }, config.transactions);
+    // distributed transactions: one coordinator per pod, its recovery loop finishing what any pod left; an erase revokes keys everywhere
+    const keysRevoked = (tenantId: string) => void Promise.all([authenticator.invalidate(tenantId), cacheStack.bus?.publish({ kind: 'credentials', tenantId })]);
+    const txDeps = { catalog, sessions, registry, products: productCache, logger, twoPhaseHooks: options.twoPhaseHooks, rows: moves.transfer, cache: cacheStack.cache, keysRevoked };
+    const { coordinator, recovery } = distributedTransactions(txDeps, config.transactions);
 
     const tenant = createTenantApp({
       logger,
@@ -337,7 +339,7 @@ export class Gateway {
       maxImportBytes: config.transfer.maxImportBytes,
       tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
-      partnerships: catalog.partnerships, transactions: catalog.transactions,
+      partnerships: catalog.partnerships, transactions: catalog.transactions, eraser: coordinator,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
@@ -356,14 +358,12 @@ export class Gateway {
       ...edge('admin'), port: config.adminPort, requestTimeoutMs: config.http.adminRequestTimeoutMs, maxConnections: config.http.adminMaxConnections,
     });
     lifecycle.state = 'ready';
-    // resumes the jobs of a gateway that died mid-move (after their lease ran out)
+    // resumes the jobs, and finishes or undoes the transactions, of a gateway that died (after their lease ran out)
     moves.runner.start();
-    recovery.start(); // finishes or undoes the transactions a dead pod left (after their lease ran out)
+    recovery.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, {
-      tenant: tenant.routes,
-      admin: admin.routes,
-    }, limitsRedis, recovery);
+    const routes = { tenant: tenant.routes, admin: admin.routes };
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, routes, limitsRedis, recovery);
   }
 
   get tenantUrl(): string {

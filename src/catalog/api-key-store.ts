@@ -33,6 +33,16 @@ export class ApiKeyStore {
     return rows[0] ? apiKeyFromRow(rows[0]) : undefined;
   }
 
+  /** Every live key of the tenant revoked at once (an erase's first step); the keys version moves. */
+  async revokeAll(tenantId: string): Promise<number> {
+    return (await this.db.selectBumpingKeysVersion('UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL RETURNING id', [tenantId])).length;
+  }
+
+  /** The tenant's key rows gone (an erase's last step: revoked long before). */
+  async deleteAll(tenantId: string): Promise<void> {
+    await this.db.exec('DELETE FROM api_keys WHERE tenant_id = $1', [tenantId]);
+  }
+
   async findTenant(keyHash: string): Promise<KeyedTenant | undefined> {
     const rows = await this.db.select(
       `SELECT t.*, k.id AS key_id FROM api_keys k JOIN tenants t ON t.id = k.tenant_id

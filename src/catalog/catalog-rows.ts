@@ -1,6 +1,7 @@
 import type { Row } from './catalog-database.js';
 
-export type TenantStatus = 'active' | 'suspended';
+/** `erasing` and `erased`: DELETE /admin/tenants/:id is taking, or took, every row of the tenant (its keys revoked first) */
+export type TenantStatus = 'active' | 'suspended' | 'erasing' | 'erased';
 /** active: in the ring; standby: added, out of the ring until a rebalance; draining: tenants moving off; retired: empty */
 export type ShardState = 'active' | 'standby' | 'draining' | 'retired';
 

@@ -35,6 +35,11 @@ export class PartnershipStore {
     return (await this.db.exec('DELETE FROM partnerships WHERE supplier_id = $1 AND buyer_id = $2', [supplier, buyer])) > 0;
   }
 
+  /** Every partnership the tenant is in, either side (an erased tenant trades with nobody). */
+  async deleteAllOf(tenantId: string): Promise<void> {
+    await this.db.exec('DELETE FROM partnerships WHERE supplier_id = $1 OR buyer_id = $1', [tenantId]);
+  }
+
   async exists(supplier: string, buyer: string): Promise<boolean> {
     return (await this.db.select('SELECT 1 FROM partnerships WHERE supplier_id = $1 AND buyer_id = $2', [supplier, buyer])).length > 0;
   }

@@ -28,10 +28,26 @@ export class TenantStore {
     return rows[0] ? tenantFromRow(rows[0]) : undefined;
   }
 
-  /** A status change; every gateway drops its cached keys of the tenant (keys version). */
-  async setStatus(id: string, status: TenantStatus): Promise<TenantRow | undefined> {
-    const rows = await this.db.selectBumpingKeysVersion('UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, status]);
+  /**
+   * An operator's status change (active, suspended); every gateway drops its cached keys of
+   * the tenant (keys version). undefined when there is no such tenant, or it is being (or was) erased.
+   */
+  async setStatus(id: string, status: 'active' | 'suspended'): Promise<TenantRow | undefined> {
+    const rows = await this.db.selectBumpingKeysVersion(
+      `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 AND status IN ('active', 'suspended') RETURNING *`,
+      [id, status],
+    );
     return rows[0] ? tenantFromRow(rows[0]) : undefined;
+  }
+
+  /** An erase's marks: `erasing` before its first row goes, `erased` after the last; false when there is no such tenant. */
+  async markErasure(id: string, status: Extract<TenantStatus, 'erasing' | 'erased'>): Promise<boolean> {
+    // an erased tenant is never marked erasing again (a replayed step)
+    const rows = await this.db.selectBumpingKeysVersion(
+      `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 AND NOT (status = 'erased' AND $2 = 'erasing') RETURNING id`,
+      [id, status],
+    );
+    return rows.length > 0 || (await this.get(id)) !== undefined;
   }
 
   /** Every tenant id, in order; inside `transaction` when one is given (a job's plan). */

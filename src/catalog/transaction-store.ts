@@ -3,6 +3,7 @@ import { ConflictError } from '../errors/errors.js';
 import type { CatalogDatabase, Row } from './catalog-database.js';
 
 export type TxProtocol = 'saga' | '2pc';
+export type TxKind = 'transfer' | 'erase';
 export type TxState = 'pending' | 'committed' | 'compensated' | 'aborted';
 export type TxDecision = 'commit' | 'abort';
 export type StepState = 'done' | 'failed' | 'waiting';
@@ -22,7 +23,7 @@ export interface TxError {
 
 export interface TransactionRecord {
   readonly id: string;
-  readonly kind: 'transfer';
+  readonly kind: TxKind;
   readonly protocol: TxProtocol;
   readonly state: TxState;
   readonly stage: string;
@@ -45,12 +46,16 @@ export interface StepRecord {
   readonly action: string;
   readonly state: StepState;
   readonly error: string | null;
+  /** what the step did, where that says more than its state (rows an erase deleted) */
+  readonly detail?: Readonly<Record<string, unknown>> | null | undefined;
   readonly owner: string | null;
   readonly at: string;
 }
 
 export interface NewTransaction {
   readonly id: string;
+  /** default transfer */
+  readonly kind?: TxKind | undefined;
   readonly protocol: TxProtocol;
   readonly stage: string;
   readonly buyer: string;
@@ -61,6 +66,7 @@ export interface NewTransaction {
 }
 
 export interface TransactionFilter {
+  readonly kind?: TxKind | undefined;
   readonly tenant?: string | undefined;
   readonly role?: 'buyer' | 'supplier' | undefined;
   readonly state?: TxState | undefined;
@@ -73,7 +79,7 @@ function fromRow(r: Row): TransactionRecord {
   const params = r.params as { items: TransferItem[] };
   return {
     id: r.id as string,
-    kind: 'transfer',
+    kind: r.kind as TxKind,
     protocol: r.protocol as TxProtocol,
     state: r.state as TxState,
     stage: r.stage as string,
@@ -98,6 +104,7 @@ function stepFromRow(r: Row): StepRecord {
     action: r.action as string,
     state: r.state as StepState,
     error: (r.error as string | null) ?? null,
+    detail: (r.detail as Record<string, unknown> | null) ?? null,
     owner: (r.owner as string | null) ?? null,
     at: iso(r.at),
   };
@@ -124,8 +131,8 @@ export class TransactionStore {
     try {
       const rows = await this.db.select(
         `INSERT INTO transactions (id, kind, protocol, stage, buyer_id, supplier_id, params, idempotency_key, request_hash, owner, lease_until)
-         VALUES ($1, 'transfer', $2, $3, $4, $5, $6::jsonb, $7, $8, $9, now() + $10 * interval '1 millisecond') RETURNING ${COLUMNS}`,
-        [tx.id, tx.protocol, tx.stage, tx.buyer, tx.supplier, JSON.stringify({ items: tx.items }), tx.idempotencyKey ?? null, tx.requestHash ?? null, owner, leaseMs],
+         VALUES ($1, $11, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, now() + $10 * interval '1 millisecond') RETURNING ${COLUMNS}`,
+        [tx.id, tx.protocol, tx.stage, tx.buyer, tx.supplier, JSON.stringify({ items: tx.items }), tx.idempotencyKey ?? null, tx.requestHash ?? null, owner, leaseMs, tx.kind ?? 'transfer'],
       );
       return { record: fromRow(rows[0]!), replayed: false };
     } catch (err) {
@@ -146,7 +153,7 @@ export class TransactionStore {
   }
 
   async steps(id: string): Promise<StepRecord[]> {
-    const rows = await this.db.select('SELECT shard, tenant_id, action, state, error, owner, at FROM transaction_steps WHERE transaction_id = $1 ORDER BY seq', [id]);
+    const rows = await this.db.select('SELECT shard, tenant_id, action, state, error, detail, owner, at FROM transaction_steps WHERE transaction_id = $1 ORDER BY seq', [id]);
     return rows.map(stepFromRow);
   }
 
@@ -155,7 +162,7 @@ export class TransactionStore {
     const out = new Map<string, StepRecord[]>(ids.map((id) => [id, []]));
     if (ids.length === 0) return out;
     const rows = await this.db.select(
-      'SELECT transaction_id, shard, tenant_id, action, state, error, owner, at FROM transaction_steps WHERE transaction_id = ANY($1::uuid[]) ORDER BY seq',
+      'SELECT transaction_id, shard, tenant_id, action, state, error, detail, owner, at FROM transaction_steps WHERE transaction_id = ANY($1::uuid[]) ORDER BY seq',
       [ids],
     );
     for (const r of rows) out.get(r.transaction_id as string)?.push(stepFromRow(r));
@@ -172,6 +179,10 @@ export class TransactionStore {
       else if (filter.role === 'supplier') where.push(`supplier_id = $${bind.length}`);
       else where.push(`(buyer_id = $${bind.length} OR supplier_id = $${bind.length})`);
     }
+    if (filter.kind !== undefined) {
+      bind.push(filter.kind);
+      where.push(`kind = $${bind.length}`);
+    }
     if (filter.state !== undefined) {
       bind.push(filter.state);
       where.push(`state = $${bind.length}`);
@@ -186,8 +197,8 @@ export class TransactionStore {
 
   async appendStep(id: string, step: Omit<StepRecord, 'at'>): Promise<void> {
     await this.db.exec(
-      'INSERT INTO transaction_steps (transaction_id, shard, tenant_id, action, state, error, owner) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [id, step.shard, step.tenantId, step.action, step.state, step.error, step.owner],
+      'INSERT INTO transaction_steps (transaction_id, shard, tenant_id, action, state, error, detail, owner) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)',
+      [id, step.shard, step.tenantId, step.action, step.state, step.error, step.detail == null ? null : JSON.stringify(step.detail), step.owner],
     );
   }
 

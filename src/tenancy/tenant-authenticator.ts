@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TenantRow } from '../catalog/catalog-rows.js';
+import type { TenantRow, TenantStatus } from '../catalog/catalog-rows.js';
 import type { ApiKeyStore, KeyedTenant } from '../catalog/api-key-store.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 import { hashApiKey, looksLikeApiKey } from './api-keys.js';
@@ -9,7 +9,7 @@ import { CatalogUnavailableError, TenantSuspendedError, UnauthenticatedError } f
 export interface Tenant {
   readonly id: string;
   readonly name: string;
-  readonly status: 'active' | 'suspended';
+  readonly status: TenantStatus;
   readonly plan: string;
 }
 

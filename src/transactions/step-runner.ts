@@ -49,25 +49,41 @@ export class StepRunner {
   ) {}
 
   async run<T>(transactionId: string, tenantId: string, action: string, deadline: number, work: (session: TenantSession) => Promise<T>): Promise<T> {
+    return this.attempt(transactionId, { tenantId, action }, deadline, async (where) => {
+      const session = this.deps.sessions.open(tenantId, { strong: true });
+      where.shard = session.shard.id;
+      return work(session);
+    });
+  }
+
+  /**
+   * The same for a step that is not one tenant's statement on its shard (an erase's catalog
+   * changes, or its deletes on every shard): `where.shard` names where it ran, for the log.
+   */
+  async attempt<T>(
+    transactionId: string,
+    step: { readonly tenantId: string; readonly action: string; readonly shard?: string },
+    deadline: number,
+    work: (where: { shard: string; detail?: Record<string, unknown> }) => Promise<T>,
+  ): Promise<T> {
     let backoff = this.options.firstBackoffMs;
     let waited = false;
+    const { tenantId, action } = step;
     for (;;) {
-      let shard = '?';
+      const where: { shard: string; detail?: Record<string, unknown> } = { shard: step.shard ?? '?' };
       try {
-        const session = this.deps.sessions.open(tenantId, { strong: true });
-        shard = session.shard.id;
-        const result = await work(session);
-        await this.#log(transactionId, { shard, tenantId, action, state: 'done', error: null });
+        const result = await work(where);
+        await this.#log(transactionId, { shard: where.shard, tenantId, action, state: 'done', error: null, detail: where.detail ?? null });
         return result;
       } catch (err) {
         if (isDefinitive(err)) {
-          await this.#log(transactionId, { shard, tenantId, action, state: 'failed', error: err.message });
+          await this.#log(transactionId, { shard: where.shard, tenantId, action, state: 'failed', error: err.message });
           throw err;
         }
         const error = txError(err);
         if (!waited) {
           waited = true;
-          await this.#log(transactionId, { shard, tenantId, action, state: 'waiting', error: `${error.code}: ${error.detail}` });
+          await this.#log(transactionId, { shard: where.shard, tenantId, action, state: 'waiting', error: `${error.code}: ${error.detail}` });
           await this.deps.store.noteFailure(transactionId, error).catch(() => undefined);
         }
         if (performance.now() + backoff > deadline) throw new StillPending(error);

@@ -9,6 +9,7 @@ import { PreparedTransactions } from '../data/transfers/prepared-transactions.js
 import { TransferSteps } from '../data/transfers/transfer-steps.js';
 import { Saga } from './saga.js';
 import { StepRunner } from './step-runner.js';
+import { TenantErase, type TenantEraseDeps } from './tenant-erase.js';
 import { TransactionRecovery } from './transaction-recovery.js';
 import { TransferCoordinator } from './transfer-coordinator.js';
 import { TwoPhaseCommit, type TwoPhaseHooks } from './two-phase-commit.js';
@@ -21,7 +22,11 @@ export interface Transactions {
 /** Distributed transactions as the composition root wires them: one coordinator per pod, its recovery loop, both protocols. */
 export function distributedTransactions(
   deps: {
-    readonly catalog: Pick<Catalog, 'transactions' | 'partnerships'>;
+    readonly catalog: Pick<Catalog, 'transactions' | 'partnerships' | 'tenants' | 'apiKeys' | 'pins' | 'jobs'>;
+    /** an erase's deletes on every shard (the mover's privileged connections) */
+    readonly rows: TenantEraseDeps['rows'];
+    readonly cache: TenantEraseDeps['cache'];
+    readonly keysRevoked: TenantEraseDeps['keysRevoked'];
     readonly sessions: TenantSessions;
     readonly registry: ShardRegistry;
     readonly products: Pick<ProductCache, 'invalidate'>;
@@ -43,6 +48,14 @@ export function distributedTransactions(
         saga: new Saga({ steps, runner, store }, owner),
         '2pc': new TwoPhaseCommit({ steps, runner, store, prepared, hooks: deps.twoPhaseHooks }, owner),
       },
+      erase: new TenantErase(
+        {
+          tenants: deps.catalog.tenants, apiKeys: deps.catalog.apiKeys, partnerships: deps.catalog.partnerships, pins: deps.catalog.pins,
+          moves: deps.catalog.jobs, rows: deps.rows, cache: deps.cache, keysRevoked: deps.keysRevoked, store, runner,
+        },
+        owner,
+        config.leaseMs,
+      ),
       logger: deps.logger,
     },
     { owner, leaseMs: config.leaseMs, requestWaitMs: config.requestWaitMs },

@@ -32,13 +32,15 @@ export interface TransferCoordinatorDeps {
   readonly store: TransactionStore;
   readonly partnerships: Pick<PartnershipStore, 'exists'>;
   readonly protocols: Readonly<Record<TxProtocol, Protocol>>;
+  /** the saga of a tenant's erase (kind `erase`) */
+  readonly erase: Protocol;
   readonly logger: Logger;
 }
 
 const FIRST_STAGE: Record<TxProtocol, string> = { saga: 'reserve', '2pc': 'prepare' };
 
 /**
- * The coordinator of distributed transactions: logs a transfer before its first step,
+ * The coordinator of distributed transactions (transfers, and tenant erases): logs one before its first step,
  * drives it through its protocol with a lease on it, and ends it in the log (committed,
  * compensated, aborted). What it cannot finish in time it leaves pending with the lease
  * released, for the recovery loop of any pod; what a dead pod left, that loop finds when
@@ -70,11 +72,27 @@ export class TransferCoordinator {
     return { record: (await this.deps.store.get(record.id)) ?? record, replayed: false };
   }
 
+  /**
+   * Starts erasing a tenant (the caller answers 202 with the id at once): one erase per
+   * tenant, ever — asking again gets the same one (and helps it along if nobody holds it).
+   */
+  async erase(tenantId: string): Promise<TransactionRecord> {
+    const { record, replayed } = await this.deps.store.begin(
+      { id: uuidv7(), kind: 'erase', protocol: 'saga', stage: 'revoke', buyer: tenantId, supplier: tenantId, items: [], idempotencyKey: 'erase', requestHash: 'erase' },
+      this.options.owner,
+      this.options.leaseMs,
+    );
+    const mine = !replayed ? record : record.state === 'pending' ? await this.deps.store.claim(record.id, this.options.owner, this.options.leaseMs) : undefined;
+    if (mine) void this.drive(mine, performance.now() + this.options.leaseMs / 2);
+    return record;
+  }
+
   /** Drives a transaction this pod holds until it ends or `deadline`; never throws. */
   async drive(record: TransactionRecord, deadline: number): Promise<void> {
     const log = this.deps.logger.child({ transaction: record.id, protocol: record.protocol });
     try {
-      const outcome = await this.deps.protocols[record.protocol].drive(record, deadline);
+      const protocol = record.kind === 'erase' ? this.deps.erase : this.deps.protocols[record.protocol];
+      const outcome = await protocol.drive(record, deadline);
       await this.deps.store.finish(record.id, outcome.state, outcome.error);
       log.info({ state: outcome.state, code: outcome.error?.code }, 'transaction ended');
     } catch (err) {

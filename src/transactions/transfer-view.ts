@@ -22,6 +22,24 @@ export function transactionView(tx: TransactionRecord, steps: readonly StepRecor
   return { ...tx, steps };
 }
 
+const JOB_STATE = { pending: 'running', committed: 'succeeded', compensated: 'failed', aborted: 'failed' } as const;
+
+/** A tenant erase as a job: running until every row is gone, with the rows each shard gave up. */
+export function eraseJobView(tx: TransactionRecord, steps: readonly StepRecord[]): Record<string, unknown> {
+  const rowsDeleted = steps.reduce((n, s) => n + (s.state === 'done' && typeof s.detail?.rows === 'number' ? s.detail.rows : 0), 0);
+  return {
+    id: tx.id,
+    kind: 'erase',
+    tenant: tx.buyer,
+    state: JOB_STATE[tx.state],
+    progress: { stage: tx.state === 'committed' ? 'done' : tx.stage, rowsDeleted },
+    steps: steps.map((s) => ({ shard: s.shard, action: s.action, state: s.state, at: s.at, ...(s.detail ? { detail: s.detail } : {}), ...(s.error ? { error: s.error } : {}) })),
+    ...(tx.state === 'pending' && tx.error ? { lastError: tx.error } : {}),
+    createdAt: tx.createdAt,
+    updatedAt: tx.updatedAt,
+  };
+}
+
 /**
  * The answer a transfer that did not commit gives: the failure that ended it (409
  * INSUFFICIENT_STOCK, a 400 naming the item), saying which transfer it was.

@@ -108,5 +108,11 @@ describe('bench: npm run bench -- --smoke', function () {
     expect(moves[0]!.state, `the move: ${String(moves[0]!.error)}`).to.equal('succeeded');
     for (const key of MOVE_KEYS) if (key !== 'others_p99_ratio' || move[key] !== null) expectFinite(move[key], `move.${key}`);
     expect(move.writes as number, 'the moving tenant was written to').to.be.greaterThan(0);
+
+    // transfers between partners on two shards, both protocols: figures reported, conservation checked
+    const transfers = report.transfers as Record<string, unknown>;
+    for (const key of ['saga_per_s', 'twopc_per_s', 'p99_ms']) expectFinite(transfers[key], `transfers.${key}`);
+    expect([transfers.saga_per_s as number, transfers.twopc_per_s as number].every((n) => n > 0), JSON.stringify(transfers)).to.equal(true);
+    expect(transfers.stock_conserved, 'stock conserved across every pair').to.equal(true);
   });
 });

@@ -1,4 +1,9 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { faults } from '../support/cluster-faults.js';
+import { startProcess } from '../support/gateway-process.js';
 import { TestGateway, TestTenant, sql, testCluster, type Json } from '../support/test-cluster.js';
 
 const strong = { 'x-consistency': 'strong' };
@@ -232,6 +237,72 @@ describe('transfers between tenants: saga and two-phase commit', function () {
         }
       });
     }
+
+    /** Waits until no transaction is pending; then the buyer's transfers of `from` and what they did to stock. */
+    const settled = async (from: string, ms = 60_000): Promise<{ committed: number; states: string[] }> => {
+      const deadline = Date.now() + ms;
+      while (((await gw.admin('GET', '/admin/transactions?state=pending&limit=100')).body.items as Json[]).length > 0) {
+        if (Date.now() > deadline) throw new Error(`still pending: ${JSON.stringify((await gw.admin('GET', '/admin/transactions?state=pending&limit=5')).body)}`);
+        await sleep(250);
+      }
+      const mine = ((await buyer.request('GET', '/v1/transfers?role=buyer&limit=100')).body.items as Json[]).filter((t) => (t.items as Json[])[0]!.productId === from);
+      return { committed: mine.filter((t) => t.state === 'committed').length, states: mine.map((t) => t.state as string) };
+    };
+    const expectConserved = async (from: string, into: string, initial: number, committed: number) => {
+      expect(await stockOf(supplier, from)).to.deep.equal({ stock: initial - committed, reserved: 0 });
+      expect(await stockOf(buyer, into)).to.deep.equal({ stock: committed, reserved: 0 });
+      expect(await preparedLeft()).to.deep.equal([]);
+    };
+
+    it('24 concurrent transfers, both protocols, while the buyer’s primary hangs (SIGSTOP): each ends committed or undone once it is back, stock conserved, nothing left prepared', async () => {
+      expect((await gw.admin('POST', '/admin/partnerships', { supplier: supplier.id, buyer: buyer.id })).status).to.be.oneOf([201, 409]);
+      const from = await product(supplier, 100);
+      const into = await product(buyer, 0);
+      const sends = Array.from({ length: 24 }, (_, i) =>
+        transfer(buyer, { supplier: supplier.id, protocol: i % 2 === 0 ? 'saga' : '2pc', items: [{ productId: from, quantity: 1, intoProductId: into }] }),
+      );
+      await sleep(20);
+      faults.freeze(buyer.shard);
+      try {
+        await sleep(3000);
+      } finally {
+        faults.thaw(buyer.shard);
+      }
+      const answers = await Promise.all(sends);
+      expect(answers.map((a) => a.status).filter((s) => s !== 201 && s !== 202), JSON.stringify(answers.map((a) => a.body)).slice(0, 500)).to.deep.equal([]);
+      const { committed, states } = await settled(from);
+      expect(states).to.have.length(24);
+      expect(states.every((st) => ['committed', 'compensated', 'aborted'].includes(st))).to.equal(true);
+      await expectConserved(from, into, 100, committed);
+    });
+
+    it('16 concurrent transfers at a gateway process SIGKILLed mid-way: another gateway finishes or undoes each, stock conserved, nothing left prepared', async () => {
+      expect((await gw.admin('POST', '/admin/partnerships', { supplier: supplier.id, buyer: buyer.id })).status).to.be.oneOf([201, 409]);
+      const from = await product(supplier, 100);
+      const into = await product(buyer, 0);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-transfers-'));
+      const proc = await startProcess(dir, { transactions: TX });
+      try {
+        const sends = Array.from({ length: 16 }, (_, i) =>
+          fetch(`${proc.tenantUrl}/v1/transfers`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${buyer.apiKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ supplier: supplier.id, protocol: i % 2 === 0 ? '2pc' : 'saga', items: [{ productId: from, quantity: 1, intoProductId: into }] }),
+          }).then((r) => r.status, () => 0),
+        );
+        await sleep(60);
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+        const statuses = await Promise.all(sends);
+        expect(statuses.filter((s) => s !== 0 && s !== 201 && s !== 202)).to.deep.equal([]);
+      } finally {
+        proc.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const { committed, states } = await settled(from);
+      expect(states.every((st) => ['committed', 'compensated', 'aborted'].includes(st))).to.equal(true);
+      await expectConserved(from, into, 100, committed);
+    });
 
     it('2pc: a prepared transaction the log never heard of is rolled back by the sweep', async () => {
       const from = await product(supplier, 7);

@@ -69,10 +69,15 @@ export function checksumSql(table: TenantTable): string {
 }
 
 export const countSql = (table: TenantTable): string => `SELECT count(*)::bigint::text AS rows FROM ${escapeIdentifier(table.name)} WHERE tenant_id = $1`;
-/** At most $2 of the tenant's rows (ctid: no key needed). */
+/**
+ * At most $2 of the tenant's rows (ctid: no key needed). The outer `tenant_id = $1` is not
+ * redundant: a ctid names a row only within one heap, and a partitioned table has one heap
+ * per partition, so another tenant's row at the same ctid in another partition would match
+ * too. With it, a collision can only reach more of this tenant's own rows.
+ */
 export const deleteTenantRowsSql = (table: TenantTable): string => {
   const name = escapeIdentifier(table.name);
-  return `DELETE FROM ${name} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${name} WHERE tenant_id = $1 LIMIT $2))`;
+  return `DELETE FROM ${name} WHERE tenant_id = $1 AND ctid = ANY (ARRAY(SELECT ctid FROM ${name} WHERE tenant_id = $1 LIMIT $2))`;
 };
 
 /**

@@ -6,6 +6,7 @@ import type { AdminClientOptions } from '../shard-sql/admin-client.js';
 import { tlsFailureReason } from '../../transport/connect-failure.js';
 import { exportTenant } from './tenant-export.js';
 import { importTenant, type ImportOptions } from './tenant-import.js';
+import { eraseTenantRows } from './tenant-erase.js';
 
 /** A driver error as the admin API answers it: fenced → 503, unreachable → 503, else as is. */
 function translate(err: unknown, shardId: string): unknown {
@@ -23,7 +24,7 @@ function translate(err: unknown, shardId: string): unknown {
   return err;
 }
 
-/** Export and import of one tenant's rows, on whichever shard the tenant is placed now. */
+/** Export and import of one tenant's rows, on whichever shard the tenant is placed now; and their erasure from every shard. */
 export class TenantTransfer {
   constructor(
     private readonly tenants: TenantStore,
@@ -57,6 +58,22 @@ export class TenantTransfer {
       return { shard: shard.id, rows: await importTenant(shard.url, this.admin, tenantId, lines, how) };
     } catch (err) {
       throw translate(err, shard.id);
+    }
+  }
+
+  /** The shards an erase sweeps: every one the gateway knows but retired ones (a move's leftovers may sit on any). */
+  shardIds(): string[] {
+    return this.placement.shards.filter((s) => s.state !== 'retired').map((s) => s.id);
+  }
+
+  /** Deletes every row of the tenant on one shard (committed batches; safe to run again). */
+  async eraseRows(shardId: string, tenantId: string): Promise<number> {
+    const row = this.placement.shards.find((s) => s.id === shardId);
+    if (!row) throw new ShardUnavailableError(shardId);
+    try {
+      return await eraseTenantRows(adminPrimaryUrl(row), this.admin, tenantId);
+    } catch (err) {
+      throw translate(err, shardId);
     }
   }
 }

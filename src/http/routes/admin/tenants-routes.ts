@@ -4,9 +4,10 @@ import type { TenantRow } from '../../../catalog/catalog-rows.js';
 import type { TenantStore } from '../../../catalog/tenant-store.js';
 import type { PlacementService } from '../../../placement/placement-service.js';
 import type { TenantAuthenticator } from '../../../tenancy/tenant-authenticator.js';
+import type { TransferCoordinator } from '../../../transactions/transfer-coordinator.js';
 import { generateApiKey, generateKeyId, hashApiKey } from '../../../tenancy/api-keys.js';
 import { uuidv7 } from '../../../models/index.js';
-import { NotFoundError } from '../../../errors/errors.js';
+import { ConflictError, NotFoundError } from '../../../errors/errors.js';
 import { parseInput, safeString } from '../../input/validation.js';
 import { TENANT_ID_PATTERN, tenantParam } from '../../input/record-params.js';
 
@@ -25,6 +26,8 @@ export interface AdminTenantsDeps {
   readonly authenticator: TenantAuthenticator;
   /** told after a status change so other gateways drop their cached tenant */
   readonly onTenantChanged?: (id: string) => void;
+  /** DELETE /admin/tenants/:id: the erase saga (its id is the job id) */
+  readonly eraser: Pick<TransferCoordinator, 'erase'>;
 }
 
 export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
@@ -61,10 +64,17 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
     await load(id);
     const input = parseInput(patchInput, req.body);
     const tenant = await deps.tenants.setStatus(id, input.status);
-    if (!tenant) throw new NotFoundError('tenant', id);
+    if (!tenant) throw new ConflictError(`tenant ${id} is being erased, or was: its status no longer changes`, 'status');
     deps.authenticator.invalidate(id);
     deps.onTenantChanged?.(id);
     res.json(view(tenant));
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const id = tenantParam(req);
+    await load(id);
+    const erase = await deps.eraser.erase(id);
+    res.status(202).json({ jobId: erase.id });
   });
 
   return router;

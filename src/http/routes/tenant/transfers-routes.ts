@@ -36,7 +36,7 @@ export function transfersRoutes(deps: TransfersRoutesDeps): Router {
 
   router.get('/', async (req, res) => {
     const q = parseInput(transferList, { ...req.query });
-    const records = await deps.transactions.list({ tenant: tenantOf(res).id, role: q.role, state: q.state, limit: q.limit });
+    const records = await deps.transactions.list({ kind: 'transfer', tenant: tenantOf(res).id, role: q.role, state: q.state, limit: q.limit });
     const steps = await deps.transactions.stepsOf(records.map((r) => r.id));
     res.json({ items: records.map((r) => transferView(r, steps.get(r.id) ?? [])) });
   });
@@ -46,7 +46,7 @@ export function transfersRoutes(deps: TransfersRoutesDeps): Router {
     const record = await deps.transactions.get(id);
     const me = tenantOf(res).id;
     // another pair's transfer is as unknown as a missing one
-    if (record === undefined || (record.buyer !== me && record.supplier !== me)) throw new NotFoundError('transfer', id);
+    if (record === undefined || record.kind !== 'transfer' || (record.buyer !== me && record.supplier !== me)) throw new NotFoundError('transfer', id);
     res.json(transferView(record, await deps.transactions.steps(id)));
   });
 
