@@ -152,11 +152,7 @@ export class ShardNode {
       this.observer?.(this, performance.now() - started, text);
       return result.rows;
     } catch (err) {
-      // what Sequelize's own query does: a connection that failed this way leaves the pool
-      const { code, message } = err as { code?: string; message?: string };
-      if (code === 'ECONNRESET' || message === 'Query read timeout') connection._invalid = true;
-      const Query = (this.sequelize as unknown as { dialect: { Query: SequelizeQueryClass } }).dialect.Query;
-      throw new Query(connection, this.sequelize, {}).formatError(err as Error);
+      throw this.#driverError(connection, err);
     } finally {
       void manager.releaseConnection(connection);
     }
@@ -182,10 +178,7 @@ export class ShardNode {
         else if (/^\s*(COMMIT|ROLLBACK|PREPARE\s+TRANSACTION)\b/i.test(text)) open = false;
         return result.rows;
       } catch (err) {
-        const { code, message } = err as { code?: string; message?: string };
-        if (code === 'ECONNRESET' || message === 'Query read timeout') connection._invalid = true;
-        const Query = (this.sequelize as unknown as { dialect: { Query: SequelizeQueryClass } }).dialect.Query;
-        throw new Query(connection, this.sequelize, {}).formatError(err as Error);
+        throw this.#driverError(connection, err);
       }
     };
     try {
@@ -194,6 +187,14 @@ export class ShardNode {
       if (open && !connection._invalid) await connection.query('ROLLBACK', []).catch(() => (connection._invalid = true));
       void manager.releaseConnection(connection);
     }
+  }
+
+  /** A driver error as Sequelize's own query reports it; a connection that failed this way leaves the pool. */
+  #driverError(connection: PooledConnection, err: unknown): Error {
+    const { code, message } = err as { code?: string; message?: string };
+    if (code === 'ECONNRESET' || message === 'Query read timeout') connection._invalid = true;
+    const Query = (this.sequelize as unknown as { dialect: { Query: SequelizeQueryClass } }).dialect.Query;
+    return new Query(connection, this.sequelize, {}).formatError(err as Error);
   }
 
   #scopedQuery<R>(connection: PooledConnection, text: string, values: readonly unknown[], tenantId: string): Promise<{ rows: R[] }> {

@@ -47,5 +47,6 @@ export function eraseJobView(tx: TransactionRecord, steps: readonly StepRecord[]
 export function transferFailure(tx: TransactionRecord): GatewayError {
   const code = (tx.error?.code ?? 'CONFLICT') in ErrorCodes ? ((tx.error?.code ?? 'CONFLICT') as ErrorCode) : 'CONFLICT';
   const detail = `${tx.error?.detail ?? 'the transfer did not commit'} (transfer ${tx.id} ${tx.state}: nothing changed on either side)`;
-  return new GatewayError(code, detail, { field: tx.error?.field });
+  // given up because a shard was unavailable: the client may retry (a new transfer) shortly
+  return new GatewayError(code, detail, { field: tx.error?.field, ...(ErrorCodes[code].status >= 500 ? { retryAfterSeconds: 1 } : {}) });
 }

@@ -269,9 +269,16 @@ describe('transfers between tenants: saga and two-phase commit', function () {
         faults.thaw(buyer.shard);
       }
       const answers = await Promise.all(sends);
-      expect(answers.map((a) => a.status).filter((s) => s !== 201 && s !== 202), JSON.stringify(answers.map((a) => a.body)).slice(0, 500)).to.deep.equal([]);
+      // committed, pending (finished by recovery), or given up before anything applied (two-phase commit presumes
+      // abort when a side cannot prepare in time: a 503/504 saying so, with the transfer's id); or refused
+      // at the door by the tenant's concurrency cap (429: no transfer begun)
+      const refused = answers.filter((a) => a.status === 429 && a.body.code === 'RATE_LIMITED').length;
+      const odd = answers.filter(
+        (a) => ![201, 202].includes(a.status) && !(a.status === 429 && a.body.code === 'RATE_LIMITED') && !([503, 504].includes(a.status) && /aborted: nothing changed/.test(String(a.body.detail))),
+      );
+      expect(odd.map((a) => a.body), JSON.stringify(odd.map((a) => [a.status, a.body])).slice(0, 1500)).to.deep.equal([]);
       const { committed, states } = await settled(from);
-      expect(states).to.have.length(24);
+      expect(states).to.have.length(24 - refused);
       expect(states.every((st) => ['committed', 'compensated', 'aborted'].includes(st))).to.equal(true);
       await expectConserved(from, into, 100, committed);
     });

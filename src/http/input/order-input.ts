@@ -1,27 +1,17 @@
 import { z } from 'zod';
-import { UUID_PATTERN, addressInput, countryCode } from '../../models/index.js';
+import { addressInput, countryCode } from '../../models/index.js';
 import { ORDER_SORTABLE } from '../../models/order.js';
 import { ValidationError } from '../../errors/errors.js';
 import { IDEMPOTENCY_FIELD } from '../../data/orders/idempotency-keys.js';
-import { queryValue } from './validation.js';
+import { quantityInput, queryValue, uuidInput } from './validation.js';
 import { listInput } from './list-input.js';
 
 export const ORDER_MAX_ITEMS = 100;
 export const ORDER_MAX_QUANTITY = 10_000;
 
-/** A record id: a UUID, lower-cased so equal ids compare (and hash) equal. */
-const uuid = z
-  .string({ error: 'must be an id' })
-  .regex(UUID_PATTERN, 'must be an id (a UUID)')
-  .transform((v) => v.toLowerCase());
-
 const orderLine = z.strictObject({
-  productId: uuid,
-  quantity: z
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(ORDER_MAX_QUANTITY, `must be at most ${ORDER_MAX_QUANTITY}`),
+  productId: uuidInput,
+  quantity: quantityInput(ORDER_MAX_QUANTITY),
 });
 
 /**
@@ -29,7 +19,7 @@ const orderLine = z.strictObject({
  * summed, so order lines map one-to-one onto request lines and a 409 can name its line.
  */
 export const orderCreate = z.strictObject({
-  customerId: uuid,
+  customerId: uuidInput,
   items: z
     .array(orderLine, { error: 'must be a list of {productId, quantity}' })
     .min(1, 'must hold at least one item')
@@ -51,7 +41,7 @@ export const orderCreate = z.strictObject({
 
 export const orderList = listInput(ORDER_SORTABLE, {
   status: queryValue.pipe(z.enum(['pending', 'confirmed', 'cancelled'], { error: 'must be pending, confirmed or cancelled' })).optional(),
-  customerId: queryValue.pipe(uuid).optional(),
+  customerId: queryValue.pipe(uuidInput).optional(),
   shippingCountry: queryValue.pipe(countryCode).optional(),
 });
 

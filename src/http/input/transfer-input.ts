@@ -1,27 +1,17 @@
 import { z } from 'zod';
-import { UUID_PATTERN } from '../../models/index.js';
-import { queryValue } from './validation.js';
+import { quantityInput, queryValue, uuidInput } from './validation.js';
 import { TENANT_ID_PATTERN } from './record-params.js';
 
 export const TRANSFER_MAX_ITEMS = 50;
 export const TRANSFER_MAX_QUANTITY = 1_000_000;
 const TX_STATES = ['pending', 'committed', 'compensated', 'aborted'] as const;
 
-const uuid = z
-  .string({ error: 'must be an id' })
-  .regex(UUID_PATTERN, 'must be an id (a UUID)')
-  .transform((v) => v.toLowerCase());
-
 export const tenantRef = z.string({ error: 'must be a tenant id' }).regex(TENANT_ID_PATTERN, 'must be a tenant id');
 
 const item = z.strictObject({
-  productId: uuid,
-  quantity: z
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(TRANSFER_MAX_QUANTITY, `must be at most ${TRANSFER_MAX_QUANTITY}`),
-  intoProductId: uuid,
+  productId: uuidInput,
+  quantity: quantityInput(TRANSFER_MAX_QUANTITY),
+  intoProductId: uuidInput,
 });
 
 /** POST /v1/transfers, sent by the buyer. */

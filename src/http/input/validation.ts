@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../../errors/errors.js';
+import { UUID_PATTERN } from '../../models/index.js';
 
 /** Renders a zod path as the field name a client sees: `items[0].productId`. */
 export function fieldName(path: ReadonlyArray<PropertyKey>, prefix = ''): string {
@@ -99,3 +100,17 @@ export const queryDate = queryValue
   // year 1 or later in UTC: PostgreSQL has no year 0, and its refusal named `body`, not this parameter
   .refine((v) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).getUTCFullYear() >= 1, 'must be an ISO 8601 date')
   .transform((v) => new Date(v));
+
+/** A record id: a UUID, lower-cased so equal ids compare (and hash) equal. */
+export const uuidInput = z
+  .string({ error: 'must be an id' })
+  .regex(UUID_PATTERN, 'must be an id (a UUID)')
+  .transform((v) => v.toLowerCase());
+
+/** A whole quantity from 1 to `max`. */
+export const quantityInput = (max: number) =>
+  z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(max, `must be at most ${max}`);
