@@ -152,6 +152,48 @@ describe('transfers between tenants: saga and two-phase commit', function () {
     });
   }
 
+  for (const protocol of ['saga', '2pc'] as const) {
+    it(`${protocol}: a buyer fenced by a move makes its step wait and retry, and the transfer commits once the fence lifts`, async () => {
+      const from = await product(supplier, 5);
+      const into = await product(buyer, 0);
+      const url = testCluster().shards.find((s) => s.id === buyer.shard)!.admin.primary;
+      await sql(url, "INSERT INTO tenant_fences (tenant_id, move_id) VALUES ($1, 'transfer-test')", [buyer.id]);
+      const answer = transfer(buyer, { supplier: supplier.id, protocol, items: [{ productId: from, quantity: 2, intoProductId: into }] });
+      try {
+        await sleep(600);
+      } finally {
+        await sql(url, 'DELETE FROM tenant_fences WHERE tenant_id = $1', [buyer.id]);
+      }
+      const res = await answer;
+      expect(res.status, res.text).to.equal(201);
+      expect((res.body.steps as Json[]).some((s) => s.state === 'waiting'), 'a step waited on the fence').to.equal(true);
+      expect(await stockOf(supplier, from)).to.deep.equal({ stock: 3, reserved: 0 });
+      expect(await stockOf(buyer, into)).to.deep.equal({ stock: 2, reserved: 0 });
+      expect(await preparedLeft()).to.deep.equal([]);
+    });
+  }
+
+  it('an Idempotency-Key is honoured across gateways', async () => {
+    const other = await TestGateway.start({ transactions: TX });
+    try {
+      const from = await product(supplier, 10);
+      const into = await product(buyer, 0);
+      const body = { supplier: supplier.id, items: [{ productId: from, quantity: 1, intoProductId: into }] };
+      const key = { 'idempotency-key': `pods-${Math.random()}` };
+      const first = await transfer(buyer, body, key);
+      const elsewhere = await fetch(`${other.gateway.tenantUrl}/v1/transfers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${buyer.apiKey}`, 'content-type': 'application/json', ...key },
+        body: JSON.stringify(body),
+      });
+      expect([first.status, elsewhere.status]).to.deep.equal([201, 201]);
+      expect(((await elsewhere.json()) as Json).id).to.equal(first.body.id);
+      expect(await stockOf(supplier, from)).to.deep.equal({ stock: 9, reserved: 0 });
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('saga: a product of the buyer that does not exist compensates the reservation (400 naming the item)', async () => {
     const from = await product(supplier, 5);
     const res = await transfer(buyer, { supplier: supplier.id, items: [{ productId: from, quantity: 2, intoProductId: '0190a4b8-0000-7000-8000-00000000dead' }] });
