@@ -59,7 +59,9 @@ export class EmbeddedPostgres {
     try {
       // an empty directory gets initdb (a few seconds); an existing one is reopened
       const { PGlite, hstore, btree_gin } = await loadPglite();
-      db = await PGlite.create({ dataDir, extensions: { hstore, btree_gin } });
+      // prepared transactions: transfers between tenants by two-phase commit work here too
+      const startParams = [...PGlite.defaultStartParams, '-c', 'max_prepared_transactions=64'];
+      db = await PGlite.create({ dataDir, extensions: { hstore, btree_gin }, startParams });
       // Sequelize looks up the hstore type oid when a connection opens, so it must exist first
       await db.exec('CREATE EXTENSION IF NOT EXISTS hstore');
       const server = await WireServer.listen(db, {

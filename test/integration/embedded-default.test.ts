@@ -97,6 +97,24 @@ describe('embedded default (npm start with no services)', function () {
       const series = await http('GET', `${base}/v1/series/demo.temp?from=${hour - 3_600_000}&to=${hour}&step=1h&agg=avg`, { headers: { authorization: `Bearer ${key}` } });
       expect(series.body.points, series.text).to.deep.equal([{ ts: new Date(hour - 3_600_000).toISOString(), value: 21 }]);
 
+      // transfers between tenants, by both protocols (prepared transactions are on in PGlite)
+      const admin = { authorization: `Bearer ${adminToken}` };
+      const supplier = await http('POST', `${adminBase}/admin/tenants`, { headers: admin, body: { name: 'supplier' } });
+      expect(supplier.status, supplier.text).to.equal(201);
+      const skey = { authorization: `Bearer ${String(supplier.body.apiKey)}` };
+      expect((await http('POST', `${adminBase}/admin/partnerships`, { headers: admin, body: { supplier: supplier.body.id, buyer: 'demo' } })).status).to.equal(201);
+      const from = await http('POST', `${base}/v1/products`, { headers: skey, body: { name: 'traded', price: 1, stock: 10 } });
+      const into = await http('POST', `${base}/v1/products`, { headers: { authorization: `Bearer ${key}` }, body: { name: 'bought', price: 1, stock: 0 } });
+      for (const protocol of ['saga', '2pc']) {
+        const moved = await http('POST', `${base}/v1/transfers`, {
+          headers: { authorization: `Bearer ${key}` },
+          body: { supplier: supplier.body.id, protocol, items: [{ productId: from.body.id, quantity: 3, intoProductId: into.body.id }] },
+        });
+        expect([moved.status, moved.body.state], moved.text).to.deep.equal([201, 'committed']);
+      }
+      const bought = await http('GET', `${base}/v1/products/${String(into.body.id)}`, { headers: { authorization: `Bearer ${key}`, 'x-consistency': 'strong' } });
+      expect(bought.body.stock).to.equal(6);
+
       // both listeners are bound to 127.0.0.1 alone: another address of this host is refused
       for (const url of [base, adminBase]) {
         expect(new URL(url).hostname).to.equal('127.0.0.1');
