@@ -40,8 +40,9 @@ import { GatewayPlacementAnnouncer } from './placement/gateway-placement-announc
 import { Moves } from './rebalance/moves.js';
 import type { MoveHooks } from './rebalance/move/tenant-mover.js';
 import { ShardUrlPolicy } from './rebalance/topology/shard-url-policy.js';
-import { createRedisClient, closeRedisClient } from './cache/redis-client.js';
-import { BucketEvictionCheck, RedisEvictsRateLimitsError } from './limits/bucket-eviction-check.js';
+import { closeRedisClient } from './cache/redis-client.js';
+import type { BucketEvictionCheck } from './limits/bucket-eviction-check.js';
+import { openLimitsRedis } from './limits/limits-redis.js';
 import { PgTls, stripTlsParams } from './transport/pg-tls.js';
 import { RedisTls } from './transport/redis-tls.js';
 
@@ -100,36 +101,6 @@ function configuredPgUrls(config: Readonly<GatewayConfig>): string[] {
 function warnDroppedTlsParams(config: Readonly<GatewayConfig>, logger: Logger): void {
   const dropped = new Set(configuredPgUrls(config).flatMap((url) => stripTlsParams(url).dropped));
   if (dropped.size > 0) logger.warn({ parameters: [...dropped], mode: config.db.tls.mode }, 'TLS parameters in database URLs are ignored; db.tls applies to every connection');
-}
-
-/**
- * The Redis keeping rate-limit buckets (`limits.redis`, else the main one), on a client of
- * its own, and the check of its eviction policy. In production an evicting policy stops the
- * start: buckets evicted under memory pressure come back full, so limits silently lapse.
- */
-async function openLimitsRedis(config: Readonly<GatewayConfig>, redisTls: RedisTls, metrics: GatewayMetrics, logger: Logger): Promise<{ redis: Redis; check: BucketEvictionCheck } | undefined> {
-  const url = config.limits.redis ?? config.redis;
-  if (!config.limits.enabled || url === undefined) return undefined;
-  const redis = createRedisClient(url, {
-    name: 'shardgate-limits',
-    commandTimeoutMs: config.cache.commandTimeoutMs,
-    connectTimeoutMs: config.cache.connectTimeoutMs,
-    tls: redisTls.options(url),
-    logger,
-  });
-  const check = new BucketEvictionCheck(redis, {
-    intervalMs: config.limits.evictionCheckIntervalMs,
-    readyTimeoutMs: config.cache.connectTimeoutMs + config.cache.commandTimeoutMs,
-    logger,
-    onVerdict: (v) => metrics.limitsRedisEvicting.set(v.state === 'evicts' ? 1 : v.state === 'safe' ? 0 : -1),
-  });
-  const verdict = await check.check();
-  if (verdict.state === 'evicts' && config.nodeEnv === 'production') {
-    closeRedisClient(redis);
-    throw new RedisEvictsRateLimitsError(verdict.policy);
-  }
-  check.start();
-  return { redis, check };
 }
 
 export function seedRows(config: Readonly<GatewayConfig>): ShardRow[] {

@@ -3,6 +3,7 @@ import { CatalogDatabase, type CatalogDatabaseOptions } from './catalog-database
 import { JobStore } from './job-store.js';
 import { PartnershipStore } from './partnership-store.js';
 import { PinStore } from './pin-store.js';
+import { SchemaChangeStore } from './schema-change-store.js';
 import type { ShardSecrets } from './shard-secrets.js';
 import { ShardStore } from './shard-store.js';
 import { TenantStore } from './tenant-store.js';
@@ -23,6 +24,7 @@ export class Catalog {
   readonly jobs: JobStore;
   readonly partnerships: PartnershipStore;
   readonly transactions: TransactionStore;
+  readonly schemaChanges: SchemaChangeStore;
   readonly #db: CatalogDatabase;
 
   constructor(options: CatalogDatabaseOptions & { readonly shardSecrets: ShardSecrets }) {
@@ -34,6 +36,7 @@ export class Catalog {
     this.jobs = new JobStore({ db: this.#db, tenants: this.tenants, shards: this.shards, pins: this.pins });
     this.partnerships = new PartnershipStore(this.#db);
     this.transactions = new TransactionStore(this.#db);
+    this.schemaChanges = new SchemaChangeStore(this.#db);
   }
 
   async migrate(): Promise<string[]> {

@@ -1,0 +1,23 @@
+import type { Migration } from '../migration.js';
+
+/**
+ * The online schema changes a shard has applied (issue 17), recorded on the shard itself
+ * in the same order as the catalog's `schema_changes.seq`: what a tenant move compares
+ * between its two shards, and what a shard added later is missing. Not a tenant table.
+ */
+export const shard0011: Migration = {
+  name: '0011-schema-changes-applied',
+  async up(sequelize) {
+    await sequelize.query(`
+      CREATE TABLE shardgate_schema_changes (
+        id          uuid PRIMARY KEY,
+        seq         bigint NOT NULL UNIQUE,
+        ddl         text NOT NULL,
+        applied_at  timestamptz NOT NULL DEFAULT now()
+      );
+    `);
+  },
+  async down(sequelize) {
+    await sequelize.query('DROP TABLE shardgate_schema_changes');
+  },
+};

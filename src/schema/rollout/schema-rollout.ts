@@ -1,0 +1,180 @@
+import type { Logger } from 'pino';
+import type { ShardRow } from '../../catalog/catalog-rows.js';
+import type { SchemaChange, SchemaChangeStore, StoredStatement } from '../../catalog/schema-change-store.js';
+import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors/errors.js';
+import { uuidv7 } from '../../models/index.js';
+import type { PgTls } from '../../transport/pg-tls.js';
+import { readShardSchema, type ReadShardSchema } from './read-shard-schema.js';
+import type { ShardDdl, ShardDdlReport } from './shard-ddl.js';
+
+export interface SchemaRolloutDeps {
+  readonly store: SchemaChangeStore;
+  /** the shards a change goes to: every one not retired */
+  readonly shards: () => Promise<readonly ShardRow[]>;
+  readonly ddl: ShardDdl;
+  /** the safety check: the plan for a statement, or a 400 saying why not and what to do instead */
+  readonly plan: (ddl: string, schema: ReadShardSchema) => StoredStatement[];
+  readonly tls: PgTls;
+  readonly logger: Logger;
+}
+
+export interface SchemaRolloutOptions {
+  readonly owner: string;
+  /** how long a claim on a change holds without renewal; another gateway resumes it after */
+  readonly leaseMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+/**
+ * Online schema changes across the fleet: a statement the safety check accepted is logged in
+ * the catalog with its plan and applied to one shard at a time, each shard's progress kept
+ * (statements done, what it waits on, an index build's phase), so a change survives its
+ * gateway: another claims it when the lease lapses and resumes each shard at the statement it
+ * stopped at. A shard that fails stops the change there (the others keep what they applied:
+ * every plan is additive); a cancelled change stops before its next statement. A shard added
+ * later replays every change that succeeded, in order, before it takes tenants (`catchUp`).
+ */
+export class SchemaRollout {
+  readonly #running = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: SchemaRolloutDeps,
+    private readonly options: SchemaRolloutOptions,
+  ) {}
+
+  /** the log, for listing */
+  get store(): Pick<SchemaChangeStore, 'list'> {
+    return this.deps.store;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.scan(), this.options.leaseMs);
+    this.#timer.unref();
+    void this.scan();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.allSettled(this.#running.values());
+  }
+
+  /** Checks and plans the statement against the fleet's schema, logs it, starts it; 400 when unsafe, 409 when a change is open. */
+  async submit(ddl: string): Promise<SchemaChange> {
+    const shards = await this.deps.shards();
+    if (shards.length === 0) throw new ConflictError('there is no shard to change', 'ddl');
+    const open = (await this.deps.store.list(20)).find((c) => c.state === 'pending' || c.state === 'running');
+    // one change at a time keeps the fleet at most one version apart
+    if (open) throw new ConflictError(`schema change ${open.id} is still rolling out: wait for it, or cancel it`, 'ddl');
+    const plan = this.deps.plan(ddl, await readShardSchema(adminPrimaryUrl(shards[0]!), this.deps.tls, this.options.connectTimeoutMs));
+    if (plan.length === 0) throw new ValidationError('ddl', 'ddl: the statement changes nothing');
+    const id = uuidv7();
+    await this.deps.store.create(id, ddl, plan, shards.map((s) => s.id));
+    void this.#claimAndRun(id);
+    return (await this.deps.store.get(id))!;
+  }
+
+  async get(id: string): Promise<SchemaChange> {
+    const change = await this.deps.store.get(id);
+    if (!change) throw new NotFoundError('schema change', id);
+    return change;
+  }
+
+  async cancel(id: string): Promise<SchemaChange> {
+    await this.get(id);
+    if (!(await this.deps.store.cancel(id))) throw new ConflictError(`schema change ${id} has already ended`, 'id');
+    return this.get(id);
+  }
+
+  /** Resumes open changes nobody holds (their gateway died). */
+  async scan(): Promise<void> {
+    try {
+      for (const id of await this.deps.store.claimable(this.options.owner)) await this.#claimAndRun(id);
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'schema change scan failed');
+    }
+  }
+
+  /** Applies every change that succeeded and this shard lacks, in order (a shard added later, before it takes tenants). */
+  async catchUp(shard: ShardRow): Promise<number> {
+    const url = adminPrimaryUrl(shard);
+    const applied = new Set(await this.deps.ddl.applied(url));
+    let n = 0;
+    for (const change of await this.deps.store.succeeded()) {
+      if (applied.has(change.id)) continue;
+      await this.deps.ddl.apply(url, change, 0, QUIET);
+      n += 1;
+    }
+    if (n > 0) this.deps.logger.info({ shard: shard.id, changes: n }, 'shard caught up with the fleet’s schema changes');
+    return n;
+  }
+
+  async #claimAndRun(id: string): Promise<void> {
+    if (this.#running.has(id)) return this.#running.get(id);
+    if (!(await this.deps.store.claim(id, this.options.owner, this.options.leaseMs))) return;
+    const run = this.#run(id)
+      .catch((err: unknown) => this.deps.logger.error({ change: id, err: (err as Error).message }, 'schema change run crashed'))
+      .finally(() => this.#running.delete(id));
+    this.#running.set(id, run);
+    return run;
+  }
+
+  async #run(id: string): Promise<void> {
+    const { store, logger } = this.deps;
+    const change = (await store.get(id))!;
+    const rows = new Map((await this.deps.shards()).map((s) => [s.id, s]));
+    let lastRenew = performance.now();
+    const renew = async () => {
+      if (performance.now() - lastRenew < this.options.leaseMs / 3) return;
+      lastRenew = performance.now();
+      if (!(await store.claim(id, this.options.owner, this.options.leaseMs))) throw new Error(`schema change ${id} is no longer ours`);
+    };
+    for (const shard of change.shards) {
+      if (shard.state === 'done') continue;
+      const row = rows.get(shard.shard);
+      if (!row) {
+        await store.updateShard(id, shard.shard, { state: 'failed', error: 'the shard is no longer in the catalog' });
+        await store.finish(id, 'failed', `shard ${shard.shard} is gone`);
+        return;
+      }
+      await store.updateShard(id, shard.shard, { state: 'running', error: null });
+      const report: ShardDdlReport = {
+        step: async (done) => {
+          await store.updateShard(id, shard.shard, { step: done, progress: null, error: null });
+          await renew();
+        },
+        waiting: async (attempt, reason) => {
+          await store.updateShard(id, shard.shard, { attemptsDelta: 1, progress: { waiting: reason, attempt } });
+          await renew();
+        },
+        progress: async (detail) => {
+          await store.updateShard(id, shard.shard, { progress: detail });
+          await renew();
+        },
+        cancelled: async () => (await store.state(id)) === 'cancelled',
+      };
+      try {
+        const outcome = await this.deps.ddl.apply(adminPrimaryUrl(row), change, shard.step, report);
+        if (outcome === 'cancelled') return;
+        await store.updateShard(id, shard.shard, { state: 'done', progress: null });
+      } catch (err) {
+        const message = (err as Error).message;
+        await store.updateShard(id, shard.shard, { state: 'failed', error: message });
+        await store.finish(id, 'failed', `${shard.shard}: ${message}`);
+        logger.error({ change: id, shard: shard.shard, err: message }, 'schema change failed on a shard');
+        return;
+      }
+    }
+    await store.finish(id, 'succeeded');
+    logger.info({ change: id }, 'schema change applied to every shard');
+  }
+}
+
+/** A catch-up runs before the shard takes tenants: nothing to report to, nothing to cancel. */
+const QUIET: ShardDdlReport = {
+  step: async () => undefined,
+  waiting: async () => undefined,
+  progress: async () => undefined,
+  cancelled: async () => false,
+};

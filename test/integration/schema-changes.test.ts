@@ -1,0 +1,137 @@
+import { expect } from 'chai';
+import pg from 'pg';
+import { TestGateway, TestTenant, sql, testCluster, type Json } from '../support/test-cluster.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every node of every shard of the test cluster (primaries and replicas), by a privileged URL. */
+function nodes(): Array<{ name: string; url: string }> {
+  return testCluster().shards.flatMap((s) => [
+    { name: `${s.id} primary`, url: s.admin.primary },
+    ...s.admin.replicas.map((r, i) => ({ name: `${s.id} replica ${i}`, url: typeof r === 'string' ? r : r.url })),
+  ]);
+}
+
+// Online schema changes (issue 17): one DDL statement checked by PostgreSQL's own parser,
+// planned (CONCURRENTLY, NOT VALID then VALIDATE, lock_timeout with retries) and rolled out
+// shard by shard while traffic goes on.
+describe('online schema changes across the fleet', function () {
+  this.timeout(180_000);
+  // names of this run's own: a cluster reused across runs already has an earlier run's column
+  const run = Math.random().toString(36).slice(2, 8);
+  const column = `erp_code_${run}`;
+  const index = `products_erp_${run}`;
+  let gw: TestGateway;
+  const tenants: TestTenant[] = [];
+  before(async () => {
+    gw = await TestGateway.start();
+    // a tenant on every shard, so the load touches every primary
+    for (let i = 0; i < 30 && new Set(tenants.map((t) => t.shard)).size < testCluster().shards.length; i++) {
+      const t = await gw.createTenant('ddl');
+      if (!tenants.some((x) => x.shard === t.shard)) tenants.push(t);
+    }
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  const waitFor = async (id: string, ms = 120_000): Promise<Json> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const res = await gw.admin('GET', `/admin/schema-changes/${id}`);
+      expect(res.status, res.text).to.equal(200);
+      if (!['pending', 'running'].includes(res.body.state as string) || Date.now() > deadline) return res.body;
+      await sleep(250);
+    }
+  };
+
+  it('refuses unsafe or unknown DDL with a 400 that says why and what to do instead', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['ALTER TABLE products ALTER COLUMN name TYPE varchar(20)', /rewrite|new column/i],
+      ['VACUUM FULL products', /VACUUM|refused|not/i],
+      ['ALTER TABLE products ALTER COLUMN description SET NOT NULL', /CHECK/i],
+      ['ALTER TABLE products ADD COLUMN seen_at timestamptz DEFAULT now()', /default|backfill/i],
+      ['CREATE INDEX nowhere_idx ON no_such_table (x)', /no table/i],
+      ['CREATE INDEX a ON products (name); CREATE INDEX b ON products (price)', /one statement/i],
+    ];
+    for (const [ddl, why] of cases) {
+      const res = await gw.admin('POST', '/admin/schema-changes', { ddl });
+      expect([res.status, res.body.field], ddl).to.deep.equal([400, 'ddl']);
+      expect(String(res.body.detail), ddl).to.match(why);
+    }
+  });
+
+  it('adds a column and builds an index on every shard under load while a long transaction holds a lock on one: no request fails or waits 5 s', async () => {
+    // traffic on every shard: writes and reads, timed
+    let stop = false;
+    const outcomes: Array<{ status: number; ms: number }> = [];
+    const load = tenants.map(async (t) => {
+      while (!stop) {
+        const t0 = performance.now();
+        const res = await t.request('POST', '/v1/products', { body: { name: 'under ddl', price: 1, stock: 1 } });
+        outcomes.push({ status: res.status, ms: performance.now() - t0 });
+        if (res.status === 201) {
+          const t1 = performance.now();
+          const read = await t.request('GET', `/v1/products/${String(res.body.id)}`);
+          outcomes.push({ status: read.status, ms: performance.now() - t1 });
+        }
+      }
+    });
+    // a psql-like session holds ACCESS SHARE on products for 6 s on one shard
+    const holder = new pg.Client({ connectionString: testCluster().shards[0]!.admin.primary });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT count(*) FROM products');
+    const released = sleep(6000).then(async () => {
+      await holder.query('COMMIT');
+      await holder.end();
+    });
+    try {
+      const adding = await gw.admin('POST', '/admin/schema-changes', { ddl: `ALTER TABLE products ADD COLUMN ${column} text` });
+      expect(adding.status, adding.text).to.equal(202);
+      expect(adding.body.jobId).to.equal(adding.body.id);
+      const added = await waitFor(adding.body.id as string);
+      expect(added.state, JSON.stringify(added)).to.equal('succeeded');
+      const waited = (added.shards as Json[]).find((s) => s.id === testCluster().shards[0]!.id)!;
+      expect(waited.attempts as number, 'the locked shard retried its lock').to.be.greaterThan(0);
+
+      const building = await gw.admin('POST', '/admin/schema-changes', { ddl: `CREATE INDEX ${index} ON products (tenant_id, ${column})` });
+      expect(building.status, building.text).to.equal(202);
+      const built = await waitFor(building.body.id as string);
+      expect(built.state, JSON.stringify(built)).to.equal('succeeded');
+      expect((built.plan as string[])[0]).to.match(/CONCURRENTLY/);
+    } finally {
+      await released;
+      stop = true;
+      await Promise.all(load);
+    }
+    expect(outcomes.filter((o) => o.status >= 400).map((o) => o.status), 'failed requests').to.deep.equal([]);
+    expect(Math.max(...outcomes.map((o) => o.ms)), 'slowest request, ms').to.be.below(5000);
+    expect(outcomes.length).to.be.greaterThan(20);
+
+    await sleep(500); // the replicas replay
+    for (const node of nodes()) {
+      const [col] = await sql<{ n: number }>(node.url, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'products' AND column_name = $1", [column]);
+      expect(col!.n, `${node.name}: the column`).to.equal(1);
+      const [idx] = await sql<{ valid: boolean }>(node.url, 'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1', [index]);
+      expect(idx?.valid, `${node.name}: the index, valid`).to.equal(true);
+    }
+    const applied = await sql<{ n: number }>(testCluster().shards[0]!.admin.primary, 'SELECT count(*)::int AS n FROM shardgate_schema_changes');
+    expect(applied[0]!.n, 'recorded on the shard').to.be.at.least(2);
+  });
+
+  it('drops an invalid index a failed build left and builds it again; a shard that lacks applied changes catches up in order', async () => {
+    const shard = testCluster().shards[1]!;
+    // a failed concurrent build: the index exists, INVALID, under the planned name
+    await sql(shard.admin.primary, `DROP INDEX IF EXISTS ${index}`);
+    await sql(shard.admin.primary, `CREATE INDEX ${index} ON products (tenant_id, ${column})`);
+    await sql(shard.admin.primary, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = '${index}'::regclass`);
+    await sql(shard.admin.primary, 'DELETE FROM shardgate_schema_changes');
+    const caughtUp = await gw.gateway.schemaRollout.catchUp({ id: shard.id, primary: shard.primary, replicas: [], admin: { primary: shard.admin.primary, replicas: [] } });
+    expect(caughtUp).to.be.at.least(2);
+    const [idx] = await sql<{ valid: boolean }>(shard.admin.primary, 'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1', [index]);
+    expect(idx?.valid, 'rebuilt, valid').to.equal(true);
+    const applied = await sql<{ seq: string }>(shard.admin.primary, 'SELECT seq::text FROM shardgate_schema_changes ORDER BY applied_at, seq');
+    expect(applied.map((a) => Number(a.seq))).to.deep.equal([...applied.map((a) => Number(a.seq))].sort((a, b) => a - b));
+  });
+});
