@@ -19,16 +19,21 @@ const CLOCK_WORDS = new Set(['now', 'today', 'tomorrow', 'yesterday']);
  * operator is refused rather than guessed at.
  */
 export function nonConstantDefault(expression: Node, columnType: TypeName): string | undefined {
-  if ('A_Const' in expression) return clockLiteral(expression.A_Const, columnType);
+  return problemIn(expression, isDateTimeType(columnType));
+}
+
+/** `timeInput`: a date/time type takes the value in somewhere above, as the column or a cast ('now'::text::date). */
+function problemIn(expression: Node, timeInput: boolean): string | undefined {
+  if ('A_Const' in expression) return timeInput ? clockLiteral(expression.A_Const) : undefined;
   if ('TypeCast' in expression) {
     const { arg, typeName } = expression.TypeCast;
     if (!typeName || !arg) return 'it is an incomplete cast';
     if (!isBuiltInType(typeName)) return `it casts to ${typeLabel(typeName)}, which is not a built-in type (a domain's checks run per row)`;
-    return nonConstantDefault(arg, typeName);
+    return problemIn(arg, timeInput || isDateTimeType(typeName));
   }
   if ('A_ArrayExpr' in expression) {
     for (const element of expression.A_ArrayExpr.elements ?? []) {
-      const problem = nonConstantDefault(element, columnType);
+      const problem = problemIn(element, timeInput);
       if (problem) return problem;
     }
     return undefined;
@@ -48,8 +53,8 @@ export function nonConstantDefault(expression: Node, columnType: TypeName): stri
 }
 
 /** 'now' and its kin are constants to the grammar but read the clock when a date/time type takes them in. */
-function clockLiteral(constant: A_Const, type: TypeName): string | undefined {
+function clockLiteral(constant: A_Const): string | undefined {
   const text = constant.sval?.sval?.trim().toLowerCase();
-  if (text === undefined || !CLOCK_WORDS.has(text) || !isDateTimeType(type)) return undefined;
+  if (text === undefined || !CLOCK_WORDS.has(text)) return undefined;
   return `'${text}' is read as the moment each shard runs the statement, so every shard would keep a different value`;
 }

@@ -11,6 +11,8 @@ import { UnsafeDdlError } from './unsafe-ddl-error.js';
 
 /** The one statement in `ddl`; nothing, several, or what the grammar refuses is refused. */
 export async function parseOneStatement(ddl: string): Promise<Node> {
+  // the parser throws on an empty text but returns no statement for a blank one: one answer for both
+  if (ddl.trim() === '') throw new UnsafeDdlError('there is no statement in it', 'send exactly one DDL statement');
   await loadModule();
   let statements;
   try {
@@ -32,7 +34,8 @@ export async function parseOneStatement(ddl: string): Promise<Node> {
 /**
  * The SQL of a statement tree, checked by parsing it back: a deparser that dropped or changed
  * anything (an option, a NOT VALID, a quote) would have the shards run something other than
- * what was checked, so a text that does not parse back to the same tree is refused.
+ * what was checked, so a text that does not parse back to the same tree is refused. Needs
+ * the parser loaded: call it after `parseOneStatement`.
  */
 export function renderStatement(statement: Node): string {
   const sql = deparseSync(statement, { pretty: false });
