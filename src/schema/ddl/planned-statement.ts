@@ -1,4 +1,4 @@
-/** What a planned statement does, so the rollout engine can report and retry it by kind. */
+/** What a planned statement does, so the rollout engine can report and retry it by kind ('other' is the engine's: no plan here uses it yet). */
 export type PlannedKind = 'index' | 'constraint' | 'validate' | 'column' | 'other';
 
 /** One statement the rollout engine runs on every shard, in plan order. */
