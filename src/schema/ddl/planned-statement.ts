@@ -1,0 +1,17 @@
+/** What a planned statement does, so the rollout engine can report and retry it by kind ('other' is the engine's: no plan here uses it yet). */
+export type PlannedKind = 'index' | 'constraint' | 'validate' | 'column' | 'other';
+
+/** One statement the rollout engine runs on every shard, in plan order. */
+export interface PlannedStatement {
+  /** the statement as PostgreSQL's deparser wrote it: no string was glued */
+  readonly sql: string;
+  readonly kind: PlannedKind;
+  /** CONCURRENTLY: must run outside a transaction block, and a failure can leave an INVALID index behind */
+  readonly concurrent: boolean;
+  /** takes an ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE lock: run under `SET lock_timeout = '2s'` and retry with backoff */
+  readonly lockTimeout: boolean;
+  /** the index built, rebuilt or dropped: a failed build is found and dropped by this name */
+  readonly index?: string;
+  /** the table the statement changes (unqualified: every shard table lives in public) */
+  readonly table: string;
+}
