@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -32,6 +33,8 @@ import { createAdminApp } from './http/admin-app.js';
 import type { TwoPhaseHooks } from './transactions/two-phase-commit.js';
 import type { TransactionRecovery } from './transactions/transaction-recovery.js';
 import { distributedTransactions } from './transactions/transactions.js';
+import { fleetSchemaRollout, type SchemaRollout } from './schema/rollout/schema-rollout.js';
+import { planDdl } from './schema/ddl/plan-ddl.js';
 import { Listener, type ListenerOptions } from './http/listener.js';
 import type { RouteTable } from './http/route-table.js';
 import { FailedAuthThrottle } from './limits/failed-auth-throttle.js';
@@ -138,6 +141,8 @@ export class Gateway {
     readonly limitsRedis: { readonly redis: Redis; readonly check: BucketEvictionCheck } | undefined,
     /** the loop that finishes or undoes distributed transactions nobody holds */
     readonly recovery: TransactionRecovery,
+    /** online schema changes: submitted by the admin API, resumed by any gateway */
+    readonly schemaRollout: SchemaRollout,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -198,8 +203,12 @@ export class Gateway {
       { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs, tls: pgTls },
       logger,
     );
-    // a migrated shard (at start, added, or a move's target) gets its series partitions too
-    const migrator = new RegistryShardMigrator(registry, shardMigrations, pgTls, config.db.connectTimeoutMs, (shard) => seriesPartitions.keep(shard));
+    const schemaRollout = fleetSchemaRollout(
+      { store: catalog.schemaChanges, shards: async () => (await catalog.shards.list()).filter((s) => s.state !== 'retired'), plan: planDdl, tls: pgTls, logger },
+      { owner: `gateway-${randomUUID()}`, leaseMs: config.moves.leaseMs, connectTimeoutMs: config.db.connectTimeoutMs },
+    );
+    // a migrated shard (at start, added, or a move's target) gets its series partitions and the fleet's schema changes too
+    const migrator = new RegistryShardMigrator(registry, shardMigrations, pgTls, config.db.connectTimeoutMs, (shard) => Promise.all([seriesPartitions.keep(shard), schemaRollout.catchUp(shard)]));
     for (const shard of placement.shards) {
       if (shard.state === 'retired') continue;
       const applied = await migrator.migrate(shard);
@@ -310,7 +319,7 @@ export class Gateway {
       maxImportBytes: config.transfer.maxImportBytes,
       tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
-      partnerships: catalog.partnerships, transactions: catalog.transactions, eraser: coordinator,
+      partnerships: catalog.partnerships, transactions: catalog.transactions, eraser: coordinator, schemaChanges: schemaRollout,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
@@ -332,9 +341,10 @@ export class Gateway {
     // resumes the jobs, and finishes or undoes the transactions, of a gateway that died (after their lease ran out)
     moves.runner.start();
     recovery.start();
+    schemaRollout.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
     const routes = { tenant: tenant.routes, admin: admin.routes };
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, routes, limitsRedis, recovery);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, routes, limitsRedis, recovery, schemaRollout);
   }
 
   get tenantUrl(): string {
@@ -355,6 +365,7 @@ export class Gateway {
     this.seriesPartitions.stop();
     // a transfer mid-drive ends its pass; what it leaves pending the next pod's recovery finishes
     await this.recovery.stop();
+    await this.schemaRollout.stop();
     // moves short of cutover roll back and go back to the queue for another gateway
     await this.moves.runner.stop();
     this.placement.stop();

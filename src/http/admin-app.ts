@@ -18,10 +18,11 @@ import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin/
 import { adminJobsRoutes } from './routes/admin/jobs-routes.js';
 import { adminPartnershipsRoutes, type AdminPartnershipsDeps } from './routes/admin/partnerships-routes.js';
 import { adminTransactionsRoutes, type AdminTransactionsDeps } from './routes/admin/transactions-routes.js';
+import { adminSchemaChangesRoutes, type AdminSchemaChangesDeps } from './routes/admin/schema-changes-routes.js';
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
 import { adminTenantImportRoutes, type AdminTenantImportDeps } from './routes/admin/tenant-import-routes.js';
 
-export interface AdminAppDeps extends AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
+export interface AdminAppDeps extends AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -66,6 +67,7 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   routes.mount(admin, '/', adminJobsRoutes(deps), '/admin');
   routes.mount(admin, '/', adminPartnershipsRoutes(deps), '/admin');
   routes.mount(admin, '/', adminTransactionsRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminSchemaChangesRoutes(deps), '/admin');
   routes.mount(admin, '/', adminTenantExportRoutes(deps), '/admin');
   app.use('/admin', admin);
 

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors/erro
 import { uuidv7 } from '../../models/index.js';
 import type { PgTls } from '../../transport/pg-tls.js';
 import { readShardSchema, type ReadShardSchema } from './read-shard-schema.js';
-import type { ShardDdl, ShardDdlReport } from './shard-ddl.js';
+import { ShardDdl, type ShardDdlReport } from './shard-ddl.js';
 
 export interface SchemaRolloutDeps {
   readonly store: SchemaChangeStore;
@@ -14,7 +14,7 @@ export interface SchemaRolloutDeps {
   readonly shards: () => Promise<readonly ShardRow[]>;
   readonly ddl: ShardDdl;
   /** the safety check: the plan for a statement, or a 400 saying why not and what to do instead */
-  readonly plan: (ddl: string, schema: ReadShardSchema) => StoredStatement[];
+  readonly plan: (ddl: string, schema: ReadShardSchema) => Promise<StoredStatement[]>;
   readonly tls: PgTls;
   readonly logger: Logger;
 }
@@ -67,7 +67,7 @@ export class SchemaRollout {
     const open = (await this.deps.store.list(20)).find((c) => c.state === 'pending' || c.state === 'running');
     // one change at a time keeps the fleet at most one version apart
     if (open) throw new ConflictError(`schema change ${open.id} is still rolling out: wait for it, or cancel it`, 'ddl');
-    const plan = this.deps.plan(ddl, await readShardSchema(adminPrimaryUrl(shards[0]!), this.deps.tls, this.options.connectTimeoutMs));
+    const plan = await this.deps.plan(ddl, await readShardSchema(adminPrimaryUrl(shards[0]!), this.deps.tls, this.options.connectTimeoutMs));
     if (plan.length === 0) throw new ValidationError('ddl', 'ddl: the statement changes nothing');
     const id = uuidv7();
     await this.deps.store.create(id, ddl, plan, shards.map((s) => s.id));
@@ -97,7 +97,7 @@ export class SchemaRollout {
   }
 
   /** Applies every change that succeeded and this shard lacks, in order (a shard added later, before it takes tenants). */
-  async catchUp(shard: ShardRow): Promise<number> {
+  async catchUp(shard: Pick<ShardRow, 'id' | 'primary' | 'admin'>): Promise<number> {
     const url = adminPrimaryUrl(shard);
     const applied = new Set(await this.deps.ddl.applied(url));
     let n = 0;
@@ -178,3 +178,12 @@ const QUIET: ShardDdlReport = {
   progress: async () => undefined,
   cancelled: async () => false,
 };
+
+/** The fleet's rollout as the composition root wires it: the catalog's log, every shard not retired, PostgreSQL's own parser. */
+export function fleetSchemaRollout(
+  deps: { readonly store: SchemaChangeStore; readonly shards: () => Promise<readonly ShardRow[]>; readonly plan: SchemaRolloutDeps['plan']; readonly tls: PgTls; readonly logger: Logger },
+  options: { readonly owner: string; readonly leaseMs: number; readonly connectTimeoutMs: number },
+): SchemaRollout {
+  const ddl = new ShardDdl({ tls: deps.tls, connectTimeoutMs: options.connectTimeoutMs, lockTimeoutMs: 2000, firstBackoffMs: 200, maxBackoffMs: 5000, progressIntervalMs: 500 });
+  return new SchemaRollout({ ...deps, ddl }, options);
+}

@@ -80,6 +80,13 @@ export class ShardDdl {
       if (existing.rows[0]?.valid === true) return;
       if (existing.rows[0]?.valid === false) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS public.${pg.escapeIdentifier(st.index)}`);
       await this.#withProgress(url, report, () => client.query(st.sql));
+      // IF NOT EXISTS would skip an INVALID index silently: only a valid one counts as built
+      const built = await client.query<{ valid: boolean }>(
+        `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relname = $1`,
+        [st.index],
+      );
+      if (built.rows[0]?.valid !== true) throw new Error(`index ${st.index} is not valid after its build`);
       return;
     }
     let backoff = this.options.firstBackoffMs;
