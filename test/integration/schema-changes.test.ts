@@ -134,4 +134,32 @@ describe('online schema changes across the fleet', function () {
     const applied = await sql<{ seq: string }>(shard.admin.primary, 'SELECT seq::text FROM shardgate_schema_changes ORDER BY applied_at, seq');
     expect(applied.map((a) => Number(a.seq))).to.deep.equal([...applied.map((a) => Number(a.seq))].sort((a, b) => a - b));
   });
+
+  it('a move between shards at different schema versions waits until they match, then succeeds', async () => {
+    const t = await gw.createTenant('ddl-move');
+    expect((await t.createUser()).status).to.equal(201);
+    const source = testCluster().shards.find((s) => s.id === t.shard)!;
+    const target = testCluster().shards.find((s) => s.id !== t.shard)!;
+    // the source has applied a change the target has not yet (as mid-rollout)
+    const fake = '0190a4b8-0000-7000-8000-00000000feed';
+    await sql(source.admin.primary, `INSERT INTO shardgate_schema_changes (id, seq, ddl) VALUES ($1, 9000000000, 'a change rolling out') ON CONFLICT DO NOTHING`, [fake]);
+    try {
+      const started = Date.now();
+      const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: target.id });
+      expect(res.status, res.text).to.equal(202);
+      await sleep(2500);
+      let job = (await gw.admin('GET', `/admin/jobs/${String(res.body.jobId)}`)).body;
+      expect(job.state, 'still waiting while the versions differ').to.equal('running');
+      // the rollout reaches the target
+      await sql(target.admin.primary, `INSERT INTO shardgate_schema_changes (id, seq, ddl) VALUES ($1, 9000000000, 'a change rolling out') ON CONFLICT DO NOTHING`, [fake]);
+      for (let i = 0; i < 240 && job.state === 'running'; i++) {
+        await sleep(250);
+        job = (await gw.admin('GET', `/admin/jobs/${String(res.body.jobId)}`)).body;
+      }
+      expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+      expect(Date.now() - started).to.be.greaterThan(2500);
+    } finally {
+      for (const s of [source, target]) await sql(s.admin.primary, 'DELETE FROM shardgate_schema_changes WHERE id = $1', [fake]);
+    }
+  });
 });

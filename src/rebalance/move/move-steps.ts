@@ -28,6 +28,26 @@ async function checkSubscription(ctx: MoveContext): Promise<SubscriptionStatus> 
   return status;
 }
 
+/** How long a move waits for a schema change rolling out to reach both of its shards. */
+const SCHEMA_WAIT_MS = 10 * 60_000;
+
+/**
+ * The online schema changes each shard has applied must be the same on both: a change
+ * rolls out one shard at a time, and rows copied between shards a version apart could
+ * lack a column the target has (or carry one it has not). The target has just caught up
+ * on every change that succeeded; one still rolling out is waited for.
+ */
+async function sameSchemaChanges(ctx: MoveContext, source: AdminClient, target: AdminClient): Promise<void> {
+  const applied = async (client: AdminClient) => (await client.query<{ id: string }>('SELECT id::text FROM shardgate_schema_changes ORDER BY seq')).rows.map((r) => r.id).join(',');
+  const deadline = performance.now() + SCHEMA_WAIT_MS;
+  for (;;) {
+    const [s, t] = [await applied(source), await applied(target)];
+    if (s === t) return;
+    if (performance.now() > deadline) throw new MoveError('the two shards are at different schema versions (a schema change is rolling out): retry the move when it has finished');
+    await ctx.pause(1000);
+  }
+}
+
 /**
  * copying: publication (the tenant's rows of every tenant table) on the source, the
  * target emptied of anything an earlier attempt left; then the move's slot is created
@@ -42,6 +62,7 @@ export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>,
     throw new MoveError('source and target are databases of one PostgreSQL server; a subscription there would hang creating its slot');
   }
   await migrateTarget();
+  await sameSchemaChanges(ctx, source, target);
   await source.query('SELECT public.shardgate_apply_fence_triggers()');
   const tables = await ctx.tables();
   const problem = unmovable(tables) ?? schemaMismatch(tables, await tenantTables(target));
