@@ -1,6 +1,10 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
-import { TestGateway, TestTenant, sql, testCluster, type Json } from '../support/test-cluster.js';
+import { startProcess } from '../support/gateway-process.js';
+import { ADMIN_TOKEN, TestGateway, TestTenant, sql, testCluster, type Json } from '../support/test-cluster.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -161,5 +165,81 @@ describe('online schema changes across the fleet', function () {
     } finally {
       for (const s of [source, target]) await sql(s.admin.primary, 'DELETE FROM shardgate_schema_changes WHERE id = $1', [fake]);
     }
+  });
+
+  /** A session holding ACCESS SHARE on products on the first shard until released. */
+  async function holdLock(): Promise<() => Promise<void>> {
+    const holder = new pg.Client({ connectionString: testCluster().shards[0]!.admin.primary });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT count(*) FROM products');
+    return async () => {
+      await holder.query('COMMIT').catch(() => undefined);
+      await holder.end();
+    };
+  }
+  const firstShardWaiting = async (id: string, admin: (p: string) => Promise<Json>): Promise<void> => {
+    for (let i = 0; i < 100; i++) {
+      const c = await admin(`/admin/schema-changes/${id}`);
+      if (((c.shards as Json[]).find((s) => s.id === testCluster().shards[0]!.id)?.attempts as number) > 0) return;
+      await sleep(200);
+    }
+    throw new Error('the change never waited on the lock');
+  };
+
+  it('a change whose gateway is SIGKILLed while it waits on a lock is resumed by another gateway and finishes', async () => {
+    const col = `resumed_${run}`;
+    const release = await holdLock();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-ddl-'));
+    const proc = await startProcess(dir, { moves: { leaseMs: 2000 } });
+    const other = await TestGateway.start({ moves: { leaseMs: 2000 } });
+    try {
+      const admin = async (p: string, init: RequestInit = {}) =>
+        (await (await fetch(`${proc.adminUrl}${p}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' } })).json()) as Json;
+      const submitted = await admin('/admin/schema-changes', { method: 'POST', body: JSON.stringify({ ddl: `ALTER TABLE products ADD COLUMN ${col} text` }) });
+      await firstShardWaiting(submitted.id as string, admin);
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      await release();
+      let change: Json = {};
+      for (let i = 0; i < 200; i++) {
+        change = (await other.admin('GET', `/admin/schema-changes/${String(submitted.id)}`)).body;
+        if (change.state !== 'running' && change.state !== 'pending') break;
+        await sleep(250);
+      }
+      expect(change.state, JSON.stringify(change)).to.equal('succeeded');
+      for (const s of testCluster().shards) {
+        const [c] = await sql<{ n: number }>(s.admin.primary, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'products' AND column_name = $1", [col]);
+        expect(c!.n, s.id).to.equal(1);
+      }
+    } finally {
+      await release().catch(() => undefined);
+      proc.child.kill('SIGKILL');
+      await other.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a cancelled change stops before its next statement, or its next attempt at a lock', async () => {
+    const col = `cancelled_${run}`;
+    const release = await holdLock();
+    try {
+      const res = await gw.admin('POST', '/admin/schema-changes', { ddl: `ALTER TABLE products ADD COLUMN ${col} text` });
+      expect(res.status, res.text).to.equal(202);
+      await firstShardWaiting(res.body.id as string, async (p) => (await gw.admin('GET', p)).body);
+      const cancelled = await gw.admin('POST', `/admin/schema-changes/${String(res.body.id)}/cancel`);
+      expect([cancelled.status, cancelled.body.state]).to.deep.equal([200, 'cancelled']);
+      expect((await gw.admin('POST', `/admin/schema-changes/${String(res.body.id)}/cancel`)).status, 'twice').to.equal(409);
+      // the attempt in flight (at most lock_timeout) ends before the lock goes; no new one starts
+      await sleep(3000);
+    } finally {
+      await release();
+    }
+    await sleep(3000);
+    const [c] = await sql<{ n: number }>(testCluster().shards[0]!.admin.primary, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'products' AND column_name = $1", [col]);
+    expect(c!.n, 'never added on the shard it waited on').to.equal(0);
+    // the fleet is free for the next change
+    const next = await gw.admin('POST', '/admin/schema-changes', { ddl: `CREATE INDEX IF NOT EXISTS products_after_${run} ON products (tenant_id, created_at)` });
+    expect(next.status, next.text).to.equal(202);
   });
 });

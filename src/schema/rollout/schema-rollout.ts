@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ShardRow } from '../../catalog/catalog-rows.js';
 import type { SchemaChange, SchemaChangeStore, StoredStatement } from '../../catalog/schema-change-store.js';
 import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../errors/errors.js';
+import { ConflictError, NotFoundError, ShardUnavailableError, ValidationError } from '../../errors/errors.js';
 import { uuidv7 } from '../../models/index.js';
 import type { PgTls } from '../../transport/pg-tls.js';
 import { readShardSchema, type ReadShardSchema } from './read-shard-schema.js';
@@ -67,7 +67,10 @@ export class SchemaRollout {
     const open = (await this.deps.store.list(20)).find((c) => c.state === 'pending' || c.state === 'running');
     // one change at a time keeps the fleet at most one version apart
     if (open) throw new ConflictError(`schema change ${open.id} is still rolling out: wait for it, or cancel it`, 'ddl');
-    const plan = await this.deps.plan(ddl, await readShardSchema(adminPrimaryUrl(shards[0]!), this.deps.tls, this.options.connectTimeoutMs));
+    const schema = await readShardSchema(adminPrimaryUrl(shards[0]!), this.deps.tls, this.options.connectTimeoutMs).catch((err: unknown) => {
+      throw new ShardUnavailableError(shards[0]!.id, { cause: err, retryAfterSeconds: 1 });
+    });
+    const plan = await this.deps.plan(ddl, schema);
     if (plan.length === 0) throw new ValidationError('ddl', 'ddl: the statement changes nothing');
     const id = uuidv7();
     await this.deps.store.create(id, ddl, plan, shards.map((s) => s.id));

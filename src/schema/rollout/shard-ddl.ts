@@ -33,6 +33,9 @@ const LOCK_NOT_AVAILABLE = '55P03';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The change was cancelled while a statement waited for its lock. */
+class Cancelled extends Error {}
+
 /**
  * Applies one change's plan to one shard's primary as the privileged role, from the
  * statement it stopped at. A statement that takes a table lock runs under a short
@@ -50,7 +53,12 @@ export class ShardDdl {
     try {
       for (let i = from; i < change.plan.length; i++) {
         if (await report.cancelled()) return 'cancelled';
-        await this.#statement(client, url, change.plan[i]!, report);
+        try {
+          await this.#statement(client, url, change.plan[i]!, report);
+        } catch (err) {
+          if (err instanceof Cancelled) return 'cancelled';
+          throw err;
+        }
         await report.step(i + 1);
       }
       await client.query('INSERT INTO shardgate_schema_changes (id, seq, ddl) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [change.id, change.seq, change.ddl]);
@@ -101,6 +109,7 @@ export class ShardDdl {
         if (code !== LOCK_NOT_AVAILABLE || !st.lockTimeout) throw err;
         // a long transaction holds a conflicting lock: give way to the traffic, then try again
         await report.waiting(attempt, `lock on ${st.table} not granted within ${this.options.lockTimeoutMs} ms`);
+        if (await report.cancelled()) throw new Cancelled();
         await sleep(backoff);
         backoff = Math.min(backoff * 2, this.options.maxBackoffMs);
       } finally {
