@@ -76,7 +76,9 @@ describe('online schema changes across the fleet', function () {
         outcomes.push({ status: res.status, ms: performance.now() - t0 });
         if (res.status === 201) {
           const t1 = performance.now();
-          const read = await t.request('GET', `/v1/products/${String(res.body.id)}`);
+          // read-your-writes: a replica may not have replayed the write yet without its token
+          const token = res.headers.get('x-consistency-token');
+          const read = await t.request('GET', `/v1/products/${String(res.body.id)}`, { headers: token ? { 'x-consistency-token': token } : {} });
           outcomes.push({ status: read.status, ms: performance.now() - t1 });
         }
       }
