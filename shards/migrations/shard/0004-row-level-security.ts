@@ -8,16 +8,16 @@ export const REQUEST_ROLE = 'shardgate_request';
 const TENANT_SCOPE = `tenant_id = (SELECT current_setting('shardgate.tenant_id', true))`;
 
 /**
- * Row-level security for a tenant table a later migration creates, written out in that
- * migration next to its CREATE TABLE: enabled and forced (the owner is held to it too), the
- * tenant_isolation policy, and the request role's grants. A partitioned table gets it on
- * the parent (its partitions are reached only through it). The same as what
- * shardgate_apply_tenant_policies() gives every tenant table; the row-level-security test
- * lists any table without it.
+ * The policy and grants of a tenant table a later migration creates, written in that
+ * migration right after its CREATE TABLE and its own `ALTER TABLE … ENABLE ROW LEVEL
+ * SECURITY, FORCE ROW LEVEL SECURITY` (spelled out there, so a reader of the migration sees
+ * the table is held to it): the tenant_isolation policy and the request role's DML. A
+ * partitioned table gets both on the parent (its partitions are reached only through it).
+ * The same as what shardgate_apply_tenant_policies() gives every tenant table; the
+ * row-level-security test lists any table without them.
  */
-export function tenantTableSecuritySql(table: string): string {
+export function tenantPolicySql(table: string): string {
   return `
-    ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
     CREATE POLICY tenant_isolation ON ${table} USING (${TENANT_SCOPE}) WITH CHECK (${TENANT_SCOPE});
     GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${REQUEST_ROLE};`;
 }

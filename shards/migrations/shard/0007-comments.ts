@@ -1,6 +1,6 @@
 import type { Migration } from '../migration.js';
 import { applyFenceTriggers } from './0003-move-fence.js';
-import { tenantTableSecuritySql } from './0004-row-level-security.js';
+import { tenantPolicySql } from './0004-row-level-security.js';
 
 /** subject_type → the table it names (the polymorphic association's one list) */
 const SUBJECTS: ReadonlyArray<readonly [type: string, table: string, paranoid: boolean]> = [
@@ -47,7 +47,8 @@ export const shard0007: Migration = {
       );
       CREATE INDEX comments_tenant_subject ON comments (tenant_id, subject_type, subject_id, created_at, id);
       CREATE INDEX comments_tenant_created ON comments (tenant_id, created_at, id) WHERE deleted_at IS NULL AND subject_deleted_at IS NULL;
-      ${tenantTableSecuritySql('comments')}
+      ALTER TABLE comments ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+      ${tenantPolicySql('comments')}
 
       CREATE FUNCTION public.shardgate_comment_subject() RETURNS trigger LANGUAGE plpgsql AS $fn$
       BEGIN

@@ -1,7 +1,7 @@
 import type { Sequelize } from 'sequelize';
 import type { Migration } from '../migration.js';
 import { applyFenceTriggers } from './0003-move-fence.js';
-import { tenantTableSecuritySql } from './0004-row-level-security.js';
+import { tenantPolicySql } from './0004-row-level-security.js';
 
 /**
  * `shardgate_series_partitions(from_day, to_day, keep_from)`: the day partitions of
@@ -81,7 +81,8 @@ export const shard0008: Migration = {
         PRIMARY KEY (tenant_id, series, labels_key, ts)
       ) PARTITION BY RANGE (ts);
       CREATE INDEX series_points_tenant_series_ts ON series_points (tenant_id, series, ts);
-      ${tenantTableSecuritySql('series_points')}
+      ALTER TABLE series_points ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+      ${tenantPolicySql('series_points')}
 
       CREATE TABLE series_rollups (
         tenant_id   text NOT NULL,
@@ -99,7 +100,8 @@ export const shard0008: Migration = {
         last_value  double precision NOT NULL,
         PRIMARY KEY (tenant_id, series, width, bucket, labels_key)
       );
-      ${tenantTableSecuritySql('series_rollups')}
+      ALTER TABLE series_rollups ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+      ${tenantPolicySql('series_rollups')}
       ${PARTITIONS_SQL}
     `);
     await applyFenceTriggers(sequelize);

@@ -1,6 +1,6 @@
 import type { Migration } from '../migration.js';
 import { applyFenceTriggers } from './0003-move-fence.js';
-import { tenantTableSecuritySql } from './0004-row-level-security.js';
+import { tenantPolicySql } from './0004-row-level-security.js';
 
 /**
  * Transfers between tenants (issue 16), the shard's side:
@@ -29,7 +29,8 @@ export const shard0010: Migration = {
         created_at   timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (tenant_id, transfer_id, step)
       );
-      ${tenantTableSecuritySql('transfer_ledger')}
+      ALTER TABLE transfer_ledger ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+      ${tenantPolicySql('transfer_ledger')}
     `);
     await applyFenceTriggers(sequelize);
   },
