@@ -105,7 +105,7 @@ pg_url() { printf 'postgres://postgres@127.0.0.1:%s/%s' "${PORT[$1]}" "${DB[$1]}
 
 # ---------------------------------------------------------------- binaries
 
-pg_major() { "$1/postgres" --version 2>/dev/null | sed -nE 's/^[^0-9]*([0-9]+).*/\1/p' | head -n1; }
+pg_major() { "$1/postgres" --version 2>/dev/null | sed -nE '1s/^[^0-9]*([0-9]+).*/\1/p'; }
 
 find_pg_bin() {
   PG_BIN_DIR=""
