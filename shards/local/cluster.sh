@@ -269,7 +269,7 @@ prepare_dirs() {
 }
 
 pick_locale() {
-  if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then echo C.UTF-8; else echo C; fi
+  if locale -a 2>/dev/null | grep -iE '^c\.utf-?8$' >/dev/null; then echo C.UTF-8; else echo C; fi
 }
 
 # Our settings live in shardgate.conf, included at the end of postgresql.conf and
