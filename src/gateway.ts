@@ -26,6 +26,7 @@ import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
 import { SeriesPartitionKeeper } from './schema/series-partition-keeper.js';
 import { SeriesRepository } from './data/series/series-repository.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
+import type { Migration } from '../shards/migrations/migration.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
@@ -33,8 +34,8 @@ import { createAdminApp } from './http/admin-app.js';
 import type { TwoPhaseHooks } from './transactions/two-phase-commit.js';
 import type { TransactionRecovery } from './transactions/transaction-recovery.js';
 import { distributedTransactions } from './transactions/transactions.js';
-import { fleetSchemaRollout, type SchemaRollout } from './schema/rollout/schema-rollout.js';
-import { planDdl } from './schema/ddl/plan-ddl.js';
+import type { SchemaRollout } from './schema/rollout/schema-rollout.js';
+import { fleetSchema, rollOutMigrations, warnPendingMigrations } from './schema/rollout/fleet-schema.js';
 import { Listener, type ListenerOptions } from './http/listener.js';
 import type { RouteTable } from './http/route-table.js';
 import { FailedAuthThrottle } from './limits/failed-auth-throttle.js';
@@ -60,10 +61,14 @@ export interface GatewayOptions {
    * taken before it drops PGPASSWORD); process.env when not given
    */
   readonly secretEnv?: Readonly<Record<string, string | undefined>>;
+  /** roll the pending shard migrations out before serving (the embedded default: nobody else will) */
+  readonly migrateShards?: boolean;
   /** test seam: told before each tenant move stage's side effects (throw to fail the move) */
   readonly moveHooks?: MoveHooks;
   /** test seam: told between the phases of a two-phase transfer */
   readonly twoPhaseHooks?: TwoPhaseHooks;
+  /** test seam: the shard migrations this gateway's code has (the project's own when not given) */
+  readonly shardMigrations?: readonly Migration[];
 }
 
 /** Every node's health and pool, as metrics read them on a scrape. */
@@ -203,17 +208,22 @@ export class Gateway {
       { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs, tls: pgTls },
       logger,
     );
-    const schemaRollout = fleetSchemaRollout(
-      { store: catalog.schemaChanges, shards: async () => (await catalog.shards.list()).filter((s) => s.state !== 'retired'), plan: planDdl, tls: pgTls, logger },
-      { owner: `gateway-${randomUUID()}`, leaseMs: config.moves.leaseMs, connectTimeoutMs: config.db.connectTimeoutMs },
-    );
-    // a migrated shard (at start, added, or a move's target) gets its series partitions and the fleet's schema changes too
-    const migrator = new RegistryShardMigrator(registry, shardMigrations, pgTls, config.db.connectTimeoutMs, (shard) => Promise.all([seriesPartitions.keep(shard), schemaRollout.catchUp(shard)]));
-    for (const shard of placement.shards) {
-      if (shard.state === 'retired') continue;
-      const applied = await migrator.migrate(shard);
-      if (applied.length > 0) logger.info({ shard: shard.id, applied }, 'shard migrated');
-    }
+    const { runner: migrationRunner, rollout: schemaRollout } = fleetSchema({
+      config,
+      store: catalog.schemaChanges,
+      shards: async () => (await catalog.shards.list()).filter((s) => s.state !== 'retired'),
+      tls: pgTls,
+      logger,
+      owner: `gateway-${randomUUID()}`,
+      migrations: options.shardMigrations ?? shardMigrations,
+    });
+    // a shard joining the fleet (added, or a move's target) gets its series partitions and the fleet's schema changes too
+    const migrator = new RegistryShardMigrator(registry, migrationRunner, (shard) => Promise.all([seriesPartitions.keep(shard), schemaRollout.catchUp(shard)]));
+    for (const shard of placement.shards) if (shard.state !== 'retired') registry.add(shard);
+    // the fleet's shards are migrated by the rollout (npm run migrate, the migration Job,
+    // POST /admin/schema-changes {migrations: true}), never by a gateway as it starts
+    if (options.migrateShards) await rollOutMigrations(schemaRollout, logger);
+    else await warnPendingMigrations(placement.shards, migrationRunner, logger);
 
     const health = new HealthMonitor(
       registry,

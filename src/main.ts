@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const generatedToken = config.adminToken === undefined;
   const adminToken = config.adminToken ?? stored.adminToken ?? randomBytes(24).toString('base64url');
 
-  const gateway = await Gateway.start(config, { logger, adminToken, secretEnv, endpointsFromConfig: embedded !== undefined });
+  const gateway = await Gateway.start(config, { logger, adminToken, secretEnv, endpointsFromConfig: embedded !== undefined, migrateShards: embedded !== undefined });
 
   if (embedded && secrets) {
     let demoKey = stored.demoApiKey;

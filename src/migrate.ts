@@ -1,16 +1,17 @@
 /**
- * Migrates the catalog and every shard, then exits: the Kubernetes migration Job and
- * upgrade pipelines run this before rolling gateways (which also migrate at start,
- * under the same advisory locks, so running both is safe).
+ * Migrates the catalog, then rolls the pending shard migrations out to every shard through
+ * the schema rollout engine (one shard at a time, each migration one transaction under a
+ * short lock timeout, retried), waits for the end and exits: non-zero unless they succeeded.
+ * The Kubernetes migration Job and `npm run cluster:up` run this; gateways do not migrate
+ * shards as they start.
  */
+import { randomUUID } from 'node:crypto';
 import { loadConfig, ConfigError } from './config/load-config.js';
 import { createLogger } from './telemetry/logger.js';
 import { Catalog } from './catalog/catalog.js';
 import { ShardSecrets } from './catalog/shard-secrets.js';
-import { ShardRegistry } from './cluster/shard-registry.js';
-import { buildModelDeps, seedRows } from './gateway.js';
-import { RegistryShardMigrator } from './schema/registry-shard-migrator.js';
-import { SeriesPartitionKeeper } from './schema/series-partition-keeper.js';
+import { seedRows } from './gateway.js';
+import { fleetSchema, rollOutMigrations } from './schema/rollout/fleet-schema.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { PgTls } from './transport/pg-tls.js';
 
@@ -27,21 +28,22 @@ async function run(): Promise<void> {
     tls,
     shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, process.env),
   });
-  const registry = new ShardRegistry(
-    { ...config.pool, poolMax: 2, poolMin: 0, poolIdleMs: 1000, poolAcquireMs: config.pool.acquireMs, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs, tls },
-    buildModelDeps(config, logger),
-  );
-  const partitions = new SeriesPartitionKeeper(() => [], { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs, tls }, logger);
-  const migrator = new RegistryShardMigrator(registry, shardMigrations, tls, config.db.connectTimeoutMs, (shard) => partitions.keep(shard));
+  const { rollout } = fleetSchema({
+    config,
+    store: catalog.schemaChanges,
+    shards: async () => (await catalog.shards.list()).filter((s) => s.state !== 'retired'),
+    tls,
+    logger,
+    owner: `migrate-${randomUUID()}`,
+    migrations: shardMigrations,
+  });
   try {
     logger.info({ applied: await catalog.migrate() }, 'catalog migrated');
     await catalog.shards.seed(seedRows(config));
-    for (const row of await catalog.shards.list()) {
-      if (row.state === 'retired') continue;
-      logger.info({ shard: row.id, applied: await migrator.migrate(row) }, 'shard migrated');
-    }
+    const change = await rollOutMigrations(rollout, logger);
+    logger.info({ change: change.id, what: change.ddl, shards: change.shards.map((s) => s.shard) }, 'shard migrations rolled out');
   } finally {
-    await registry.close();
+    await rollout.stop();
     await catalog.close();
   }
 }

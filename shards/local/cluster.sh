@@ -11,6 +11,7 @@
 #   CLUSTER_PORT_BASE  first port of the block (default 55430, or the base the cluster
 #                      in CLUSTER_DIR was created with)
 #   PG_BIN             PostgreSQL bin directory (default: newest /usr/lib/postgresql/*/bin, >= 15)
+#   CLUSTER_MIGRATE=0  leave the schema alone (by default 'up' ends with src/migrate.ts)
 #   CLUSTER_INITDB_EACH=1  initdb every primary, instead of copying one initdb'd directory
 #                      and giving each copy its own system identifier (see prepare_template)
 #
@@ -700,6 +701,19 @@ print_nodes() { # [--query]; returns 0 if everything runs
   return $all
 }
 
+# The fleet's schema: the catalog's migrations, then the shards' rolled out by the schema
+# rollout engine (src/migrate.ts, the same as the Kubernetes migration Job): gateways do
+# not migrate shards as they start. The spare shards are migrated when they are added.
+migrate_fleet() {
+  [[ ${CLUSTER_MIGRATE:-1} == 1 ]] || return 0
+  local out=$LOG_DIR/migrate.log
+  [[ -d $REPO_DIR/node_modules/tsx ]] || die "cannot migrate the fleet: run npm install first (then cluster.sh up again)"
+  if ! (cd "$REPO_DIR" && GATEWAY_CONFIG="$CLUSTER_DIR/gateway.json" LOG_LEVEL=warn node --import tsx src/migrate.ts) >"$out" 2>&1; then
+    cat "$out" >&2
+    die "migrating the fleet failed (log: $out)"
+  fi
+}
+
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
@@ -735,6 +749,7 @@ cmd_up() {
 
   write_json
   print_nodes || die "not everything runs after 'up'"
+  migrate_fleet
   local us=$((${EPOCHREALTIME/[.,]/} - ${t0/[.,]/}))
   printf 'cluster up in %d.%ds: %s/gateway.json, %s/spares.json (PostgreSQL %s, sockets in %s)\n' \
     $((us / 1000000)) $((us / 100000 % 10)) \

@@ -1,4 +1,11 @@
-import type { Sequelize } from 'sequelize';
+/**
+ * What a migration runs its SQL through: a Sequelize instance satisfies it, and so does the
+ * shard runner's handle that binds every statement to the one transaction the migration
+ * runs in (so a lock it cannot get in time rolls the whole migration back, to be retried).
+ */
+export interface MigrationDb {
+  query(sql: string, options?: { readonly bind?: unknown[] }): Promise<[unknown[], unknown]>;
+}
 
 /**
  * One schema migration of a shard or of the catalog. Declared here, beside the
@@ -6,6 +13,6 @@ import type { Sequelize } from 'sequelize';
  */
 export interface Migration {
   readonly name: string;
-  up(sequelize: Sequelize): Promise<void>;
-  down?(sequelize: Sequelize): Promise<void>;
+  up(db: MigrationDb): Promise<void>;
+  down?(db: MigrationDb): Promise<void>;
 }

@@ -1,5 +1,7 @@
 import type { CatalogDatabase, Row } from './catalog-database.js';
 
+/** An operator's DDL statement, or a rollout of the project's pending shard migrations. */
+export type ChangeKind = 'ddl' | 'migrations';
 export type ChangeState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type ShardChangeState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -11,6 +13,10 @@ export interface StoredStatement {
   readonly lockTimeout: boolean;
   readonly index?: string | undefined;
   readonly table: string;
+  /** kind 'migration': the shard migration this step applies (with any before it still pending) */
+  readonly migration?: string | undefined;
+  /** kind 'partitioned-index': the index statement each partition gets (see src/schema/ddl/) */
+  readonly partitionIndex?: { readonly statement: unknown } | undefined;
 }
 
 export interface ShardChange {
@@ -28,6 +34,8 @@ export interface ShardChange {
 export interface SchemaChange {
   readonly id: string;
   readonly seq: number;
+  readonly kind: ChangeKind;
+  /** the statement, or for migrations what they are */
   readonly ddl: string;
   readonly plan: readonly StoredStatement[];
   readonly state: ChangeState;
@@ -60,11 +68,21 @@ function shardFromRow(r: Row): ShardChange {
 export class SchemaChangeStore {
   constructor(private readonly db: CatalogDatabase) {}
 
-  async create(id: string, ddl: string, plan: readonly StoredStatement[], shards: readonly string[]): Promise<void> {
+  async create(id: string, kind: ChangeKind, ddl: string, plan: readonly StoredStatement[], shards: readonly string[]): Promise<void> {
     await this.db.transaction(async (t) => {
-      await this.db.exec('INSERT INTO schema_changes (id, ddl, plan) VALUES ($1, $2, $3::jsonb)', [id, ddl, JSON.stringify(plan)], t);
+      await this.db.exec('INSERT INTO schema_changes (id, kind, ddl, plan) VALUES ($1, $2, $3, $4::jsonb)', [id, kind, ddl, JSON.stringify(plan)], t);
       for (const shard of shards) await this.db.exec('INSERT INTO schema_change_shards (change_id, shard_id) VALUES ($1, $2)', [id, shard], t);
     });
+  }
+
+  /** A shard that joined the fleet while the change rolled out: it gets the change too. */
+  async addShard(id: string, shard: string): Promise<void> {
+    await this.db.exec('INSERT INTO schema_change_shards (change_id, shard_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, shard]);
+  }
+
+  /** The ids of changes still rolling out. */
+  async open(): Promise<string[]> {
+    return (await this.db.select(`SELECT id FROM schema_changes WHERE state IN ('pending', 'running') ORDER BY seq`)).map((r) => r.id as string);
   }
 
   async get(id: string): Promise<SchemaChange | undefined> {
@@ -129,14 +147,14 @@ export class SchemaChangeStore {
     return rows[0]?.state as ChangeState | undefined;
   }
 
-  /** A shard's progress: its state, the plan statements done, what it is waiting on. */
+  /** A shard's progress: its state, the plan statements done, what it is waiting on (merged into what it had, a key set to null dropped; null clears it all). */
   async updateShard(id: string, shard: string, patch: { state?: ShardChangeState; step?: number; attemptsDelta?: number; progress?: Record<string, unknown> | null; error?: string | null }): Promise<void> {
     await this.db.exec(
       `UPDATE schema_change_shards SET
           state = COALESCE($3, state),
           step = COALESCE($4, step),
           attempts = attempts + $5,
-          progress = CASE WHEN $6::boolean THEN $7::jsonb ELSE progress END,
+          progress = CASE WHEN NOT $6::boolean THEN progress WHEN $7::jsonb IS NULL THEN NULL ELSE NULLIF(jsonb_strip_nulls(COALESCE(progress, '{}'::jsonb) || $7::jsonb), '{}'::jsonb) END,
           error = CASE WHEN $8::boolean THEN $9 ELSE error END,
           started_at = CASE WHEN $3 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
           finished_at = CASE WHEN $3 IN ('done', 'failed', 'cancelled') THEN now() ELSE finished_at END
@@ -154,6 +172,7 @@ export class SchemaChangeStore {
     return {
       id: r.id as string,
       seq: Number(r.seq),
+      kind: r.kind as ChangeKind,
       ddl: r.ddl as string,
       plan: r.plan as StoredStatement[],
       state: r.state as ChangeState,

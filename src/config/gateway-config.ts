@@ -249,6 +249,18 @@ export const gatewayConfigShape = z
       .refine((t) => t.requestWaitMs < t.leaseMs, { path: ['requestWaitMs'], message: 'must be shorter than leaseMs (a request drives only while it holds the lease)' })
       .default({ recoveryIntervalMs: 2000, leaseMs: 10_000, requestWaitMs: 5000 }),
     /** tenant moves, rebalancing and draining (docs/moves.md) */
+    /** online schema changes (issue 17): operator DDL and the project's migrations, shard by shard */
+    schemaChanges: z
+      .object({
+        /** ms a statement may wait for its table lock before it gives way to the traffic and retries */
+        lockTimeoutMs: z.number().int().min(100).max(60_000).default(2000),
+        /** heap blocks (8 kB each) one backfill batch updates, in one short transaction */
+        backfillBatchBlocks: z.number().int().min(1).max(100_000).default(32),
+        /** a backfill's rate limit in rows a second, per shard; 0: unlimited */
+        backfillRowsPerSecond: z.number().int().min(0).max(10_000_000).default(20_000),
+      })
+      .strict()
+      .default({ lockTimeoutMs: 2000, backfillBatchBlocks: 32, backfillRowsPerSecond: 20_000 }),
     moves: z
       .object({
         /** moves running at once on one gateway */

@@ -23,7 +23,7 @@ export interface MovesDeps {
   readonly connectTimeoutMs: number;
   /** TLS of the mover's own connections */
   readonly tls: PgTls;
-  readonly catalog: Pick<Catalog, 'tenants' | 'shards' | 'pins' | 'jobs'>;
+  readonly catalog: Pick<Catalog, 'tenants' | 'shards' | 'pins' | 'jobs' | 'schemaChanges'>;
   readonly placement: PlacementService;
   readonly logger: Logger;
   readonly announcer: PlacementAnnouncer;
@@ -50,6 +50,7 @@ export class Moves {
       shards: new CatalogShardDirectory(catalog.shards),
       placement,
       migrator,
+      schemaChanges: catalog.schemaChanges,
       timings: { ...config, admin },
       logger: logger.child({ component: 'mover' }),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),

@@ -1,14 +1,13 @@
 import { Umzug, SequelizeStorage } from 'umzug';
 import { Sequelize } from 'sequelize';
 import type { Migration } from '../../shards/migrations/migration.js';
-import type { PgTls } from '../transport/pg-tls.js';
 
-/** Distinct advisory lock keys so catalog and shard migrations on one server never wait on each other. */
+/** Distinct advisory lock keys (shards: see ShardMigrationRunner) so catalog and shard migrations on one server never wait on each other. */
 export const MigrationLock = { Catalog: 7_301_001, Shard: 7_301_002 } as const;
 
 /**
- * Runs pending migrations under a session-level PostgreSQL advisory lock, so gateways
- * starting at once migrate each database exactly once (umzug itself has no locking).
+ * Runs the catalog's pending migrations under a session-level PostgreSQL advisory lock, so
+ * gateways starting at once migrate it exactly once (umzug itself has no locking).
  * The lock is held on one pinned connection for the whole run.
  */
 export async function runMigrations(sequelize: Sequelize, migrations: readonly Migration[], lockKey: number): Promise<string[]> {
@@ -39,25 +38,4 @@ export async function runMigrations(sequelize: Sequelize, migrations: readonly M
 
 interface LockConnection {
   query(sql: string): Promise<unknown>;
-}
-
-/**
- * runMigrations() over a connection of its own to `url` (the privileged role's: the
- * request role may not create or alter anything), closed afterwards.
- */
-export async function runMigrationsAt(url: string, migrations: readonly Migration[], lockKey: number, tls: PgTls, connectTimeoutMs = 5_000): Promise<string[]> {
-  const connection = tls.sequelize(url);
-  const sequelize = new Sequelize(connection.url, {
-    dialect: 'postgres',
-    hooks: connection.hooks,
-    logging: false,
-    pool: { max: 2, min: 0, idle: 1_000 },
-    dialectOptions: { application_name: 'shardgate:migrate', connectionTimeoutMillis: connectTimeoutMs },
-    retry: { max: 0 },
-  });
-  try {
-    return await runMigrations(sequelize, migrations, lockKey);
-  } finally {
-    await sequelize.close();
-  }
 }

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { Migration } from '../../shards/migrations/migration.js';
+import { shardMigrations } from '../../shards/migrations/shard/index.js';
 import { startProcess } from '../support/gateway-process.js';
 import { ADMIN_TOKEN, TestGateway, TestTenant, sql, testCluster, type Json } from '../support/test-cluster.js';
 
@@ -142,36 +144,162 @@ describe('online schema changes across the fleet', function () {
   });
 
   it('a move between shards at different schema versions waits until they match, then succeeds', async () => {
-    const t = await gw.createTenant('ddl-move');
+    // the change reaches shards in id order: held at the last, it has reached the others
+    const last = [...testCluster().shards].sort((x, y) => x.id.localeCompare(y.id)).at(-1)!;
+    let t = await gw.createTenant('ddl-move');
+    for (let i = 0; i < 20 && t.shard === last.id; i++) t = await gw.createTenant('ddl-move');
     expect((await t.createUser()).status).to.equal(201);
-    const source = testCluster().shards.find((s) => s.id === t.shard)!;
-    const target = testCluster().shards.find((s) => s.id !== t.shard)!;
-    // the source has applied a change the target has not yet (as mid-rollout)
-    const fake = '0190a4b8-0000-7000-8000-00000000feed';
-    await sql(source.admin.primary, `INSERT INTO shardgate_schema_changes (id, seq, ddl) VALUES ($1, 9000000000, 'a change rolling out') ON CONFLICT DO NOTHING`, [fake]);
+    const release = await holdLock(last.admin.primary);
+    let moveJob: string | undefined;
     try {
-      const started = Date.now();
-      const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: target.id });
+      const change = await gw.admin('POST', '/admin/schema-changes', { ddl: `ALTER TABLE products ADD COLUMN moving_${run} text` });
+      expect(change.status, change.text).to.equal(202);
+      await shardWaiting(change.body.id as string, last.id, async (p) => (await gw.admin('GET', p)).body);
+      const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: last.id });
       expect(res.status, res.text).to.equal(202);
+      moveJob = String(res.body.jobId);
       await sleep(2500);
-      let job = (await gw.admin('GET', `/admin/jobs/${String(res.body.jobId)}`)).body;
+      const job = (await gw.admin('GET', `/admin/jobs/${moveJob}`)).body;
       expect(job.state, 'still waiting while the versions differ').to.equal('running');
-      // the rollout reaches the target
-      await sql(target.admin.primary, `INSERT INTO shardgate_schema_changes (id, seq, ddl) VALUES ($1, 9000000000, 'a change rolling out') ON CONFLICT DO NOTHING`, [fake]);
-      for (let i = 0; i < 240 && job.state === 'running'; i++) {
-        await sleep(250);
-        job = (await gw.admin('GET', `/admin/jobs/${String(res.body.jobId)}`)).body;
-      }
-      expect(job.state, JSON.stringify(job)).to.equal('succeeded');
-      expect(Date.now() - started).to.be.greaterThan(2500);
     } finally {
-      for (const s of [source, target]) await sql(s.admin.primary, 'DELETE FROM shardgate_schema_changes WHERE id = $1', [fake]);
+      await release();
+    }
+    let job: Json = {};
+    for (let i = 0; i < 240; i++) {
+      job = (await gw.admin('GET', `/admin/jobs/${moveJob}`)).body;
+      if (job.state !== 'running' && job.state !== 'pending') break;
+      await sleep(250);
+    }
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+    const [moved] = await sql<{ n: number }>(last.admin.primary, 'SELECT count(*)::int AS n FROM users WHERE tenant_id = $1', [t.id]);
+    expect(moved!.n).to.equal(1);
+  });
+
+  it('backfills a column in throttled batches of heap blocks, with progress, on every shard', async () => {
+    // rows enough on one shard for several batches (32 heap blocks each)
+    const bulk = tenants[0]!;
+    const bulkShard = testCluster().shards.find((s) => s.id === bulk.shard)!;
+    await sql(
+      bulkShard.admin.primary,
+      `INSERT INTO products (tenant_id, id, name, price, created_at, updated_at)
+       SELECT $1, gen_random_uuid(), 'bulk ' || n, 1, now(), now() FROM generate_series(1, 6000) n`,
+      [bulk.id],
+    );
+    const res = await gw.admin('POST', '/admin/schema-changes', { ddl: `UPDATE products SET ${column} = 'erp-' || left(id::text, 8) WHERE ${column} IS NULL` });
+    expect(res.status, res.text).to.equal(202);
+    const done = await waitFor(res.body.id as string);
+    expect(done.state, JSON.stringify(done)).to.equal('succeeded');
+    expect((done.plan as string[])[0]).to.match(/ctid >= CAST\(\$1 AS tid\) AND ctid < CAST\(\$2 AS tid\)/);
+    for (const shard of testCluster().shards) {
+      const [left] = await sql<{ n: number }>(shard.admin.primary, `SELECT count(*)::int AS n FROM products WHERE ${column} IS NULL`);
+      expect(left!.n, `${shard.id}: rows not backfilled`).to.equal(0);
+      const progress = (done.shards as Json[]).find((s) => s.id === shard.id)!.progress as Json | undefined;
+      const backfill = progress?.backfill as Json | undefined;
+      // the progress survives the shard's end: how many rows, how many blocks
+      expect(backfill, `${shard.id}: ${JSON.stringify(progress)}`).to.not.equal(undefined);
+      expect(backfill?.block, `${shard.id}: ${JSON.stringify(progress)}`).to.equal(backfill?.blocks);
+      if (shard.id === bulk.shard) {
+        expect(backfill?.blocks as number, 'more blocks than one batch').to.be.greaterThan(32);
+        expect(backfill?.rows as number).to.be.at.least(6000);
+      }
+    }
+    const [sample] = await sql<{ code: string; id: string }>(bulkShard.admin.primary, `SELECT ${column} AS code, id::text FROM products WHERE tenant_id = $1 LIMIT 1`, [bulk.id]);
+    expect(sample!.code).to.equal(`erp-${sample!.id.slice(0, 8)}`);
+    await sql(bulkShard.admin.primary, `DELETE FROM products WHERE tenant_id = $1 AND name LIKE 'bulk %'`, [bulk.id]);
+    const refused = await gw.admin('POST', '/admin/schema-changes', { ddl: `UPDATE products SET tenant_id = 'other' WHERE ${column} IS NULL` });
+    expect(refused.status, refused.text).to.equal(400);
+    expect(refused.body.detail).to.match(/another tenant/);
+    const everyRow = await gw.admin('POST', '/admin/schema-changes', { ddl: `UPDATE products SET ${column} = 'x'` });
+    expect(everyRow.status, everyRow.text).to.equal(400);
+    expect(everyRow.body.detail).to.match(/no WHERE/);
+  });
+
+  it('builds an index on a partitioned table partition by partition, and the parent index is valid on every shard', async () => {
+    const name = `series_points_value_${run}`;
+    const res = await gw.admin('POST', '/admin/schema-changes', { ddl: `CREATE INDEX ${name} ON series_points (tenant_id, value)` });
+    expect(res.status, res.text).to.equal(202);
+    const done = await waitFor(res.body.id as string);
+    expect(done.state, JSON.stringify(done)).to.equal('succeeded');
+    for (const shard of testCluster().shards) {
+      const [parent] = await sql<{ valid: boolean; children: number; partitions: number }>(
+        shard.admin.primary,
+        `SELECT i.indisvalid AS valid,
+                (SELECT count(*)::int FROM pg_inherits WHERE inhparent = i.indexrelid) AS children,
+                (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'series_points'::regclass) AS partitions
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1`,
+        [name],
+      );
+      expect(parent, `${shard.id}: the parent index`).to.not.equal(undefined);
+      expect(parent!.valid, `${shard.id}: valid`).to.equal(true);
+      expect(parent!.children, `${shard.id}: one per partition`).to.equal(parent!.partitions);
     }
   });
 
-  /** A session holding ACCESS SHARE on products on the first shard until released. */
-  async function holdLock(): Promise<() => Promise<void>> {
-    const holder = new pg.Client({ connectionString: testCluster().shards[0]!.admin.primary });
+  it("rolls the project's migrations out through the same engine; a gateway does not migrate shards as it starts", async () => {
+    const col = `migrated_${run}`;
+    const name = `9999-test-${run}`;
+    const extra: Migration = {
+      name,
+      async up(db) {
+        await db.query(`ALTER TABLE products ADD COLUMN ${col} text`);
+      },
+    };
+    const migrating = await TestGateway.start({}, undefined, { shardMigrations: [...shardMigrations, extra] });
+    const first = testCluster().shards[0]!;
+    const hasColumn = async (url: string) =>
+      (await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'products' AND column_name = $1", [col]))[0]!.n;
+    const changeIds: string[] = [];
+    try {
+      for (const shard of testCluster().shards) expect(await hasColumn(shard.admin.primary), `${shard.id}: not migrated at start`).to.equal(0);
+      const release = await holdLock(first.admin.primary);
+      try {
+        const res = await migrating.admin('POST', '/admin/schema-changes', { migrations: true });
+        expect(res.status, res.text).to.equal(202);
+        changeIds.push(res.body.id as string);
+        // its migration waits for the lock without holding up the traffic on that shard
+        await shardWaiting(res.body.id as string, first.id, async (p) => (await migrating.admin('GET', p)).body);
+        const t = tenants.find((x) => x.shard === first.id)!;
+        const t0 = performance.now();
+        expect((await t.request('POST', '/v1/products', { body: { name: 'while migrating', price: 1, stock: 1 } })).status).to.equal(201);
+        expect(performance.now() - t0, 'a write while the migration waits, ms').to.be.below(5000);
+      } finally {
+        await release();
+      }
+      let change: Json = {};
+      for (let i = 0; i < 200; i++) {
+        change = (await migrating.admin('GET', `/admin/schema-changes/${changeIds[0]!}`)).body;
+        if (change.state !== 'running' && change.state !== 'pending') break;
+        await sleep(250);
+      }
+      expect([change.state, change.kind, change.plan], JSON.stringify(change)).to.deep.equal(['succeeded', 'migrations', [`migration ${name}`]]);
+      for (const shard of testCluster().shards) {
+        expect(await hasColumn(shard.admin.primary), `${shard.id}: migrated`).to.equal(1);
+        const [recorded] = await sql<{ n: number }>(shard.admin.primary, 'SELECT count(*)::int AS n FROM schema_migrations WHERE name = $1', [name]);
+        expect(recorded!.n, `${shard.id}: recorded`).to.equal(1);
+      }
+      // again: nothing pending, a change all the same, done at once
+      const again = await migrating.admin('POST', '/admin/schema-changes', { migrations: true });
+      expect(again.status, again.text).to.equal(202);
+      changeIds.push(again.body.id as string);
+      const settled = await waitFor(again.body.id as string);
+      expect([settled.state, settled.plan, settled.ddl]).to.deep.equal(['succeeded', [], 'shard migrations: none pending']);
+      const both = await migrating.admin('POST', '/admin/schema-changes', { migrations: true, ddl: 'CREATE INDEX x ON products (id)' });
+      expect([both.status, both.body.field]).to.deep.equal([400, 'ddl']);
+    } finally {
+      await migrating.stop();
+      // this test's migration exists in no other gateway's code: leave no trace of it
+      for (const shard of testCluster().shards) {
+        await sql(shard.admin.primary, `ALTER TABLE products DROP COLUMN IF EXISTS ${col}`);
+        await sql(shard.admin.primary, 'DELETE FROM schema_migrations WHERE name = $1', [name]);
+        await sql(shard.admin.primary, 'DELETE FROM shardgate_schema_changes WHERE id = ANY($1::uuid[])', [changeIds]);
+      }
+      await sql(testCluster().catalog, 'DELETE FROM schema_changes WHERE id = ANY($1::uuid[])', [changeIds]);
+    }
+  });
+
+  /** A session holding ACCESS SHARE on products (on the first shard by default) until released. */
+  async function holdLock(url = testCluster().shards[0]!.admin.primary): Promise<() => Promise<void>> {
+    const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT count(*) FROM products');
@@ -180,14 +308,15 @@ describe('online schema changes across the fleet', function () {
       await holder.end();
     };
   }
-  const firstShardWaiting = async (id: string, admin: (p: string) => Promise<Json>): Promise<void> => {
+  const shardWaiting = async (id: string, shard: string, admin: (p: string) => Promise<Json>): Promise<void> => {
     for (let i = 0; i < 100; i++) {
       const c = await admin(`/admin/schema-changes/${id}`);
-      if (((c.shards as Json[]).find((s) => s.id === testCluster().shards[0]!.id)?.attempts as number) > 0) return;
+      if (((c.shards as Json[]).find((s) => s.id === shard)?.attempts as number) > 0) return;
       await sleep(200);
     }
-    throw new Error('the change never waited on the lock');
+    throw new Error(`the change never waited on the lock on ${shard}`);
   };
+  const firstShardWaiting = (id: string, admin: (p: string) => Promise<Json>) => shardWaiting(id, testCluster().shards[0]!.id, admin);
 
   it('a change whose gateway is SIGKILLed while it waits on a lock is resumed by another gateway and finishes', async () => {
     const col = `resumed_${run}`;
@@ -243,5 +372,6 @@ describe('online schema changes across the fleet', function () {
     // the fleet is free for the next change
     const next = await gw.admin('POST', '/admin/schema-changes', { ddl: `CREATE INDEX IF NOT EXISTS products_after_${run} ON products (tenant_id, created_at)` });
     expect(next.status, next.text).to.equal(202);
+    expect((await waitFor(next.body.id as string)).state).to.equal('succeeded');
   });
 });

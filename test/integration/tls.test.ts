@@ -156,7 +156,7 @@ describe('TLS to PostgreSQL and Redis (a server of the test\'s own, a CA made wi
           },
         },
       );
-      const gateway = await Gateway.start(config, { logger, adminToken: ADMIN_TOKEN });
+      const gateway = await Gateway.start(config, { logger, adminToken: ADMIN_TOKEN, migrateShards: true });
       try {
         const created = await http('POST', `${gateway.adminUrl}/admin/tenants`, { body: { name: 'TLS tenant', id: 'tls-tenant' }, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
         expect(created.status, created.text).to.equal(201);

@@ -90,7 +90,7 @@ export const ADMIN_TOKEN = 'sg-test-admin-Vq7RkX2pLw9nZc4hTj8yFb3d';
 export class TestGateway {
   private constructor(readonly gateway: Gateway) {}
 
-  static async start(overrides: Record<string, unknown> = {}, logger?: Logger, options: Pick<GatewayOptions, 'moveHooks' | 'twoPhaseHooks'> = {}): Promise<TestGateway> {
+  static async start(overrides: Record<string, unknown> = {}, logger?: Logger, options: Pick<GatewayOptions, 'moveHooks' | 'twoPhaseHooks' | 'shardMigrations'> = {}): Promise<TestGateway> {
     testCluster(); // fails clearly when not run through `npm test`
     const cluster = process.env.SHARDGATE_TEST_CLUSTER!;
     const config = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: cluster, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN }, { overrides });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { loadModule } from 'libpg-query';
 import { ValidationError } from '../../src/errors/errors.js';
-import { planDdl, UnsafeDdlError, type PlannedStatement, type ShardSchema } from '../../src/schema/ddl/plan-ddl.js';
+import { partitionIndexName, partitionIndexSql, planDdl, UnsafeDdlError, type PlannedStatement, type ShardSchema } from '../../src/schema/ddl/plan-ddl.js';
 import { renderStatement } from '../../src/schema/ddl/postgres-grammar.js';
 
 /**
@@ -13,6 +13,7 @@ const schema: ShardSchema = {
   tables: new Map([
     ['orders', { columns: new Set(['id', 'tenant_id', 'status', 'total', 'created_at']), indexes: new Set(['orders_pkey', 'orders_status_idx']) }],
     ['users', { columns: new Set(['id', 'tenant_id', 'email', 'Display Name']), indexes: new Set(['users_pkey', 'users_email_uniq']) }],
+    ['series_points', { columns: new Set(['tenant_id', 'series', 'at', 'value', 'labels']), indexes: new Set(['series_points_at_brin']), partitioned: true }],
   ]),
 };
 
@@ -27,6 +28,8 @@ const index = (sql: string, name: string | undefined, table: string): PlannedSta
 });
 const locked = (plan: Plan): PlannedStatement => ({ ...plan, concurrent: false, lockTimeout: true });
 const column = (sql: string, table = 'orders') => locked({ sql, kind: 'column', table });
+const backfill = (sql: string) => locked({ sql, kind: 'backfill', table: 'orders' });
+const RANGE = 'ctid >= CAST($1 AS tid) AND ctid < CAST($2 AS tid)';
 
 const allowed: ReadonlyArray<readonly [string, string, PlannedStatement[]]> = [
   // indexes: rewritten CONCURRENTLY, named, IF NOT EXISTS kept
@@ -87,6 +90,16 @@ const allowed: ReadonlyArray<readonly [string, string, PlannedStatement[]]> = [
   ['SET DEFAULT, even volatile (new rows only)', 'ALTER TABLE orders ALTER COLUMN created_at SET DEFAULT now()', [column('ALTER TABLE orders ALTER COLUMN created_at SET DEFAULT now()')]],
   ['DROP DEFAULT', 'ALTER TABLE orders ALTER created_at DROP DEFAULT', [column('ALTER TABLE orders ALTER COLUMN created_at DROP DEFAULT')]],
   ['DROP NOT NULL', 'ALTER TABLE ONLY orders ALTER COLUMN status DROP NOT NULL', [column('ALTER TABLE ONLY orders ALTER COLUMN status DROP NOT NULL')]],
+  // backfills: the operator's WHERE, and the batch's block range
+  ['a backfill', "UPDATE orders SET status = 'new' WHERE status IS NULL", [backfill(`UPDATE orders SET status = 'new' WHERE status IS NULL AND ${RANGE}`)]],
+  [
+    'a backfill from the row, with an alias and an OR',
+    'UPDATE public.orders o SET status = lower(o.status) || total::text WHERE o.status IS NULL OR total > 3',
+    [backfill(`UPDATE public.orders AS o SET status = lower(o.status) || total::text WHERE (o.status IS NULL OR total > 3) AND ${RANGE}`)],
+  ],
+  ['a backfill of two columns', 'UPDATE orders SET (status, total) = (\'new\', 0) WHERE status IS NULL', [backfill(`UPDATE orders SET (status, total) = ('new', 0) WHERE status IS NULL AND ${RANGE}`)]],
+  // partitioned tables: ON ONLY the parent; each partition's index is built by the engine
+  ['DROP INDEX of a partitioned index (no CONCURRENTLY for those)', 'DROP INDEX series_points_at_brin', [locked({ sql: 'DROP INDEX series_points_at_brin', kind: 'index', index: 'series_points_at_brin', table: 'series_points' })]],
 ];
 
 /** [case, ddl, what the message must name (table, column, statement kind), a keyword of the safe recipe] */
@@ -168,7 +181,21 @@ const refused: ReadonlyArray<readonly [string, string, readonly string[], string
   ['CREATE TABLE', 'CREATE TABLE coupons (id uuid PRIMARY KEY)', ['CREATE TABLE "coupons"'], 'shard migration'],
   ['DROP VIEW', 'DROP VIEW order_totals', ['DROP VIEW "order_totals"'], 'CREATE [UNIQUE] INDEX'],
   ['anything else', 'CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql', ['CREATE FUNCTION is not a change this API plans'], 'CREATE [UNIQUE] INDEX'],
-  ['not DDL at all', 'UPDATE orders SET status = NULL', ['UPDATE'], 'ALTER TABLE'],
+  ['not DDL at all', 'DELETE FROM orders WHERE status IS NULL', ['DELETE'], 'ALTER TABLE'],
+  // backfills
+  ['a backfill with no WHERE', "UPDATE orders SET status = 'new'", ['"orders" has no WHERE', 'overwrite values the new code'], 'WHERE <new column> IS NULL'],
+  ['a backfill of tenant_id', "UPDATE orders SET tenant_id = 'x' WHERE status IS NULL", ['sets "tenant_id"', 'another tenant'], 'UPDATE <table> SET'],
+  ['a backfill of id', 'UPDATE orders SET id = gen_random_uuid() WHERE status IS NULL', ['sets "id"'], 'UPDATE <table> SET'],
+  ['a backfill from a sub-query', "UPDATE orders SET status = (SELECT email FROM users LIMIT 1) WHERE status IS NULL", ['sub-query', "other tenants' rows"], "row's own columns"],
+  ['a backfill with a sub-query in its WHERE', 'UPDATE orders SET status = 1 WHERE id IN (SELECT id FROM users)', ['the WHERE', 'sub-query'], "row's own columns"],
+  ['a backfill FROM another table', "UPDATE orders SET status = u.email FROM users u WHERE u.id = orders.id", ['reads other tables (FROM)'], "row's own columns"],
+  ['a backfill with WITH', 'WITH x AS (SELECT 1) UPDATE orders SET status = 1 WHERE status IS NULL', ['WITH clause'], 'UPDATE <table> SET'],
+  ['a backfill with RETURNING', "UPDATE orders SET status = 'new' WHERE status IS NULL RETURNING id", ['RETURNING'], 'UPDATE <table> SET'],
+  ['a backfill of an unknown column', "UPDATE orders SET state = 'new' WHERE status IS NULL", ['no column "state" in table "orders"', 'the backfill sets'], 'name a column'],
+  ['a backfill reading an unknown column', 'UPDATE orders SET status = paid_at::text WHERE status IS NULL', ['no column "paid_at"', 'the value'], 'name a column'],
+  ['a backfill naming ctid itself (the engine owns the range)', "UPDATE orders SET status = 'x' WHERE ctid > '(0,0)'", ['no column "ctid"'], 'name a column'],
+  ['a backfill of a partitioned table', 'UPDATE series_points SET value = 0 WHERE value IS NULL', ['"series_points" is partitioned'], 'partitions one by one'],
+  ['a backfill of an unknown table', "UPDATE invoices SET status = 'x' WHERE status IS NULL", ['no table "invoices"'], 'name a table'],
 ];
 
 async function refusal(ddl: string, on: ShardSchema = schema): Promise<UnsafeDdlError> {
@@ -189,10 +216,10 @@ describe('planDdl (the DDL safety check for online schema changes)', () => {
       });
     }
 
-    it('runs every ALTER TABLE under lock_timeout and every CONCURRENTLY statement outside a transaction', async () => {
+    it('runs every ALTER TABLE, backfill and partitioned-table catalog change under lock_timeout, and every CONCURRENTLY statement outside a transaction', async () => {
       for (const [, ddl] of allowed) {
         for (const step of await planDdl(ddl, schema)) {
-          expect(step.lockTimeout, step.sql).to.equal(step.sql.startsWith('ALTER TABLE '));
+          expect(step.lockTimeout, step.sql).to.equal(step.sql.startsWith('ALTER TABLE ') || step.kind === 'backfill' || step.table === 'series_points');
           expect(step.concurrent, step.sql).to.equal(step.sql.includes('CONCURRENTLY'));
           expect(step.concurrent && step.lockTimeout, step.sql).to.equal(false);
         }
@@ -218,6 +245,44 @@ describe('planDdl (the DDL safety check for online schema changes)', () => {
       const bare: ShardSchema = { tables: new Map([['orders', { columns: new Set(['id', 'status']) }]]) };
       expect((await refusal('DROP INDEX orders_status_idx', bare)).reason).to.include('no index "orders_status_idx"');
       expect(await planDdl('CREATE INDEX orders_s ON orders (status)', bare)).to.have.length(1);
+    });
+  });
+
+  describe('indexes on a partitioned table', () => {
+    it('creates the parent ON ONLY under the lock timeout, and each partition CONCURRENTLY under its own name', async () => {
+      const [step, ...rest] = await planDdl('CREATE INDEX series_labels ON series_points USING gin (labels) WHERE value > 0', schema);
+      expect(rest).to.deep.equal([]);
+      expect(step).to.include({ sql: 'CREATE INDEX series_labels ON ONLY series_points USING gin (labels) WHERE value > 0', kind: 'partitioned-index', concurrent: false, lockTimeout: true, index: 'series_labels', table: 'series_points' });
+      expect(await partitionIndexSql(step!, 'series_points_p20261206', partitionIndexName('series_labels', 'series_points_p20261206'))).to.equal(
+        'CREATE INDEX CONCURRENTLY series_points_p20261206_series_labels ON public.series_points_p20261206 USING gin (labels) WHERE value > 0',
+      );
+    });
+
+    it('keeps UNIQUE and IF NOT EXISTS on the parent and drops IF NOT EXISTS per partition (an INVALID leftover must be seen)', async () => {
+      const [step] = await planDdl('CREATE UNIQUE INDEX IF NOT EXISTS sp_key ON public.series_points (tenant_id, series, at)', schema);
+      expect(step!.sql).to.equal('CREATE UNIQUE INDEX IF NOT EXISTS sp_key ON ONLY public.series_points (tenant_id, series, at)');
+      expect(await partitionIndexSql(step!, 'p1', 'p1_sp_key')).to.equal('CREATE UNIQUE INDEX CONCURRENTLY p1_sp_key ON public.p1 (tenant_id, series, at)');
+    });
+
+    it('still checks the columns of a partitioned table', async () => {
+      expect((await refusal('CREATE INDEX s ON series_points (tags)')).reason).to.include('no column "tags" in table "series_points"');
+    });
+
+    it('names partition indexes within 63 bytes, distinct when cut', () => {
+      expect(partitionIndexName('idx', 'series_points_p1')).to.equal('series_points_p1_idx');
+      const long = 'x'.repeat(40);
+      const a = partitionIndexName(`${long}_a`, 'series_points_p20261206');
+      const b = partitionIndexName(`${long}_b`, 'series_points_p20261206');
+      expect(Buffer.byteLength(a)).to.equal(63);
+      expect(a).to.not.equal(b);
+      expect(Buffer.byteLength(partitionIndexName('ü'.repeat(40), 'series_points_p20261206'))).to.be.at.most(63);
+    });
+
+    it('refuses a step that is not a partitioned index', async () => {
+      const [step] = await planDdl('CREATE INDEX o ON orders (status)', schema);
+      let error: unknown;
+      await partitionIndexSql(step!, 'p', 'p_o').catch((err: unknown) => (error = err));
+      expect(error).to.be.instanceOf(TypeError);
     });
   });
 

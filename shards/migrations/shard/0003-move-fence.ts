@@ -1,5 +1,4 @@
-import type { Sequelize } from 'sequelize';
-import type { Migration } from '../migration.js';
+import type { Migration, MigrationDb } from '../migration.js';
 
 /**
  * The write fence of tenant moves, enforced by the shard itself (so a gateway with a stale
@@ -76,7 +75,7 @@ export const FENCE_SQL = `
 `;
 
 /** For later shard migrations that add tenant tables: puts the fence trigger on them. */
-export async function applyFenceTriggers(sequelize: Sequelize): Promise<void> {
+export async function applyFenceTriggers(sequelize: MigrationDb): Promise<void> {
   await sequelize.query('SELECT public.shardgate_apply_fence_triggers()');
 }
 

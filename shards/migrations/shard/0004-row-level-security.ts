@@ -1,5 +1,4 @@
-import type { Sequelize } from 'sequelize';
-import type { Migration } from '../migration.js';
+import type { Migration, MigrationDb } from '../migration.js';
 
 /** The group role request connections log in as a member of: DML on tenant tables, nothing else. */
 export const REQUEST_ROLE = 'shardgate_request';
@@ -106,7 +105,7 @@ export const RLS_SQL = `
  * For every later shard migration that adds a tenant table: its policy and grants, in the
  * same migration (test/integration/row-level-security.test.ts lists tables without one).
  */
-export async function applyTenantPolicies(sequelize: Sequelize): Promise<void> {
+export async function applyTenantPolicies(sequelize: MigrationDb): Promise<void> {
   await sequelize.query('SELECT public.shardgate_apply_tenant_policies()');
 }
 

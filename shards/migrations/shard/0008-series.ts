@@ -1,5 +1,4 @@
-import type { Sequelize } from 'sequelize';
-import type { Migration } from '../migration.js';
+import type { Migration, MigrationDb } from '../migration.js';
 import { applyFenceTriggers } from './0003-move-fence.js';
 import { tenantPolicySql } from './0004-row-level-security.js';
 
@@ -49,7 +48,7 @@ const PARTITIONS_SQL = `
 `;
 
 /** The partitions a shard keeps: `shardgate_series_partitions` over the window. */
-export async function ensureSeriesPartitions(sequelize: Sequelize, retentionDays: number, aheadDays: number): Promise<number> {
+export async function ensureSeriesPartitions(sequelize: MigrationDb, retentionDays: number, aheadDays: number): Promise<number> {
   const [rows] = await sequelize.query(
     `SELECT public.shardgate_series_partitions((now() AT TIME ZONE 'UTC')::date - $1::int, (now() AT TIME ZONE 'UTC')::date + $2::int,
                                                (now() AT TIME ZONE 'UTC')::date - $1::int) AS created`,

@@ -32,20 +32,28 @@ async function checkSubscription(ctx: MoveContext): Promise<SubscriptionStatus> 
 const SCHEMA_WAIT_MS = 10 * 60_000;
 
 /**
- * The online schema changes each shard has applied must be the same on both: a change
- * rolls out one shard at a time, and rows copied between shards a version apart could
- * lack a column the target has (or carry one it has not). The target has just caught up
- * on every change that succeeded; one still rolling out is waited for.
+ * A schema change rolls out one shard at a time, and rows copied between shards a version
+ * apart could lack a column the target has (or carry one it has not): while a change still
+ * rolling out has reached one of the two shards and not the other, the move waits. The
+ * target has just caught up on every change that succeeded; any other difference is the
+ * table check's to find (copy refuses tables whose columns differ).
  */
-async function sameSchemaChanges(ctx: MoveContext, source: AdminClient, target: AdminClient): Promise<void> {
-  const applied = async (client: AdminClient) => (await client.query<{ id: string }>('SELECT id::text FROM shardgate_schema_changes ORDER BY seq')).rows.map((r) => r.id).join(',');
+async function sameSchemaChanges(ctx: MoveContext, source: AdminClient, target: AdminClient, rollingOut: () => Promise<readonly string[]>): Promise<void> {
+  const applied = async (client: AdminClient) => new Set((await client.query<{ id: string }>('SELECT id::text FROM shardgate_schema_changes')).rows.map((r) => r.id));
   const deadline = performance.now() + SCHEMA_WAIT_MS;
   for (;;) {
     const [s, t] = [await applied(source), await applied(target)];
-    if (s === t) return;
-    if (performance.now() > deadline) throw new MoveError('the two shards are at different schema versions (a schema change is rolling out): retry the move when it has finished');
+    const apart = (await rollingOut()).filter((id) => s.has(id) !== t.has(id));
+    if (apart.length === 0) return;
+    if (performance.now() > deadline) throw new MoveError(`schema change ${apart[0]} has reached one of the two shards and not the other: retry the move when it has finished`);
     await ctx.pause(1000);
   }
+}
+
+/** What copying needs of the fleet's schema: the target caught up, and the changes still rolling out. */
+export interface CopySchema {
+  readonly readyTarget: () => Promise<void>;
+  readonly rollingOut: () => Promise<readonly string[]>;
 }
 
 /**
@@ -55,14 +63,14 @@ async function sameSchemaChanges(ctx: MoveContext, source: AdminClient, target: 
  * (at most moves.copyRowsPerSecond), and the subscription starts streaming from the slot:
  * everything committed after the snapshot, nothing twice.
  */
-export async function copy(ctx: MoveContext, migrateTarget: () => Promise<void>, onRows: (n: number) => void): Promise<void> {
+export async function copy(ctx: MoveContext, schema: CopySchema, onRows: (n: number) => void): Promise<void> {
   const source = await ctx.source();
   const target = await ctx.target();
   if ((await systemIdentifier(source)) === (await systemIdentifier(target))) {
     throw new MoveError('source and target are databases of one PostgreSQL server; a subscription there would hang creating its slot');
   }
-  await migrateTarget();
-  await sameSchemaChanges(ctx, source, target);
+  await schema.readyTarget();
+  await sameSchemaChanges(ctx, source, target, schema.rollingOut);
   await source.query('SELECT public.shardgate_apply_fence_triggers()');
   const tables = await ctx.tables();
   const problem = unmovable(tables) ?? schemaMismatch(tables, await tenantTables(target));

@@ -24,6 +24,8 @@ export interface TenantMoverDeps {
   readonly placement: PlacementChanges;
   /** runs the shard migrations on a (possibly just added) target */
   readonly migrator: ShardMigrator;
+  /** the online schema changes still rolling out: a move waits while its shards differ by one */
+  readonly schemaChanges: { open(): Promise<readonly string[]> };
   readonly timings: MoverTimings;
   readonly logger: Logger;
   readonly hooks?: MoveHooks;
@@ -116,7 +118,7 @@ export class TenantMover {
   async #effects(ctx: MoveContext, stage: MoveStage): Promise<StageFindings | void> {
     switch (stage) {
       case 'copying':
-        return copy(ctx, () => this.#migrateTarget(ctx), (n) => this.deps.hooks?.rowsCopied?.(n));
+        return copy(ctx, { readyTarget: () => this.#readyTarget(ctx), rollingOut: () => this.deps.schemaChanges.open() }, (n) => this.deps.hooks?.rowsCopied?.(n));
       case 'catching_up':
         return catchUp(ctx);
       case 'fenced':
@@ -132,8 +134,8 @@ export class TenantMover {
     }
   }
 
-  async #migrateTarget(ctx: MoveContext): Promise<void> {
-    await this.deps.migrator.migrate(await this.deps.shards.shard(ctx.move.target));
+  async #readyTarget(ctx: MoveContext): Promise<void> {
+    await this.deps.migrator.catchUp(await this.deps.shards.shard(ctx.move.target));
   }
 
   /**

@@ -1,3 +1,4 @@
+import { planBackfill } from './plan-backfill.js';
 import { planCreateIndex, planDropIndex, planReindex } from './plan-index.js';
 import { planAlterTable } from './plan-alter-table.js';
 import type { PlannedStatement } from './planned-statement.js';
@@ -8,6 +9,7 @@ import { ShardSchemaLookup, type ShardSchema } from './shard-schema.js';
 export type { PlannedKind, PlannedStatement } from './planned-statement.js';
 export type { ShardSchema, ShardTable } from './shard-schema.js';
 export { UnsafeDdlError } from './unsafe-ddl-error.js';
+export { partitionIndexName, partitionIndexSql } from './plan-index.js';
 
 /**
  * The statements the rollout engine runs on each shard for one operator-supplied DDL
@@ -23,5 +25,6 @@ export async function planDdl(ddl: string, schema: ShardSchema): Promise<Planned
   if ('DropStmt' in statement && statement.DropStmt.removeType === 'OBJECT_INDEX') return [planDropIndex(statement.DropStmt, lookup)];
   if ('ReindexStmt' in statement) return [planReindex(statement.ReindexStmt, lookup)];
   if ('AlterTableStmt' in statement) return planAlterTable(statement.AlterTableStmt, lookup);
+  if ('UpdateStmt' in statement) return [planBackfill(statement.UpdateStmt, lookup)];
   throw refusalOf(statement);
 }

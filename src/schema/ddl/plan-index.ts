@@ -1,7 +1,8 @@
-import type { DropStmt, IndexStmt, Node, ReindexStmt } from 'libpg-query';
+import { createHash } from 'node:crypto';
+import { loadModule, type DropStmt, type IndexStmt, type Node, type ReindexStmt } from 'libpg-query';
 import { columnsReadBy } from './column-refs.js';
 import type { PlannedStatement } from './planned-statement.js';
-import { renderStatement } from './postgres-grammar.js';
+import { renderIndexOnOnly, renderStatement } from './postgres-grammar.js';
 import type { KnownTable, ShardSchemaLookup } from './shard-schema.js';
 import { UnsafeDdlError, sqlName } from './unsafe-ddl-error.js';
 
@@ -31,8 +32,46 @@ export function planCreateIndex(statement: IndexStmt, lookup: ShardSchemaLookup)
     for (const column of columnsReadBy(element.expr)) lookup.column(table, column, 'read by an index expression');
   }
   for (const column of columnsReadBy(statement.whereClause)) lookup.column(table, column, "read by the index's WHERE");
+  if (table.partitioned) return planPartitionedIndex(statement, table.name, name);
   const sql = renderStatement({ IndexStmt: { ...statement, concurrent: true } });
   return { sql, kind: 'index', concurrent: true, lockTimeout: false, index: name, table: table.name };
+}
+
+/**
+ * PostgreSQL builds no index on a partitioned table CONCURRENTLY, so the plan is the
+ * standard recipe: the parent's index `ON ONLY` the parent (a catalog entry, invalid until
+ * every partition's is attached; a short lock, taken under the lock timeout), and the tree
+ * of the index each partition gets, built CONCURRENTLY and attached by the engine.
+ */
+function planPartitionedIndex(statement: IndexStmt, table: string, name: string): PlannedStatement {
+  const sql = renderIndexOnOnly({ ...statement, concurrent: false });
+  // checked now, so a plan the deparser cannot write for a partition is refused before anything runs
+  renderStatement({ IndexStmt: forPartition(statement, table, partitionIndexName(name, table)) });
+  return { sql, kind: 'partitioned-index', concurrent: false, lockTimeout: true, index: name, table, partitionIndex: { statement } };
+}
+
+function forPartition(statement: IndexStmt, partition: string, name: string): IndexStmt {
+  return { ...statement, idxname: name, concurrent: true, if_not_exists: false, relation: { schemaname: 'public', relname: partition, inh: true, relpersistence: 'p' } };
+}
+
+/** The CREATE INDEX CONCURRENTLY one partition gets for a step of kind 'partitioned-index'. */
+export async function partitionIndexSql(step: PlannedStatement, partition: string, name: string): Promise<string> {
+  const statement = step.partitionIndex?.statement as IndexStmt | undefined;
+  if (step.kind !== 'partitioned-index' || statement === undefined) throw new TypeError(`step ${step.sql} is not an index on a partitioned table`);
+  await loadModule();
+  return renderStatement({ IndexStmt: forPartition(statement, partition, name) });
+}
+
+const MAX_NAME_BYTES = 63; // NAMEDATALEN - 1: PostgreSQL would cut a longer name, and two could collide
+
+/** A partition's index name: `<partition>_<index>`, cut and suffixed with a hash when longer than PostgreSQL keeps. */
+export function partitionIndexName(index: string, partition: string): string {
+  const name = `${partition}_${index}`;
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  let head = name;
+  while (Buffer.byteLength(head) > MAX_NAME_BYTES - hash.length - 1) head = head.slice(0, -1);
+  return `${head}_${hash}`;
 }
 
 export function planDropIndex(statement: DropStmt, lookup: ShardSchemaLookup): PlannedStatement {
@@ -49,6 +88,11 @@ export function planDropIndex(statement: DropStmt, lookup: ShardSchemaLookup): P
     );
   }
   const owner = lookup.indexOwner(parts.length > 1 ? parts.slice(0, -1).join('.') : undefined, name);
+  if (owner.partitioned) {
+    // DROP INDEX CONCURRENTLY refuses a partitioned index; a plain drop is a catalog change, brief once its lock is granted
+    const sql = renderStatement({ DropStmt: { ...statement, concurrent: false } });
+    return { sql, kind: 'index', concurrent: false, lockTimeout: true, index: name, table: owner.name };
+  }
   const sql = renderStatement({ DropStmt: { ...statement, concurrent: true } });
   return { sql, kind: 'index', concurrent: true, lockTimeout: false, index: name, table: owner.name };
 }

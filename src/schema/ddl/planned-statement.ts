@@ -1,5 +1,9 @@
-/** What a planned statement does, so the rollout engine can report and retry it by kind ('other' is the engine's: no plan here uses it yet). */
-export type PlannedKind = 'index' | 'constraint' | 'validate' | 'column' | 'other';
+/**
+ * What a planned statement does, so the rollout engine runs, reports and retries it by kind:
+ * a `backfill` runs once per batch of heap blocks, a `partitioned-index` once on the parent
+ * and then once per partition, a `migration` is the engine's own (a shard migration by name).
+ */
+export type PlannedKind = 'index' | 'partitioned-index' | 'constraint' | 'validate' | 'column' | 'backfill' | 'migration' | 'other';
 
 /** One statement the rollout engine runs on every shard, in plan order. */
 export interface PlannedStatement {
@@ -14,4 +18,6 @@ export interface PlannedStatement {
   readonly index?: string;
   /** the table the statement changes (unqualified: every shard table lives in public) */
   readonly table: string;
+  /** kind 'partitioned-index': the parse tree of the index each partition gets, built CONCURRENTLY (see `partitionIndexSql`) */
+  readonly partitionIndex?: { readonly statement: unknown };
 }

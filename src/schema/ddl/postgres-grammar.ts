@@ -1,4 +1,4 @@
-import { loadModule, parseSync, type Node } from 'libpg-query';
+import { loadModule, parseSync, type IndexStmt, type Node } from 'libpg-query';
 import { deparseSync } from 'pgsql-deparser';
 import { UnsafeDdlError } from './unsafe-ddl-error.js';
 
@@ -38,7 +38,24 @@ export async function parseOneStatement(ddl: string): Promise<Node> {
  * the parser loaded: call it after `parseOneStatement`.
  */
 export function renderStatement(statement: Node): string {
-  const sql = deparseSync(statement, { pretty: false });
+  return checked(statement, deparseSync(statement, { pretty: false }));
+}
+
+/**
+ * `CREATE INDEX … ON ONLY <table>`, which pgsql-deparser writes without its ONLY: the
+ * statement is written for the whole table, ONLY inserted where the parser says the table
+ * name starts, and the result checked like any rendering (it must parse back to `statement`).
+ */
+export function renderIndexOnOnly(statement: IndexStmt): string {
+  const whole = deparseSync({ IndexStmt: { ...statement, relation: { ...statement.relation, inh: true } } }, { pretty: false });
+  const [parsed] = parseSync(whole).stmts ?? [];
+  const at = (parsed?.stmt as { IndexStmt?: IndexStmt } | undefined)?.IndexStmt?.relation?.location;
+  const bytes = Buffer.from(whole);
+  const sql = at === undefined ? whole : `${bytes.subarray(0, at).toString()}ONLY ${bytes.subarray(at).toString()}`;
+  return checked({ IndexStmt: { ...statement, relation: { ...statement.relation, inh: false } } }, sql);
+}
+
+function checked(statement: Node, sql: string): string {
   const back = parseSync(sql).stmts ?? [];
   if (back.length !== 1 || canonical(back[0]!.stmt) !== canonical(statement)) {
     throw new UnsafeDdlError(

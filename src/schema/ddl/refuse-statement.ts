@@ -6,7 +6,7 @@ const CONTRACT =
 
 const OFFERED =
   'send one of the forms this API plans: CREATE [UNIQUE] INDEX, DROP INDEX, REINDEX … CONCURRENTLY, or ALTER TABLE … ADD COLUMN, ADD CONSTRAINT, ' +
-  'VALIDATE CONSTRAINT, ALTER COLUMN … SET DEFAULT / DROP DEFAULT / DROP NOT NULL';
+  'VALIDATE CONSTRAINT, ALTER COLUMN … SET DEFAULT / DROP DEFAULT / DROP NOT NULL, or a backfill: UPDATE <table> SET … WHERE …';
 
 /**
  * Why a statement that is none of the planned kinds is refused: the destructive ones are the

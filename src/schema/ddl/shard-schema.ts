@@ -6,6 +6,8 @@ export interface ShardTable {
   readonly columns: ReadonlySet<string>;
   /** the table's index names; a statement that names an index not listed here is refused */
   readonly indexes?: ReadonlySet<string>;
+  /** a partitioned table (relkind 'p'): its indexes are built partition by partition, and it is not backfilled as one */
+  readonly partitioned?: boolean;
 }
 
 /** The tables of a shard's `public` schema, by their exact (case-sensitive) names. */

@@ -7,6 +7,7 @@ import { uuidv7 } from '../../models/index.js';
 import type { PgTls } from '../../transport/pg-tls.js';
 import { readShardSchema, type ReadShardSchema } from './read-shard-schema.js';
 import { ShardDdl, type ShardDdlReport } from './shard-ddl.js';
+import type { ShardMigrationRunner } from '../shard-migration-runner.js';
 
 export interface SchemaRolloutDeps {
   readonly store: SchemaChangeStore;
@@ -17,6 +18,8 @@ export interface SchemaRolloutDeps {
   readonly plan: (ddl: string, schema: ReadShardSchema) => Promise<StoredStatement[]>;
   readonly tls: PgTls;
   readonly logger: Logger;
+  /** what a change of kind migrations applies, and how a shard's pending ones are read */
+  readonly migrations: ShardMigrationRunner;
 }
 
 export interface SchemaRolloutOptions {
@@ -62,18 +65,58 @@ export class SchemaRollout {
 
   /** Checks and plans the statement against the fleet's schema, logs it, starts it; 400 when unsafe, 409 when a change is open. */
   async submit(ddl: string): Promise<SchemaChange> {
-    const shards = await this.deps.shards();
-    if (shards.length === 0) throw new ConflictError('there is no shard to change', 'ddl');
-    const open = (await this.deps.store.list(20)).find((c) => c.state === 'pending' || c.state === 'running');
-    // one change at a time keeps the fleet at most one version apart
-    if (open) throw new ConflictError(`schema change ${open.id} is still rolling out: wait for it, or cancel it`, 'ddl');
+    const shards = await this.#fleetFree('ddl');
     const schema = await readShardSchema(adminPrimaryUrl(shards[0]!), this.deps.tls, this.options.connectTimeoutMs).catch((err: unknown) => {
       throw new ShardUnavailableError(shards[0]!.id, { cause: err, retryAfterSeconds: 1 });
     });
     const plan = await this.deps.plan(ddl, schema);
     if (plan.length === 0) throw new ValidationError('ddl', 'ddl: the statement changes nothing');
+    return this.#start('ddl', ddl, plan, shards);
+  }
+
+  /**
+   * Rolls out the project's shard migrations that some shard has not applied, in order, one
+   * shard at a time like any change (each migration one transaction under the lock timeout,
+   * retried). With none pending the change is logged all the same and succeeds at once, so
+   * a deploy pipeline always gets a change to wait on.
+   */
+  async submitMigrations(): Promise<SchemaChange> {
+    const shards = await this.#fleetFree('migrations');
+    const pending = new Set<string>();
+    for (const shard of shards) {
+      const names = await this.deps.migrations.pending(adminPrimaryUrl(shard)).catch((err: unknown) => {
+        throw new ShardUnavailableError(shard.id, { cause: err, retryAfterSeconds: 1 });
+      });
+      for (const name of names) pending.add(name);
+    }
+    const names = this.deps.migrations.migrations.map((m) => m.name).filter((n) => pending.has(n));
+    const plan: StoredStatement[] = names.map((migration) => ({ sql: '', kind: 'migration', concurrent: false, lockTimeout: true, table: '', migration }));
+    const what = names.length === 0 ? 'shard migrations: none pending' : `shard migrations ${names.join(', ')}`;
+    return this.#start('migrations', what, plan, shards);
+  }
+
+  /** Resolves once the change has ended (whoever runs it); its final record. */
+  async settled(id: string, pollMs = 500): Promise<SchemaChange> {
+    for (;;) {
+      await this.#running.get(id);
+      const change = await this.get(id);
+      if (change.state !== 'pending' && change.state !== 'running') return change;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
+  /** The fleet's shards, when no change is rolling out: one at a time keeps them at most one version apart. */
+  async #fleetFree(field: string): Promise<readonly ShardRow[]> {
+    const shards = await this.deps.shards();
+    if (shards.length === 0) throw new ConflictError('there is no shard to change', field);
+    const [open] = await this.deps.store.open();
+    if (open) throw new ConflictError(`schema change ${open} is still rolling out: wait for it, or cancel it`, field);
+    return shards;
+  }
+
+  async #start(kind: SchemaChange['kind'], ddl: string, plan: StoredStatement[], shards: readonly ShardRow[]): Promise<SchemaChange> {
     const id = uuidv7();
-    await this.deps.store.create(id, ddl, plan, shards.map((s) => s.id));
+    await this.deps.store.create(id, kind, ddl, plan, shards.map((s) => s.id));
     void this.#claimAndRun(id);
     return (await this.deps.store.get(id))!;
   }
@@ -125,8 +168,23 @@ export class SchemaRollout {
 
   async #run(id: string): Promise<void> {
     const { store, logger } = this.deps;
-    const change = (await store.get(id))!;
-    const rows = new Map((await this.deps.shards()).map((s) => [s.id, s]));
+    // a shard that joined the fleet after the change was logged (its catch-up ran before the
+    // change succeeded, so it would never replay it) gets it too, before the change ends
+    for (let round = 0; ; round++) {
+      const change = (await store.get(id))!;
+      const rows = new Map((await this.deps.shards()).map((s) => [s.id, s]));
+      const joined = [...rows.keys()].filter((shard) => !change.shards.some((s) => s.shard === shard));
+      if (round > 0 && joined.length === 0) break;
+      for (const shard of joined) await store.addShard(id, shard);
+      if (!(await this.#runShards(id, joined.length > 0 ? (await store.get(id))! : change, rows))) return;
+    }
+    await store.finish(id, 'succeeded');
+    logger.info({ change: id }, 'schema change applied to every shard');
+  }
+
+  /** One pass over the change's shards; false when the change stopped (failed, cancelled, taken over). */
+  async #runShards(id: string, change: SchemaChange, rows: ReadonlyMap<string, ShardRow>): Promise<boolean> {
+    const { store, logger } = this.deps;
     let lastRenew = performance.now();
     const renew = async () => {
       if (performance.now() - lastRenew < this.options.leaseMs / 3) return;
@@ -139,12 +197,13 @@ export class SchemaRollout {
       if (!row) {
         await store.updateShard(id, shard.shard, { state: 'failed', error: 'the shard is no longer in the catalog' });
         await store.finish(id, 'failed', `shard ${shard.shard} is gone`);
-        return;
+        return false;
       }
       await store.updateShard(id, shard.shard, { state: 'running', error: null });
       const report: ShardDdlReport = {
-        step: async (done) => {
+        step: async (done, summary) => {
           await store.updateShard(id, shard.shard, { step: done, progress: null, error: null });
+          if (summary) await store.updateShard(id, shard.shard, { progress: summary });
           await renew();
         },
         waiting: async (attempt, reason) => {
@@ -158,19 +217,19 @@ export class SchemaRollout {
         cancelled: async () => (await store.state(id)) === 'cancelled',
       };
       try {
-        const outcome = await this.deps.ddl.apply(adminPrimaryUrl(row), change, shard.step, report);
-        if (outcome === 'cancelled') return;
-        await store.updateShard(id, shard.shard, { state: 'done', progress: null });
+        const outcome = await this.deps.ddl.apply(adminPrimaryUrl(row), change, shard.step, report, shard.progress ?? {});
+        if (outcome === 'cancelled') return false;
+        // what the last statement left (a backfill's counts) stays; what it waited on goes
+        await store.updateShard(id, shard.shard, { state: 'done', progress: { waiting: null, attempt: null } });
       } catch (err) {
         const message = (err as Error).message;
         await store.updateShard(id, shard.shard, { state: 'failed', error: message });
         await store.finish(id, 'failed', `${shard.shard}: ${message}`);
         logger.error({ change: id, shard: shard.shard, err: message }, 'schema change failed on a shard');
-        return;
+        return false;
       }
     }
-    await store.finish(id, 'succeeded');
-    logger.info({ change: id }, 'schema change applied to every shard');
+    return true;
   }
 }
 
@@ -184,9 +243,19 @@ const QUIET: ShardDdlReport = {
 
 /** The fleet's rollout as the composition root wires it: the catalog's log, every shard not retired, PostgreSQL's own parser. */
 export function fleetSchemaRollout(
-  deps: { readonly store: SchemaChangeStore; readonly shards: () => Promise<readonly ShardRow[]>; readonly plan: SchemaRolloutDeps['plan']; readonly tls: PgTls; readonly logger: Logger },
-  options: { readonly owner: string; readonly leaseMs: number; readonly connectTimeoutMs: number },
+  deps: Omit<SchemaRolloutDeps, 'ddl'>,
+  options: SchemaRolloutOptions & { readonly lockTimeoutMs: number; readonly backfillBatchBlocks: number; readonly backfillRowsPerSecond: number },
 ): SchemaRollout {
-  const ddl = new ShardDdl({ tls: deps.tls, connectTimeoutMs: options.connectTimeoutMs, lockTimeoutMs: 2000, firstBackoffMs: 200, maxBackoffMs: 5000, progressIntervalMs: 500 });
+  const ddl = new ShardDdl({
+    tls: deps.tls,
+    connectTimeoutMs: options.connectTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs,
+    firstBackoffMs: 200,
+    maxBackoffMs: 5000,
+    progressIntervalMs: 500,
+    backfillBatchBlocks: options.backfillBatchBlocks,
+    backfillRowsPerSecond: options.backfillRowsPerSecond,
+    migrations: deps.migrations,
+  });
   return new SchemaRollout({ ...deps, ddl }, options);
 }
