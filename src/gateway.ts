@@ -233,6 +233,8 @@ export class Gateway {
     await health.checkAll();
     health.start();
     placement.start();
+    // before serving: an existing shard's window may have moved on while no gateway ran
+    await seriesPartitions.keepAll();
     seriesPartitions.start();
 
     const router = new ShardRouter({ maxReplicaLagMs: config.routing.maxReplicaLagMs, maxReplicaLagBytes: config.routing.maxReplicaLagBytes });

@@ -2,7 +2,7 @@ import {
   BaseError, ConnectionError, DatabaseError, OptimisticLockError, UniqueConstraintError, ValidationError as SequelizeValidationError,
 } from 'sequelize';
 import {
-  CONNECTION_FAILURE, ConflictError, GatewayError, QueryTimeoutError, ShardUnavailableError, TenantFencedError, ValidationError,
+  CONNECTION_FAILURE, ConflictError, GatewayError, QueryTimeoutError, RowsLockedError, ShardUnavailableError, TenantFencedError, ValidationError,
 } from '../errors/errors.js';
 
 /** SQLSTATEs that mean "this node cannot serve right now", not "the request was wrong". */
@@ -49,6 +49,7 @@ export function translateDbError(err: unknown, shardId: string, uniqueFields: Un
   if (err instanceof DatabaseError) {
     const state = sqlState(err);
     if (state === '57014') return new QueryTimeoutError(shardId, { cause: err });
+    if (state === '55P03') return new RowsLockedError(shardId, { cause: err });
     // raised by the move fence trigger (shards/migrations/shard/0003-move-fence.ts)
     if (state === FENCED_SQLSTATE) return new TenantFencedError(shardId, { cause: err });
     if (state !== undefined && UNAVAILABLE_SQLSTATES.has(state)) return new ShardUnavailableError(shardId, { cause: err });

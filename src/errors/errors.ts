@@ -31,6 +31,8 @@ export const ErrorCodes = {
   /** the shard's fleet-wide budget of concurrent requests is spent: the shard is up, but full */
   SHARD_BUSY: { status: 503, title: 'Shard busy' },
   TENANT_FENCED: { status: 503, title: 'Tenant is being moved' },
+  /** rows the request needs stay locked by another transaction (a transfer's prepared side) past a short lock timeout */
+  ROWS_LOCKED: { status: 503, title: 'Rows locked by another transaction' },
   CATALOG_UNAVAILABLE: { status: 503, title: 'Catalog unavailable' },
   /** every password-hashing slot and its queue are taken */
   HASHING_BUSY: { status: 503, title: 'Password hashing busy' },
@@ -135,6 +137,13 @@ export class ShardBusyError extends GatewayError {
 export class TenantFencedError extends GatewayError {
   constructor(shardId: string, options: { cause?: unknown } = {}) {
     super('TENANT_FENCED', `The tenant is moving off shard ${shardId}; retry shortly`, { cause: options.cause, retryAfterSeconds: 1 });
+  }
+}
+
+/** SQLSTATE 55P03: a statement run under a short lock_timeout gave way to the transaction holding its rows. */
+export class RowsLockedError extends GatewayError {
+  constructor(shardId: string, options: { cause?: unknown } = {}) {
+    super('ROWS_LOCKED', `Rows this request needs on shard ${shardId} are locked by another transaction; retry shortly`, { cause: options.cause, retryAfterSeconds: 1 });
   }
 }
 

@@ -35,8 +35,7 @@ export class TwoPhaseCommit {
     let error = tx.error;
     let decision: TxDecision | null = tx.decision;
     if (decision === null) {
-      const sides = await Promise.allSettled([this.#prepare(tx, 's', deadline), this.#prepare(tx, 'b', deadline)]);
-      const failed = sides.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      const failed = await this.#prepareInOrder(tx, deadline);
       if (failed !== undefined && !isDefinitive(failed.reason) && !(failed.reason instanceof StillPending)) throw failed.reason;
       if (failed !== undefined) error = failed.reason instanceof StillPending ? failed.reason.last : txError(failed.reason);
       await this.deps.hooks?.afterPrepare?.(tx);
@@ -49,6 +48,26 @@ export class TwoPhaseCommit {
     const commit = decision === 'commit';
     await Promise.all((['s', 'b'] as const).map((side) => this.#finish(tx, side, commit, deadline)));
     return commit ? { state: 'committed', error: null } : { state: 'aborted', error: error ?? { code: 'ABORTED', detail: 'aborted' } };
+  }
+
+  /**
+   * The two sides prepared one after the other, the lower tenant id first. Prepared side by
+   * side at once, two transfers over the same rows could each lock one side and wait for the
+   * other's on the other shard: a deadlock no PostgreSQL sees, broken only by the statement
+   * timeout (every such transfer aborted). With every transfer taking its tenants' row locks
+   * in one global order, no wait can close a circle across shards. The first failure stops
+   * it: the side not prepared has nothing to roll back.
+   */
+  async #prepareInOrder(tx: TransactionRecord, deadline: number): Promise<{ reason: unknown } | undefined> {
+    const order: Side[] = tx.supplier <= tx.buyer ? ['s', 'b'] : ['b', 's'];
+    for (const side of order) {
+      try {
+        await this.#prepare(tx, side, deadline);
+      } catch (reason) {
+        return { reason };
+      }
+    }
+    return undefined;
   }
 
   async #prepare(tx: TransactionRecord, side: Side, deadline: number): Promise<void> {

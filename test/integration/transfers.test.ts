@@ -173,6 +173,18 @@ describe('transfers between tenants: saga and two-phase commit', function () {
     });
   }
 
+  it('2pc: concurrent transfers over the same rows on two shards all commit (sides prepared in one global order: no deadlock across shards)', async () => {
+    const from = await product(supplier, 40);
+    const into = await product(buyer, 0);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => transfer(buyer, { supplier: supplier.id, protocol: '2pc', items: [{ productId: from, quantity: 1, intoProductId: into }] })),
+    );
+    expect(results.map((r) => `${r.status} ${String(r.body.state ?? r.body.code)}`)).to.deep.equal(Array(12).fill('201 committed'));
+    expect(await stockOf(supplier, from)).to.deep.equal({ stock: 28, reserved: 0 });
+    expect(await stockOf(buyer, into)).to.deep.equal({ stock: 12, reserved: 0 });
+    expect(await preparedLeft()).to.deep.equal([]);
+  });
+
   it('an Idempotency-Key is honoured across gateways', async () => {
     const other = await TestGateway.start({ transactions: TX });
     try {

@@ -5,6 +5,9 @@ import { uuidv7 } from '../../models/index.js';
 import type { ProductCache } from '../products/product-cache.js';
 import type { TenantSession } from '../tenant-session.js';
 
+/** How long a two-phase prepare waits for a row lock before it gives its connection back and retries. */
+const PREPARE_LOCK_TIMEOUT_MS = 200;
+
 /** What a step does to one product of the tenant it runs for. */
 export interface StockChange {
   /** the request's item index, for the field a failure names */
@@ -114,6 +117,10 @@ export class TransferSteps {
         const waiting = await query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE gid = $1', [gid]);
         if (waiting[0]!.n > 0) return 'already' as const;
         await query('BEGIN', []);
+        // A row another transfer holds stays locked until that transfer's second phase, which
+        // needs a connection of this same pool: waiting here on a pooled connection could
+        // starve it. Give way at once instead; the step runner retries with backoff.
+        await query(`SET LOCAL lock_timeout = ${PREPARE_LOCK_TIMEOUT_MS}`, []);
         const scope = scopeStatement({ tenantId: session.tenantId, role: scoped.node.requestRole });
         await query(scope.text, scope.values);
         const result = await this.#apply(query, session, spec);
