@@ -5,8 +5,9 @@
 #   bash test/run.sh [mocha args...]
 #
 #   KEEP_CLUSTER=1           leave the test cluster running afterwards (to poke at it)
-#   TEST_CLUSTER_PORT_BASE   its port block (default 56430: PostgreSQL 56432-56440, Redis 56450;
-#                            when another run holds those, 56530, 56630, ...)
+#   TEST_CLUSTER_PORT_BASE   its port block (default 16430: PostgreSQL 16432-16440, Redis 16450,
+#                            below the kernel's ephemeral ports, which an outgoing connection
+#                            could be holding; when another run holds those, 16530, 16630, ...)
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +44,7 @@ trap 'exit 143' TERM
 if [[ -n ${TEST_CLUSTER_PORT_BASE:-} ]]; then
   export CLUSTER_PORT_BASE=$TEST_CLUSTER_PORT_BASE
 else
-  CLUSTER_PORT_BASE=56430
+  CLUSTER_PORT_BASE=16430
   for ((k = 0; k < 10; k++)); do
     block_taken "$CLUSTER_PORT_BASE" || break
     echo "test/run.sh: ports $((CLUSTER_PORT_BASE + 2))-$((CLUSTER_PORT_BASE + 20)) are taken (another test run?); trying $((CLUSTER_PORT_BASE + 100))"

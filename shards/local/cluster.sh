@@ -343,11 +343,19 @@ start_node() { # name
   if port_in_use "${PORT[$name]}"; then
     die "$name: port ${PORT[$name]} is in use by another process (another cluster on the same CLUSTER_PORT_BASE? a node whose data dir was deleted? 'cluster.sh down' stops those)"
   fi
-  # 9<&-: the daemon must not inherit our lock on CLUSTER_DIR
-  if ! as_pg "$PG_BIN_DIR/pg_ctl" -D "$d" -l "$d/server.log" -w -t 90 -s start 9<&- >/dev/null; then
+  # 9<&-: the daemon must not inherit our lock on CLUSTER_DIR. The ports lie in the kernel's
+  # ephemeral range, so an outgoing connection may hold one for a moment: try again then.
+  local try
+  for try in 1 2 3 4 5; do
+    as_pg "$PG_BIN_DIR/pg_ctl" -D "$d" -l "$d/server.log" -w -t 90 -s start 9<&- >/dev/null && break
+    if ((try < 5)) && tail -n 20 "$d/server.log" 2>/dev/null | grep 'could not bind' >/dev/null; then
+      rm -f "$d/postmaster.pid"
+      sleep 1
+      continue
+    fi
     show_log "$d/server.log"
     die "$name: pg_ctl start failed"
-  fi
+  done
 }
 
 stop_node() { # datadir
