@@ -36,6 +36,7 @@ import type { TransactionRecovery } from './transactions/transaction-recovery.js
 import { distributedTransactions } from './transactions/transactions.js';
 import type { SchemaRollout } from './schema/rollout/schema-rollout.js';
 import { fleetSchema, rollOutMigrations, warnPendingMigrations } from './schema/rollout/fleet-schema.js';
+import { fleetBackups, type FleetBackups } from './backups/fleet-backups.js';
 import { Listener, type ListenerOptions } from './http/listener.js';
 import type { RouteTable } from './http/route-table.js';
 import { FailedAuthThrottle } from './limits/failed-auth-throttle.js';
@@ -148,6 +149,8 @@ export class Gateway {
     readonly recovery: TransactionRecovery,
     /** online schema changes: submitted by the admin API, resumed by any gateway */
     readonly schemaRollout: SchemaRollout,
+    /** base backups and their jobs (absent where backups are the platform's) */
+    readonly backups: FleetBackups | undefined,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -208,15 +211,11 @@ export class Gateway {
       { ...config.series, intervalMs: config.series.maintenanceIntervalMs, connectTimeoutMs: config.db.connectTimeoutMs, tls: pgTls },
       logger,
     );
-    const { runner: migrationRunner, rollout: schemaRollout } = fleetSchema({
-      config,
-      store: catalog.schemaChanges,
-      shards: async () => (await catalog.shards.list()).filter((s) => s.state !== 'retired'),
-      tls: pgTls,
-      logger,
-      owner: `gateway-${randomUUID()}`,
-      migrations: options.shardMigrations ?? shardMigrations,
-    });
+    const fleetShards = async () => (await catalog.shards.list()).filter((s) => s.state !== 'retired');
+    const owner = `gateway-${randomUUID()}`;
+    const migrations = options.shardMigrations ?? shardMigrations;
+    const { runner: migrationRunner, rollout: schemaRollout } = fleetSchema({ config, store: catalog.schemaChanges, shards: fleetShards, tls: pgTls, logger, owner, migrations });
+    const backups = fleetBackups({ config, store: catalog.backups, shards: fleetShards, tls: pgTls, logger, owner });
     // a shard joining the fleet (added, or a move's target) gets its series partitions and the fleet's schema changes too
     const migrator = new RegistryShardMigrator(registry, migrationRunner, (shard) => Promise.all([seriesPartitions.keep(shard), schemaRollout.catchUp(shard)]));
     for (const shard of placement.shards) if (shard.state !== 'retired') registry.add(shard);
@@ -332,6 +331,7 @@ export class Gateway {
       tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       partnerships: catalog.partnerships, transactions: catalog.transactions, eraser: coordinator, schemaChanges: schemaRollout,
+      backups, shardIds: async () => (await fleetShards()).map((s) => s.id),
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
@@ -354,9 +354,10 @@ export class Gateway {
     moves.runner.start();
     recovery.start();
     schemaRollout.start();
+    backups?.jobs.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
     const routes = { tenant: tenant.routes, admin: admin.routes };
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, routes, limitsRedis, recovery, schemaRollout);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, routes, limitsRedis, recovery, schemaRollout, backups);
   }
 
   get tenantUrl(): string {
@@ -378,6 +379,7 @@ export class Gateway {
     // a transfer mid-drive ends its pass; what it leaves pending the next pod's recovery finishes
     await this.recovery.stop();
     await this.schemaRollout.stop();
+    await this.backups?.jobs.stop();
     // moves short of cutover roll back and go back to the queue for another gateway
     await this.moves.runner.stop();
     this.placement.stop();

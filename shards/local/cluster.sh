@@ -269,6 +269,29 @@ prepare_dirs() {
   fi
 }
 
+# The WAL archive and base backups, beside the nodes' data (the postgres user must write
+# both): $PG_ROOT/.archive/<shard>/ holds each primary's archived WAL (a replica archives
+# nothing until it is promoted; then it goes on in its shard's directory), and
+# $PG_ROOT/.backups/ the gateway's base backups (POST /admin/backups).
+prepare_archive() {
+  ARCHIVE_ROOT=$PG_ROOT/.archive
+  BACKUP_ROOT=$PG_ROOT/.backups
+  mkdir -p -m 0700 "$ARCHIVE_ROOT" "$BACKUP_ROOT"
+  # a segment archived twice (the archiver retries after a crash) must be the same file
+  cat >"$ARCHIVE_ROOT/archive-wal.sh" <<'EOF'
+#!/bin/sh
+# archive_command of the local cluster: archive-wal.sh <shard> <path> <file>
+set -e
+dir=$(dirname "$0")/$1
+mkdir -p "$dir"
+if [ -f "$dir/$3" ]; then exec cmp -s "$2" "$dir/$3"; fi
+cp "$2" "$dir/$3.part"
+mv "$dir/$3.part" "$dir/$3"
+EOF
+  chmod 0755 "$ARCHIVE_ROOT/archive-wal.sh"
+  own_pg "$ARCHIVE_ROOT" "$BACKUP_ROOT"
+}
+
 pick_locale() {
   if locale -a 2>/dev/null | grep -iE '^c\.utf-?8$' >/dev/null; then echo C.UTF-8; else echo C; fi
 }
@@ -295,6 +318,9 @@ write_node_conf() { # name; returns 1 when the file was already up to date
     "hot_standby_feedback = on" \
     "max_connections = 200" \
     "max_prepared_transactions = 64" \
+    "archive_mode = on" \
+    "archive_command = '$ARCHIVE_ROOT/archive-wal.sh ${name%-replica} %p %f'" \
+    "archive_timeout = 60" \
     "shared_buffers = 64MB" \
     "wal_keep_size = 256MB" \
     "log_destination = 'stderr'" \
@@ -670,7 +696,8 @@ write_json() {
       "${PORT[catalog]}" "${DB[catalog]}" "$REDIS_PORT"
     sep=""
     for id in "${RING_SHARDS[@]}"; do printf '%s\n    ' "$sep"; json_shard "$id"; sep=","; done
-    printf '\n  ]\n}\n'
+    printf '\n  ],\n  "backups": {"dir": "%s", "archiveDir": "%s", "pgBinDir": "%s", "osUser": "postgres"}\n}\n' \
+      "$BACKUP_ROOT" "$ARCHIVE_ROOT" "$PG_BIN_DIR"
   } >"$tmp"
   mv -f "$tmp" "$CLUSTER_DIR/gateway.json"
 
@@ -733,6 +760,7 @@ cmd_up() {
   lock_cluster
   check_ports
   prepare_dirs
+  prepare_archive
 
   local -A jobs=()
   request_password >/dev/null # made once, before the parallel jobs read it

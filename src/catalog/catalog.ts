@@ -1,4 +1,5 @@
 import { ApiKeyStore } from './api-key-store.js';
+import { BackupStore } from './backup-store.js';
 import { CatalogDatabase, type CatalogDatabaseOptions } from './catalog-database.js';
 import { JobStore } from './job-store.js';
 import { PartnershipStore } from './partnership-store.js';
@@ -12,7 +13,7 @@ import { TransactionStore } from './transaction-store.js';
 /**
  * The control plane's database, one store per concern over one connection pool: tenants,
  * shards (and so the ring), pins, move jobs, partnerships, the log of distributed
- * transactions, and the version bumped on every placement or
+ * transactions, schema changes, backups, and the version bumped on every placement or
  * topology change so gateways can tell their cached view is stale. Built once by the
  * composition root; each consumer is given the narrowest part it uses.
  */
@@ -25,6 +26,7 @@ export class Catalog {
   readonly partnerships: PartnershipStore;
   readonly transactions: TransactionStore;
   readonly schemaChanges: SchemaChangeStore;
+  readonly backups: BackupStore;
   readonly #db: CatalogDatabase;
 
   constructor(options: CatalogDatabaseOptions & { readonly shardSecrets: ShardSecrets }) {
@@ -37,6 +39,7 @@ export class Catalog {
     this.partnerships = new PartnershipStore(this.#db);
     this.transactions = new TransactionStore(this.#db);
     this.schemaChanges = new SchemaChangeStore(this.#db);
+    this.backups = new BackupStore(this.#db);
   }
 
   async migrate(): Promise<string[]> {

@@ -261,6 +261,26 @@ export const gatewayConfigShape = z
       })
       .strict()
       .default({ lockTimeoutMs: 2000, backfillBatchBlocks: 32, backfillRowsPerSecond: 20_000 }),
+    /**
+     * base backups and point-in-time restore with PostgreSQL's own tools (issue 18), where the
+     * gateway runs beside the servers' files (the local cluster writes this block); absent:
+     * backups are the platform's (CloudNativePG on Kubernetes) and the API says so
+     */
+    backups: z
+      .object({
+        /** where base backups go, one directory per shard and backup */
+        dir: z.string().min(1),
+        /** each shard primary's WAL archive: `<archiveDir>/<shard id>/` (its archive_command writes there) */
+        archiveDir: z.string().min(1),
+        /** pg_basebackup, pg_ctl, postgres, pg_archivecleanup */
+        pgBinDir: z.string().min(1),
+        /** the OS user the PostgreSQL tools run as when the gateway runs as root (PostgreSQL refuses root) */
+        osUser: z.string().min(1).default('postgres'),
+        /** base backups kept per shard; older ones go, with the WAL only they needed */
+        keep: z.number().int().min(1).max(1000).default(7),
+      })
+      .strict()
+      .optional(),
     moves: z
       .object({
         /** moves running at once on one gateway */

@@ -16,13 +16,14 @@ import { adminShardDrainRoutes } from './routes/admin/shard-drain-routes.js';
 import { adminRebalanceRoutes } from './routes/admin/rebalance-routes.js';
 import { adminTenantMoveRoutes, type AdminTenantMoveDeps } from './routes/admin/tenant-move-routes.js';
 import { adminJobsRoutes } from './routes/admin/jobs-routes.js';
+import { adminBackupsRoutes, type AdminBackupsDeps } from './routes/admin/backups-routes.js';
 import { adminPartnershipsRoutes, type AdminPartnershipsDeps } from './routes/admin/partnerships-routes.js';
 import { adminTransactionsRoutes, type AdminTransactionsDeps } from './routes/admin/transactions-routes.js';
 import { adminSchemaChangesRoutes, type AdminSchemaChangesDeps } from './routes/admin/schema-changes-routes.js';
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
 import { adminTenantImportRoutes, type AdminTenantImportDeps } from './routes/admin/tenant-import-routes.js';
 
-export interface AdminAppDeps extends AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
+export interface AdminAppDeps extends AdminBackupsDeps, AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -69,6 +70,7 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   routes.mount(admin, '/', adminTransactionsRoutes(deps), '/admin');
   routes.mount(admin, '/', adminSchemaChangesRoutes(deps), '/admin');
   routes.mount(admin, '/', adminTenantExportRoutes(deps), '/admin');
+  routes.mount(admin, '/', adminBackupsRoutes(deps), '/admin');
   app.use('/admin', admin);
 
   app.use(notFoundHandler());

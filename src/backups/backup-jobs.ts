@@ -1,0 +1,111 @@
+import type { Logger } from 'pino';
+import type { BackupRun, BackupStore } from '../catalog/backup-store.js';
+import type { ShardTopology } from '../cluster/shard-registry.js';
+import { ConflictError, NotFoundError } from '../errors/errors.js';
+import { uuidv7 } from '../models/index.js';
+import type { BaseBackups } from './base-backups.js';
+
+export interface BackupJobsOptions {
+  /** this gateway's id, as a job's owner */
+  readonly owner: string;
+  /** a claim on a job lasts this long unless renewed; another gateway resumes the job after it */
+  readonly leaseMs: number;
+}
+
+type Shard = Pick<ShardTopology, 'id' | 'primary' | 'admin'>;
+
+/**
+ * Backup jobs: a base backup of every shard, one shard after another (each copies a whole
+ * data directory: one at a time keeps the fleet's disks and network for the traffic). A job
+ * is leased; a gateway that dies mid-job leaves it to another (or to itself, restarted),
+ * which clears the interrupted backup and goes on with the shards not yet done.
+ */
+export class BackupJobs {
+  readonly #running = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: { readonly store: BackupStore; readonly backups: BaseBackups; readonly shards: () => Promise<readonly Shard[]>; readonly logger: Logger },
+    private readonly options: BackupJobsOptions,
+  ) {}
+
+  /** Starts a backup of every shard; 409 while another backup job is open. */
+  async submit(): Promise<BackupRun> {
+    const [open] = await this.deps.store.open('backup');
+    if (open) throw new ConflictError(`backup job ${open} is still running: wait for it`);
+    const shards = await this.deps.shards();
+    if (shards.length === 0) throw new ConflictError('there is no shard to back up');
+    const id = uuidv7();
+    await this.deps.store.createRun(id, 'backup', { shards: shards.map((s) => s.id) });
+    await this.deps.store.progress(id, { shardsDone: 0, shardsTotal: shards.length });
+    void this.#claimAndRun(id);
+    return (await this.deps.store.run(id))!;
+  }
+
+  async get(id: string): Promise<BackupRun> {
+    const run = await this.deps.store.run(id);
+    if (!run) throw new NotFoundError('job', id);
+    return run;
+  }
+
+  /** Resumes open jobs whose owner stopped renewing, now and every half lease. */
+  start(): void {
+    void this.scan();
+    this.#timer ??= setInterval(() => void this.scan(), Math.max(500, this.options.leaseMs / 2));
+    this.#timer.unref();
+  }
+
+  async scan(): Promise<void> {
+    try {
+      for (const id of await this.deps.store.claimable(this.options.owner)) void this.#claimAndRun(id);
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'backup jobs not scanned');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.allSettled(this.#running.values());
+  }
+
+  async #claimAndRun(id: string): Promise<void> {
+    if (this.#running.has(id)) return this.#running.get(id);
+    if (!(await this.deps.store.claim(id, this.options.owner, this.options.leaseMs))) return;
+    const run = this.#run(id)
+      .catch((err: unknown) => this.deps.logger.error({ job: id, err: (err as Error).message }, 'backup job crashed'))
+      .finally(() => this.#running.delete(id));
+    this.#running.set(id, run);
+    return run;
+  }
+
+  async #run(id: string): Promise<void> {
+    const { store, backups, logger } = this.deps;
+    const renew = setInterval(() => void store.claim(id, this.options.owner, this.options.leaseMs).catch(() => undefined), Math.max(250, this.options.leaseMs / 3));
+    try {
+      const job = (await store.run(id))!;
+      await backups.clearInterrupted(id);
+      const wanted = (job.params.shards as string[] | undefined) ?? [];
+      const done = new Set((job.progress.done as string[] | undefined) ?? []);
+      const shards = new Map((await this.deps.shards()).map((s) => [s.id, s]));
+      const made: string[] = [...((job.progress.backups as string[] | undefined) ?? [])];
+      for (const shardId of wanted) {
+        if (done.has(shardId)) continue;
+        const shard = shards.get(shardId);
+        if (!shard) throw new Error(`shard ${shardId} is no longer in the fleet`);
+        await store.progress(id, { current: shardId });
+        const backup = await backups.take(shard, id);
+        done.add(shardId);
+        made.push(backup.id);
+        await store.progress(id, { done: [...done], backups: made, shardsDone: done.size, shardsTotal: wanted.length, current: null });
+        logger.info({ job: id, shard: shardId, backup: backup.id, bytes: backup.sizeBytes }, 'base backup taken');
+      }
+      await store.finish(id, 'succeeded', { result: { backups: made } });
+    } catch (err) {
+      logger.error({ job: id, err: (err as Error).message }, 'backup job failed');
+      await store.finish(id, 'failed', { error: (err as Error).message });
+    } finally {
+      clearInterval(renew);
+    }
+  }
+}
