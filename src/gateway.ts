@@ -178,6 +178,7 @@ export class Gateway {
     await catalog.shards.seed(seedRows(config), { endpoints: options.endpointsFromConfig ? 'always' : 'same-nodes' });
 
     const slowQueryMs = config.log.slowQueryMs;
+    const modelDeps = buildModelDeps(config, logger);
     const registry = new ShardRegistry(
       {
         poolMax: config.pool.max,
@@ -190,7 +191,7 @@ export class Gateway {
         requestRole: config.db.requestRole,
         tls: pgTls,
       },
-      buildModelDeps(config, logger),
+      modelDeps,
       (node, elapsedMs, sql) => {
         metrics.dbDuration.observe({ shard: node.shardId, role: node.role }, elapsedMs / 1000);
         if (elapsedMs >= slowQueryMs) {
@@ -215,7 +216,6 @@ export class Gateway {
     const owner = `gateway-${randomUUID()}`;
     const migrations = options.shardMigrations ?? shardMigrations;
     const { runner: migrationRunner, rollout: schemaRollout } = fleetSchema({ config, store: catalog.schemaChanges, shards: fleetShards, tls: pgTls, logger, owner, migrations });
-    const backups = fleetBackups({ config, store: catalog.backups, shards: fleetShards, tls: pgTls, logger, owner });
     // a shard joining the fleet (added, or a move's target) gets its series partitions and the fleet's schema changes too
     const migrator = new RegistryShardMigrator(registry, migrationRunner, (shard) => Promise.all([seriesPartitions.keep(shard), schemaRollout.catchUp(shard)]));
     for (const shard of placement.shards) if (shard.state !== 'retired') registry.add(shard);
@@ -284,6 +284,10 @@ export class Gateway {
           options.moveHooks?.finished?.(state, move);
         },
       },
+    });
+    const backups = fleetBackups({
+      config, store: catalog.backups, tenants: catalog.tenants, shards: fleetShards, transfer: moves.transfer, keyring: modelDeps.keyring, tls: pgTls, logger, owner,
+      shardAt: async (tenantId) => placement.table.shardFor(tenantId).shardId,
     });
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
     // the rate limit and the concurrency leases live in the limits Redis, which must not evict (per-pod budgets when there is none)

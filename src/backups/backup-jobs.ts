@@ -4,6 +4,7 @@ import type { ShardTopology } from '../cluster/shard-registry.js';
 import { ConflictError, NotFoundError } from '../errors/errors.js';
 import { uuidv7 } from '../models/index.js';
 import type { BaseBackups } from './base-backups.js';
+import type { RestoreInto, TenantRestore } from './tenant-restore.js';
 
 export interface BackupJobsOptions {
   /** this gateway's id, as a job's owner */
@@ -25,7 +26,13 @@ export class BackupJobs {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly deps: { readonly store: BackupStore; readonly backups: BaseBackups; readonly shards: () => Promise<readonly Shard[]>; readonly logger: Logger },
+    private readonly deps: {
+      readonly store: BackupStore;
+      readonly backups: BaseBackups;
+      readonly restore: TenantRestore;
+      readonly shards: () => Promise<readonly Shard[]>;
+      readonly logger: Logger;
+    },
     private readonly options: BackupJobsOptions,
   ) {}
 
@@ -38,6 +45,15 @@ export class BackupJobs {
     const id = uuidv7();
     await this.deps.store.createRun(id, 'backup', { shards: shards.map((s) => s.id) });
     await this.deps.store.progress(id, { shardsDone: 0, shardsTotal: shards.length });
+    void this.#claimAndRun(id);
+    return (await this.deps.store.run(id))!;
+  }
+
+  /** Starts restoring one tenant to a moment; 404, 400, 409 or 422 before anything starts. */
+  async submitRestore(tenantId: string, at: string, into: RestoreInto): Promise<BackupRun> {
+    const params = await this.deps.restore.plan(tenantId, at, into);
+    const id = uuidv7();
+    await this.deps.store.createRun(id, 'restore', params);
     void this.#claimAndRun(id);
     return (await this.deps.store.run(id))!;
   }
@@ -84,6 +100,12 @@ export class BackupJobs {
     const renew = setInterval(() => void store.claim(id, this.options.owner, this.options.leaseMs).catch(() => undefined), Math.max(250, this.options.leaseMs / 3));
     try {
       const job = (await store.run(id))!;
+      if (job.kind === 'restore') {
+        const result = await this.deps.restore.run(id, job.params, job.progress, (patch) => store.progress(id, patch));
+        await store.finish(id, 'succeeded', { result });
+        logger.info({ job: id, tenant: job.params.tenantId, into: result.tenantId, at: job.params.at }, 'tenant restored');
+        return;
+      }
       await backups.clearInterrupted(id);
       const wanted = (job.params.shards as string[] | undefined) ?? [];
       const done = new Set((job.progress.done as string[] | undefined) ?? []);
@@ -102,7 +124,7 @@ export class BackupJobs {
       }
       await store.finish(id, 'succeeded', { result: { backups: made } });
     } catch (err) {
-      logger.error({ job: id, err: (err as Error).message }, 'backup job failed');
+      logger.error({ job: id, err: (err as Error).message }, 'backup or restore job failed');
       await store.finish(id, 'failed', { error: (err as Error).message });
     } finally {
       clearInterval(renew);

@@ -1,14 +1,22 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { BackupStore } from '../catalog/backup-store.js';
+import type { TenantStore } from '../catalog/tenant-store.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { ConflictError } from '../errors/errors.js';
+import { SEALED_COLUMNS, uuidv7, type Keyring } from '../models/index.js';
+import type { TenantTransfer } from '../rebalance/transfer/tenant-transfer.js';
+import { generateApiKey, generateKeyId, hashApiKey } from '../tenancy/api-keys.js';
 import type { PgTls } from '../transport/pg-tls.js';
 import { BackupJobs } from './backup-jobs.js';
 import { BaseBackups, type RestorableWindow } from './base-backups.js';
 import { PgTools } from './pg-tools.js';
+import { rebindRows } from './rebind-rows.js';
+import { ScratchInstance } from './scratch-instance.js';
+import { TenantRestore } from './tenant-restore.js';
 
-/** What the admin API offers of backups; `undefined` parts where this deployment has none. */
+/** What the admin API offers of backups. */
 export interface FleetBackups {
   readonly jobs: BackupJobs;
   readonly backups: BaseBackups;
@@ -16,29 +24,52 @@ export interface FleetBackups {
 }
 
 /**
- * Backups wired once for the gateway, when `backups` is configured (the gateway runs beside
- * the servers' files and PostgreSQL's tools: the local cluster). Elsewhere (Kubernetes)
- * backups are CloudNativePG's and the API answers 409 saying so.
+ * Backups and tenant restores wired once for the gateway, when `backups` is configured (the
+ * gateway runs beside the servers' files and PostgreSQL's tools: the local cluster).
+ * Elsewhere (Kubernetes) backups are CloudNativePG's and the API answers 409 saying so.
  */
 export function fleetBackups(deps: {
   readonly config: Readonly<Pick<GatewayConfig, 'backups' | 'db' | 'moves'>>;
   readonly store: BackupStore;
+  readonly tenants: Pick<TenantStore, 'get' | 'create'>;
   readonly shards: () => Promise<readonly Pick<ShardTopology, 'id' | 'primary' | 'admin'>[]>;
+  /** the shard a tenant lived on at a moment */
+  readonly shardAt: (tenantId: string, at: Date) => Promise<string | undefined>;
+  readonly transfer: Pick<TenantTransfer, 'import'>;
+  readonly keyring: Keyring;
   readonly tls: PgTls;
   readonly logger: Logger;
   readonly owner: string;
 }): FleetBackups | undefined {
-  const settings = deps.config.backups;
+  const { config, tls } = deps;
+  const settings = config.backups;
   if (!settings) return undefined;
   const tools = new PgTools({ binDir: settings.pgBinDir, osUser: settings.osUser });
-  const backups = new BaseBackups(deps.store, tools, deps.tls, {
-    dir: settings.dir,
-    archiveDir: settings.archiveDir,
-    keep: settings.keep,
-    connectTimeoutMs: deps.config.db.connectTimeoutMs,
-  });
-  const jobs = new BackupJobs({ store: deps.store, backups, shards: deps.shards, logger: deps.logger }, { owner: deps.owner, leaseMs: deps.config.moves.leaseMs });
+  const backups = new BaseBackups(deps.store, tools, tls, { dir: settings.dir, archiveDir: settings.archiveDir, keep: settings.keep, connectTimeoutMs: config.db.connectTimeoutMs });
+  const restore = new TenantRestore(
+    {
+      store: deps.store,
+      scratch: new ScratchInstance(tools, { connectTimeoutMs: config.db.connectTimeoutMs, recoveryTimeoutMs: 300_000 }),
+      shards: deps.shards,
+      shardAt: deps.shardAt,
+      tenantExists: async (id) => (await deps.tenants.get(id)) !== undefined,
+      createTenant: async (name) => {
+        const apiKey = generateApiKey();
+        const tenant = await deps.tenants.create({ id: uuidv7(), name, keyId: generateKeyId(), apiKeyHash: hashApiKey(apiKey) });
+        return { id: tenant.id, apiKey };
+      },
+      importRows: async (tenantId, lines) => (await deps.transfer.import(tenantId, iterate(lines), { replace: true })).rows,
+      rebind: rebindRows(deps.keyring, SEALED_COLUMNS),
+      admin: { statementTimeoutMs: config.moves.statementTimeoutMs, connectTimeoutMs: config.db.connectTimeoutMs, tls },
+    },
+    { scratchDir: path.join(settings.dir, '.scratch'), archiveDir: settings.archiveDir, archiveWaitMs: 60_000 },
+  );
+  const jobs = new BackupJobs({ store: deps.store, backups, restore, shards: deps.shards, logger: deps.logger }, { owner: deps.owner, leaseMs: config.moves.leaseMs });
   return { jobs, backups, store: deps.store };
+}
+
+async function* iterate(lines: readonly string[]): AsyncIterable<string> {
+  yield* lines;
 }
 
 /** The 409 of a gateway without `backups`: what to use instead. */

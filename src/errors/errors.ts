@@ -21,6 +21,8 @@ export const ErrorCodes = {
   INSUFFICIENT_STOCK: { status: 409, title: 'Insufficient stock' },
   VERSION_MISMATCH: { status: 412, title: 'Version precondition failed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  /** a restore's moment lies outside what the backups and WAL archive can recover */
+  NOT_RESTORABLE: { status: 422, title: 'Moment not restorable' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
@@ -137,6 +139,13 @@ export class ShardBusyError extends GatewayError {
 export class TenantFencedError extends GatewayError {
   constructor(shardId: string, options: { cause?: unknown } = {}) {
     super('TENANT_FENCED', `The tenant is moving off shard ${shardId}; retry shortly`, { cause: options.cause, retryAfterSeconds: 1 });
+  }
+}
+
+/** 422 on `at`: the moment is not in the shard's restorable window (no base backup ended before it, or it is in the future). */
+export class NotRestorableError extends GatewayError {
+  constructor(message: string) {
+    super('NOT_RESTORABLE', message, { field: 'at' });
   }
 }
 

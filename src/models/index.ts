@@ -65,6 +65,9 @@ export { Keyring } from './types/keyring.js';
 export type { FieldIntegrityAlarm } from './types/encrypted-columns.js';
 export type { UserRecord, UserModel, UserSortField } from './user.js';
 export { USER_SORTABLE } from './user.js';
+import { USER_SEALED_COLUMNS } from './user.js';
+/** Every sealed (encrypted) column, by table: what must be rebound when rows change tenant. */
+export const SEALED_COLUMNS: Readonly<Record<string, readonly string[]>> = { users: Object.values(USER_SEALED_COLUMNS) };
 export type { ProductRecord, ProductModel, ProductSortField } from './product.js';
 export { PRODUCT_SORTABLE } from './product.js';
 export type { OrderRecord, OrderItemRecord, PaymentRecord, OrderStatus } from './order.js';

@@ -48,9 +48,13 @@ export interface UserModelDeps {
   readonly auditLog: AuditLogModel;
 }
 
+
+/** The users columns stored sealed (attribute → column): a restore into another tenant reseals them. */
+export const USER_SEALED_COLUMNS = { taxId: 'tax_id' } as const;
+
 export function defineUser(sequelize: Sequelize, deps: UserModelDeps): UserModel {
   class User extends UserRecord {}
-  const encrypted = new EncryptedColumns(deps.keyring, { table: 'users', columns: { taxId: 'tax_id' } }, deps.integrityAlarm);
+  const encrypted = new EncryptedColumns(deps.keyring, { table: 'users', columns: USER_SEALED_COLUMNS }, deps.integrityAlarm);
   User.init(
     {
       ...tenantKey(),

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestGateway, sql, testCluster, type Json } from '../support/test-cluster.js';
+import { TestGateway, TestTenant, sql, testCluster, type Json } from '../support/test-cluster.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -122,6 +122,91 @@ describe('backups: WAL archive and base backups of every shard', function () {
     } finally {
       await one.stop();
     }
+  });
+
+  describe('point-in-time restore of one tenant', () => {
+    let a: TestTenant;
+    let neighbour: TestTenant;
+    let moment = '';
+    const strong = { 'x-consistency': 'strong' };
+    const names = async (t: TestTenant) =>
+      ((await t.request('GET', '/v1/products?pageSize=100', { headers: strong })).body.items as Json[]).map((p) => p.name as string).sort();
+
+    before(async () => {
+      a = await gw.createTenant('restore');
+      for (let i = 0; i < 30; i++) {
+        neighbour = await gw.createTenant('neighbour');
+        if (neighbour.shard === a.shard) break;
+      }
+      expect(neighbour.shard, 'a neighbour on the same shard').to.equal(a.shard);
+      const backup = await gw.admin('POST', '/admin/backups');
+      expect(backup.status, backup.text).to.equal(202);
+      expect((await waitJob(backup.body.jobId as string)).state).to.equal('succeeded');
+    });
+
+    it('restores state A after changes and deletes made B: into a new tenant (sealed fields rebound) and in place; the neighbour keeps B', async () => {
+      const shard = testCluster().shards.find((s) => s.id === a.shard)!;
+      // state A
+      expect((await a.request('POST', '/v1/products', { body: { name: 'alpha', price: 10, stock: 5 } })).status).to.equal(201);
+      const user = await a.createUser({ taxId: 'DE-RESTORE-1' });
+      expect(user.status, user.text).to.equal(201);
+      const n1 = await neighbour.request('POST', '/v1/products', { body: { name: 'n-early', price: 1, stock: 1 } });
+      expect(n1.status).to.equal(201);
+      await sleep(1100);
+      moment = (await sql<{ now: Date }>(shard.admin.primary, 'SELECT clock_timestamp() AS now'))[0]!.now.toISOString();
+      await sleep(1100);
+      // state B
+      const alpha = ((await a.request('GET', '/v1/products', { headers: strong })).body.items as Json[])[0]!;
+      const patched = await a.request('PATCH', `/v1/products/${String(alpha.id)}`, { body: { name: 'beta' } });
+      expect(patched.status, patched.text).to.equal(200);
+      expect((await a.request('POST', '/v1/products', { body: { name: 'gamma', price: 2, stock: 1 } })).status).to.equal(201);
+      expect((await a.request('DELETE', `/v1/users/${String(user.body.id)}`)).status).to.be.oneOf([200, 204]);
+      const n1b = await neighbour.request('PATCH', `/v1/products/${String(n1.body.id)}`, { body: { name: 'n-later' } });
+      expect(n1b.status, n1b.text).to.equal(200);
+      expect(await names(a)).to.deep.equal(['beta', 'gamma']);
+
+      // into a new tenant
+      let res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: moment, into: 'new' });
+      expect(res.status, res.text).to.equal(202);
+      let job = await waitJob(res.body.jobId as string);
+      expect(job, JSON.stringify(job)).to.include({ kind: 'restore', state: 'succeeded' });
+      const result = job.result as Json;
+      expect(result.tenantId).to.not.equal(a.id);
+      const copy = new TestTenant(gw, result.tenantId as string, result.apiKey as string, '');
+      expect(await names(copy)).to.deep.equal(['alpha']);
+      const users = (await copy.request('GET', '/v1/users', { headers: strong })).body.items as Json[];
+      expect(users.map((u) => u.taxId), 'the sealed tax id opens under the new tenant').to.deep.equal(['DE-RESTORE-1']);
+      expect(await names(a), 'the source is untouched by a restore into a new tenant').to.deep.equal(['beta', 'gamma']);
+
+      // in place
+      res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: moment, into: 'replace' });
+      expect(res.status, res.text).to.equal(202);
+      job = await waitJob(res.body.jobId as string);
+      expect(job, JSON.stringify(job)).to.include({ kind: 'restore', state: 'succeeded' });
+      expect(await names(a)).to.deep.equal(['alpha']);
+      const back = (await a.request('GET', '/v1/users', { headers: strong })).body.items as Json[];
+      expect(back.map((u) => u.taxId)).to.deep.equal(['DE-RESTORE-1']);
+      expect((await a.request('POST', '/v1/products', { body: { name: 'after', price: 3, stock: 1 } })).status, 'writable afterwards').to.equal(201);
+      expect(await names(neighbour), 'the neighbour keeps state B').to.deep.equal(['n-later']);
+
+      // no scratch server or files left behind
+      const { dir } = backupsConfig();
+      const scratch = execFileSync('ls', ['-A', path.join(dir, '.scratch')]).toString().trim();
+      expect(scratch, 'scratch directories left').to.equal('');
+    });
+
+    it('refuses what it cannot restore: 422 before the oldest backup or in the future, 400 naming the field, 404 for an unknown tenant', async () => {
+      let res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: '2001-01-01T00:00:00Z', into: 'new' });
+      expect([res.status, res.body.code, res.body.field], res.text).to.deep.equal([422, 'NOT_RESTORABLE', 'at']);
+      res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: new Date(Date.now() + 3_600_000).toISOString(), into: 'new' });
+      expect([res.status, res.body.code]).to.deep.equal([422, 'NOT_RESTORABLE']);
+      res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: 'last tuesday', into: 'new' });
+      expect([res.status, res.body.field]).to.deep.equal([400, 'at']);
+      res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: moment, into: 'elsewhere' });
+      expect([res.status, res.body.field]).to.deep.equal([400, 'into']);
+      res = await gw.admin('POST', '/admin/tenants/nobody-here/restore', { at: moment, into: 'new' });
+      expect(res.status).to.equal(404);
+    });
   });
 
   it('a gateway without a backups block answers 409, naming what backs the fleet up instead', async () => {
