@@ -286,7 +286,7 @@ export class Gateway {
       },
     });
     const backups = fleetBackups({
-      config, store: catalog.backups, tenants: catalog.tenants, shards: fleetShards, transfer: moves.transfer, keyring: modelDeps.keyring, tls: pgTls, logger, owner,
+      config, store: catalog.backups, tenants: catalog.tenants, apiKeys: catalog.apiKeys, shards: fleetShards, transfer: moves.transfer, keyring: modelDeps.keyring, tls: pgTls, logger, owner,
       shardAt: async (tenantId) => placement.table.shardFor(tenantId).shardId,
     });
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });

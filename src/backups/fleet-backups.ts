@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { ApiKeyStore } from '../catalog/api-key-store.js';
 import type { BackupStore } from '../catalog/backup-store.js';
 import type { TenantStore } from '../catalog/tenant-store.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
@@ -32,6 +33,7 @@ export function fleetBackups(deps: {
   readonly config: Readonly<Pick<GatewayConfig, 'backups' | 'db' | 'moves'>>;
   readonly store: BackupStore;
   readonly tenants: Pick<TenantStore, 'get' | 'create'>;
+  readonly apiKeys: Pick<ApiKeyStore, 'create'>;
   readonly shards: () => Promise<readonly Pick<ShardTopology, 'id' | 'primary' | 'admin'>[]>;
   /** the shard a tenant lived on at a moment */
   readonly shardAt: (tenantId: string, at: Date) => Promise<string | undefined>;
@@ -57,6 +59,11 @@ export function fleetBackups(deps: {
         const apiKey = generateApiKey();
         const tenant = await deps.tenants.create({ id: uuidv7(), name, keyId: generateKeyId(), apiKeyHash: hashApiKey(apiKey) });
         return { id: tenant.id, apiKey };
+      },
+      issueKey: async (tenantId) => {
+        const apiKey = generateApiKey();
+        await deps.apiKeys.create(tenantId, generateKeyId(), hashApiKey(apiKey));
+        return apiKey;
       },
       importRows: async (tenantId, lines) => (await deps.transfer.import(tenantId, iterate(lines), { replace: true })).rows,
       rebind: rebindRows(deps.keyring, SEALED_COLUMNS),

@@ -20,6 +20,8 @@ export interface TenantRestoreDeps {
   readonly tenantExists: (tenantId: string) => Promise<boolean>;
   /** a new tenant, placed by the ring: its id and its one API key */
   readonly createTenant: (name: string) => Promise<{ id: string; apiKey: string }>;
+  /** a further API key for a tenant (a resumed restore's new tenant: the first key died with the pod that made it) */
+  readonly issueKey: (tenantId: string) => Promise<string>;
   /** the tenant's rows replaced with these NDJSON lines, atomically, on the shard it is on now */
   readonly importRows: (tenantId: string, lines: readonly string[]) => Promise<Record<string, number>>;
   readonly rebind: RebindRows;
@@ -94,12 +96,14 @@ export class TenantRestore {
       let target = tenantId;
       let apiKey: string | undefined;
       if (into === 'new') {
-        target = (progress.newTenant as string | undefined) ?? '';
-        if (target === '') {
+        const made = progress.newTenant as string | undefined;
+        if (made === undefined) {
           const created = await this.deps.createTenant(`restore of ${tenantId} at ${at.toISOString()}`);
-          target = created.id;
-          apiKey = created.apiKey;
-          await report({ newTenant: target });
+          await report({ newTenant: created.id });
+          ({ id: target, apiKey } = created);
+        } else {
+          target = made;
+          apiKey = await this.deps.issueKey(made);
         }
       }
       await report({ stage: 'importing', rowsExported: lines.length });

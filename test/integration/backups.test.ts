@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { TestGateway, TestTenant, sql, testCluster, type Json } from '../support/test-cluster.js';
+import { startProcess } from '../support/gateway-process.js';
+import { ADMIN_TOKEN, TestGateway, TestTenant, http, sql, testCluster, type Json } from '../support/test-cluster.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -193,6 +195,38 @@ describe('backups: WAL archive and base backups of every shard', function () {
       const { dir } = backupsConfig();
       const scratch = execFileSync('ls', ['-A', path.join(dir, '.scratch')]).toString().trim();
       expect(scratch, 'scratch directories left').to.equal('');
+    });
+
+    it('a gateway SIGKILLed mid-restore: another resumes the job, stops and removes the scratch server it left, and finishes', async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-restore-'));
+      const proc = await startProcess(dir, { moves: { leaseMs: 2000 } });
+      try {
+        const res = await http('POST', `${proc.adminUrl}/admin/tenants/${a.id}/restore`, { body: { at: moment, into: 'new' }, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        expect(res.status, res.text).to.equal(202);
+        const id = res.body.jobId as string;
+        // killed once the scratch server is being made
+        for (let i = 0; i < 400; i++) {
+          const job = (await gw.admin('GET', `/admin/jobs/${id}`)).body;
+          if (['recovering', 'exporting', 'importing'].includes(String((job.progress as Json | undefined)?.stage))) break;
+          await sleep(25);
+        }
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+        const mid = (await gw.admin('GET', `/admin/jobs/${id}`)).body;
+        expect(mid.state, `killed mid-way: ${JSON.stringify(mid)}`).to.equal('running');
+        const job = await waitJob(id);
+        expect(job, JSON.stringify(job)).to.include({ kind: 'restore', state: 'succeeded' });
+        const result = job.result as Json;
+        const copy = new TestTenant(gw, result.tenantId as string, result.apiKey as string, '');
+        expect(await names(copy), 'restored by the gateway that took over').to.deep.equal(['alpha']);
+      } finally {
+        proc.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const { dir: backupDir } = backupsConfig();
+      expect(execFileSync('ls', ['-A', path.join(backupDir, '.scratch')]).toString().trim(), 'scratch directories left').to.equal('');
+      const servers = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(path.join(backupDir, '.scratch')));
+      expect(servers, 'scratch servers still running').to.deep.equal([]);
     });
 
     it('refuses what it cannot restore: 422 before the oldest backup or in the future, 400 naming the field, 404 for an unknown tenant', async () => {
