@@ -37,7 +37,7 @@ export function fleetBackups(deps: {
   readonly shards: () => Promise<readonly Pick<ShardTopology, 'id' | 'primary' | 'admin'>[]>;
   /** the shard a tenant lived on at a moment */
   readonly shardAt: (tenantId: string, at: Date) => Promise<string | undefined>;
-  readonly transfer: Pick<TenantTransfer, 'import'>;
+  readonly transfer: Pick<TenantTransfer, 'import' | 'replaceFenced'>;
   readonly keyring: Keyring;
   readonly tls: PgTls;
   readonly logger: Logger;
@@ -66,6 +66,7 @@ export function fleetBackups(deps: {
         return apiKey;
       },
       importRows: async (tenantId, lines) => (await deps.transfer.import(tenantId, iterate(lines), { replace: true })).rows,
+      replaceRows: async (tenantId, fenceId, lines) => (await deps.transfer.replaceFenced(tenantId, fenceId, iterate(lines), config.moves.fenceTimeoutMs)).rows,
       rebind: rebindRows(deps.keyring, SEALED_COLUMNS),
       admin: { statementTimeoutMs: config.moves.statementTimeoutMs, connectTimeoutMs: config.db.connectTimeoutMs, tls },
     },

@@ -22,8 +22,10 @@ export interface TenantRestoreDeps {
   readonly createTenant: (name: string) => Promise<{ id: string; apiKey: string }>;
   /** a further API key for a tenant (a resumed restore's new tenant: the first key died with the pod that made it) */
   readonly issueKey: (tenantId: string) => Promise<string>;
-  /** the tenant's rows replaced with these NDJSON lines, atomically, on the shard it is on now */
+  /** a new tenant's rows: these NDJSON lines, atomically, on the shard it is placed on */
   readonly importRows: (tenantId: string, lines: readonly string[]) => Promise<Record<string, number>>;
+  /** the tenant's rows replaced with these lines behind the write fence (`fenceId`: the job's) */
+  readonly replaceRows: (tenantId: string, fenceId: string, lines: readonly string[]) => Promise<Record<string, number>>;
   readonly rebind: RebindRows;
   readonly admin: AdminClientOptions;
 }
@@ -41,8 +43,8 @@ export interface TenantRestoreOptions {
  * then: a scratch server recovered from that shard's newest base backup before the moment
  * and its WAL archive up to the moment, the tenant's rows exported from it (the export
  * path), then imported into a new tenant (`into: new`, ids and sealed fields rebound to
- * it) or in place of the tenant's current rows (`replace`: one transaction on its shard,
- * counts verified). Other tenants, on the same shard or not, are never touched. The scratch
+ * it) or in place of the tenant's current rows (`replace`: behind the move's write fence,
+ * one transaction on its shard), counts verified. Other tenants, on the same shard or not, are never touched. The scratch
  * server goes whatever happens; a job resumed after a crash starts it again from scratch.
  */
 export class TenantRestore {
@@ -107,7 +109,10 @@ export class TenantRestore {
         }
       }
       await report({ stage: 'importing', rowsExported: lines.length });
-      const rows = await this.deps.importRows(target, target === tenantId ? lines : lines.map((l) => this.deps.rebind(l, tenantId, target)));
+      const rows =
+        into === 'replace'
+          ? await this.deps.replaceRows(tenantId, jobId, lines)
+          : await this.deps.importRows(target, lines.map((l) => this.deps.rebind(l, tenantId, target)));
       for (const [table, n] of Object.entries(exported)) {
         if ((rows[table] ?? 0) !== n) throw new Error(`verification failed: ${table} exported ${n} rows, imported ${rows[table] ?? 0}`);
       }

@@ -188,6 +188,8 @@ describe('backups: WAL archive and base backups of every shard', function () {
       expect(await names(a)).to.deep.equal(['alpha']);
       const back = (await a.request('GET', '/v1/users', { headers: strong })).body.items as Json[];
       expect(back.map((u) => u.taxId)).to.deep.equal(['DE-RESTORE-1']);
+      const [fence] = await sql<{ n: number }>(shard.admin.primary, 'SELECT count(*)::int AS n FROM tenant_fences WHERE tenant_id = $1', [a.id]);
+      expect(fence!.n, 'the write fence of the replace is lifted').to.equal(0);
       expect((await a.request('POST', '/v1/products', { body: { name: 'after', price: 3, stock: 1 } })).status, 'writable afterwards').to.equal(201);
       expect(await names(neighbour), 'the neighbour keeps state B').to.deep.equal(['n-later']);
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { openAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
-import type { FenceHold } from './fence.js';
+import type { FenceHold } from '../shard-sql/fence.js';
 import { checkTransition } from './move-stage.js';
 import type { ShardDirectory } from './shard-directory.js';
 import type { JobStore } from '../../catalog/job-store.js';

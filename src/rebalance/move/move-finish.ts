@@ -1,4 +1,4 @@
-import { ensureFenceRow, unfence } from './fence.js';
+import { ensureFenceRow, unfence } from '../shard-sql/fence.js';
 import type { MoveContext } from './move-context.js';
 import type { PlacementChanges } from './placement-changes.js';
 import type { StageFindings } from './move-steps.js';

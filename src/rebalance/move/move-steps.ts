@@ -1,4 +1,4 @@
-import { FenceHold } from './fence.js';
+import { FenceHold } from '../shard-sql/fence.js';
 import type { MoveContext } from './move-context.js';
 import type { MovePatch } from '../../catalog/job-rows.js';
 import {

@@ -8,6 +8,8 @@ import { tenantTables } from '../shard-sql/tenant-tables.js';
 export interface ImportOptions {
   /** delete the tenant's existing rows first (else rows already there are a 409) */
   readonly replace: boolean;
+  /** write under the tenant's write fence (a restore in place, which fenced the tenant itself) */
+  readonly bypassFence?: boolean;
 }
 
 /** Lines staged per round trip. */
@@ -73,6 +75,7 @@ export async function importTenant(url: string, options: AdminClientOptions, ten
     const byName = new Map(tables.map((t) => [t.name, t]));
     return inAdminTransaction(client, async () => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [IMPORT_LOCK_CLASS, tenantId]);
+      if (how.bypassFence) await client.query(`SET LOCAL shardgate.bypass_fence = 'on'`);
       const existing = await countRows(client, tenantId, tables);
       if (Object.values(existing).some((n) => n > 0)) {
         if (!how.replace) throw new ConflictError(`Tenant ${tenantId} already has rows on its shard; import with ?replace=true to replace them`);

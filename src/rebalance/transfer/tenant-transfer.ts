@@ -2,7 +2,8 @@ import type { TenantStore } from '../../catalog/tenant-store.js';
 import type { PlacementService } from '../../placement/placement-service.js';
 import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../../errors/errors.js';
 import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
-import type { AdminClientOptions } from '../shard-sql/admin-client.js';
+import { withAdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
+import { FenceHold, unfence } from '../shard-sql/fence.js';
 import { tlsFailureReason } from '../../transport/connect-failure.js';
 import { exportTenant } from './tenant-export.js';
 import { importTenant, type ImportOptions } from './tenant-import.js';
@@ -56,6 +57,28 @@ export class TenantTransfer {
     const shard = await this.#shard(tenantId);
     try {
       return { shard: shard.id, rows: await importTenant(shard.url, this.admin, tenantId, lines, how) };
+    } catch (err) {
+      throw translate(err, shard.id);
+    }
+  }
+
+  /**
+   * Replaces the tenant's rows behind the write fence, as a move's cutover does: its writes
+   * are refused (503, retried by the gateway) from the moment in-flight ones finish until
+   * the new rows are committed, so none lands between the delete and the insert. The fence
+   * row outlives a crash: a resumed run places it again (same id), imports, and lifts it.
+   */
+  async replaceFenced(tenantId: string, fenceId: string, lines: AsyncIterable<string>, fenceTimeoutMs: number): Promise<{ shard: string; rows: Record<string, number> }> {
+    const shard = await this.#shard(tenantId);
+    try {
+      const placed = await FenceHold.place(shard.url, this.admin, tenantId, fenceId, fenceTimeoutMs);
+      try {
+        const rows = await importTenant(shard.url, this.admin, tenantId, lines, { replace: true, bypassFence: true });
+        await withAdminClient(shard.url, this.admin, 'unfence', (client) => unfence(client, tenantId, fenceId));
+        return { shard: shard.id, rows };
+      } finally {
+        await placed.hold.release();
+      }
     } catch (err) {
       throw translate(err, shard.id);
     }

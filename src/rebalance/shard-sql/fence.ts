@@ -1,4 +1,4 @@
-import { openAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
+import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
 
 /** Advisory lock class of the fence: the trigger tries (7301, hashtext(tenant)) shared. */
 const FENCE_LOCK_CLASS = 7301;
