@@ -3,7 +3,8 @@
  * the schema rollout engine (one shard at a time, each migration one transaction under a
  * short lock timeout, retried), waits for the end and exits: non-zero unless they succeeded.
  * The Kubernetes migration Job and `npm run cluster:up` run this; gateways do not migrate
- * shards as they start.
+ * shards as they start. With `--first-backup` (cluster:up) and a `backups` block, a shard
+ * that has no base backup yet gets one, so the fleet is restorable from the start.
  */
 import { randomUUID } from 'node:crypto';
 import { loadConfig, ConfigError } from './config/load-config.js';
@@ -14,6 +15,8 @@ import { seedRows } from './gateway.js';
 import { fleetSchema, rollOutMigrations } from './schema/rollout/fleet-schema.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { PgTls } from './transport/pg-tls.js';
+import { BaseBackups } from './backups/base-backups.js';
+import { PgTools } from './backups/pg-tools.js';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
@@ -42,6 +45,16 @@ async function run(): Promise<void> {
     await catalog.shards.seed(seedRows(config));
     const change = await rollOutMigrations(rollout, logger);
     logger.info({ change: change.id, what: change.ddl, shards: change.shards.map((s) => s.shard) }, 'shard migrations rolled out');
+    const settings = config.backups;
+    if (process.argv.includes('--first-backup') && settings) {
+      const tools = new PgTools({ binDir: settings.pgBinDir, osUser: settings.osUser });
+      const backups = new BaseBackups(catalog.backups, tools, tls, { ...settings, connectTimeoutMs: config.db.connectTimeoutMs });
+      for (const shard of (await catalog.shards.list()).filter((s) => s.state !== 'retired')) {
+        if ((await catalog.backups.list({ shard: shard.id, states: ['done'] })).length > 0) continue;
+        const backup = await backups.take(shard, null);
+        logger.info({ shard: shard.id, backup: backup.id, bytes: backup.sizeBytes }, 'first base backup taken');
+      }
+    }
   } finally {
     await rollout.stop();
     await catalog.close();

@@ -743,7 +743,10 @@ migrate_fleet() {
   [[ ${CLUSTER_MIGRATE:-1} == 1 ]] || return 0
   local out=$LOG_DIR/migrate.log
   [[ -d $REPO_DIR/node_modules/tsx ]] || die "cannot migrate the fleet: run npm install first (then cluster.sh up again)"
-  if ! (cd "$REPO_DIR" && GATEWAY_CONFIG="$CLUSTER_DIR/gateway.json" LOG_LEVEL=warn node --import tsx src/migrate.ts) >"$out" 2>&1; then
+  # and a first base backup of every shard (CLUSTER_BACKUP=0 skips it)
+  local backup=(--first-backup)
+  [[ ${CLUSTER_BACKUP:-1} == 1 ]] || backup=()
+  if ! (cd "$REPO_DIR" && GATEWAY_CONFIG="$CLUSTER_DIR/gateway.json" LOG_LEVEL=warn node --import tsx src/migrate.ts "${backup[@]}") >"$out" 2>&1; then
     cat "$out" >&2
     die "migrating the fleet failed (log: $out)"
   fi

@@ -67,6 +67,11 @@ describe('backups: WAL archive and base backups of every shard', function () {
     }
   });
 
+  it('cluster:up took a first base backup of every shard (npm run migrate -- --first-backup), so the fleet is restorable from the start', async () => {
+    const firsts = await sql<{ shard: string }>(testCluster().catalog, `SELECT DISTINCT shard_id AS shard FROM backups WHERE run_id IS NULL AND state IN ('done', 'deleted')`);
+    expect(firsts.map((f) => f.shard).sort()).to.include.members(testCluster().shards.map((s) => s.id));
+  });
+
   it('takes a base backup of every shard as a job: one at a time, recorded with its size, first WAL segment and restorable window', async () => {
     const res = await gw.admin('POST', '/admin/backups');
     expect(res.status, res.text).to.equal(202);
