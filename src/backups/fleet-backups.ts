@@ -65,8 +65,8 @@ export function fleetBackups(deps: {
         await deps.apiKeys.create(tenantId, generateKeyId(), hashApiKey(apiKey));
         return apiKey;
       },
-      importRows: async (tenantId, lines) => (await deps.transfer.import(tenantId, iterate(lines), { replace: true })).rows,
-      replaceRows: async (tenantId, fenceId, lines) => (await deps.transfer.replaceFenced(tenantId, fenceId, iterate(lines), config.moves.fenceTimeoutMs)).rows,
+      importRows: async (tenantId, lines, audit) => (await deps.transfer.import(tenantId, iterate(lines), { replace: true, audit })).rows,
+      replaceRows: async (tenantId, fenceId, lines, audit) => (await deps.transfer.replaceFenced(tenantId, fenceId, iterate(lines), { fenceTimeoutMs: config.moves.fenceTimeoutMs, audit })).rows,
       rebind: rebindRows(deps.keyring, SEALED_COLUMNS),
       admin: { statementTimeoutMs: config.moves.statementTimeoutMs, connectTimeoutMs: config.db.connectTimeoutMs, tls },
     },

@@ -10,6 +10,12 @@ import type { ScratchInstance } from './scratch-instance.js';
 
 export type RestoreInto = 'new' | 'replace';
 
+/** The restore's own entry in the tenant's audit trail, written with its rows. */
+export interface RestoreAudit {
+  readonly id: string;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
 /** What the restore job needs of the rest of the gateway. */
 export interface TenantRestoreDeps {
   readonly store: BackupStore;
@@ -23,9 +29,9 @@ export interface TenantRestoreDeps {
   /** a further API key for a tenant (a resumed restore's new tenant: the first key died with the pod that made it) */
   readonly issueKey: (tenantId: string) => Promise<string>;
   /** a new tenant's rows: these NDJSON lines, atomically, on the shard it is placed on */
-  readonly importRows: (tenantId: string, lines: readonly string[]) => Promise<Record<string, number>>;
+  readonly importRows: (tenantId: string, lines: readonly string[], audit: RestoreAudit) => Promise<Record<string, number>>;
   /** the tenant's rows replaced with these lines behind the write fence (`fenceId`: the job's) */
-  readonly replaceRows: (tenantId: string, fenceId: string, lines: readonly string[]) => Promise<Record<string, number>>;
+  readonly replaceRows: (tenantId: string, fenceId: string, lines: readonly string[], audit: RestoreAudit) => Promise<Record<string, number>>;
   readonly rebind: RebindRows;
   readonly admin: AdminClientOptions;
 }
@@ -109,10 +115,12 @@ export class TenantRestore {
         }
       }
       await report({ stage: 'importing', rowsExported: lines.length });
+      // the job's id, so a resumed run writes the same entry (the import replaces the trail it restores)
+      const audit = { id: jobId, values: { restore: jobId, restoredFrom: tenantId, at: at.toISOString(), into, shard, rowsRestored: lines.length } };
       const rows =
         into === 'replace'
-          ? await this.deps.replaceRows(tenantId, jobId, lines)
-          : await this.deps.importRows(target, lines.map((l) => this.deps.rebind(l, tenantId, target)));
+          ? await this.deps.replaceRows(tenantId, jobId, lines, audit)
+          : await this.deps.importRows(target, lines.map((l) => this.deps.rebind(l, tenantId, target)), audit);
       for (const [table, n] of Object.entries(exported)) {
         if ((rows[table] ?? 0) !== n) throw new Error(`verification failed: ${table} exported ${n} rows, imported ${rows[table] ?? 0}`);
       }

@@ -195,6 +195,12 @@ describe('backups: WAL archive and base backups of every shard', function () {
       expect(back.map((u) => u.taxId)).to.deep.equal(['DE-RESTORE-1']);
       const [fence] = await sql<{ n: number }>(shard.admin.primary, 'SELECT count(*)::int AS n FROM tenant_fences WHERE tenant_id = $1', [a.id]);
       expect(fence!.n, 'the write fence of the replace is lifted').to.equal(0);
+      const audited = await sql<{ action: string; values: Json }>(
+        shard.admin.primary,
+        `SELECT action, new_values AS values FROM audit_log WHERE tenant_id = $1 AND table_name = 'tenants' AND record_id = $1`,
+        [a.id],
+      );
+      expect(audited.map((e) => [e.action, e.values.into, e.values.at]), 'the restore in the trail').to.deep.include(['restore', 'replace', moment]);
       expect((await a.request('POST', '/v1/products', { body: { name: 'after', price: 3, stock: 1 } })).status, 'writable afterwards').to.equal(201);
       expect(await names(neighbour), 'the neighbour keeps state B').to.deep.equal(['n-later']);
 

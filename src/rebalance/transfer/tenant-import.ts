@@ -10,6 +10,8 @@ export interface ImportOptions {
   readonly replace: boolean;
   /** write under the tenant's write fence (a restore in place, which fenced the tenant itself) */
   readonly bypassFence?: boolean;
+  /** an entry of the tenant's audit trail written in the same transaction (a restore says what it did) */
+  readonly audit?: { readonly id: string; readonly values: Readonly<Record<string, unknown>> };
 }
 
 /** Lines staged per round trip. */
@@ -99,6 +101,12 @@ export async function importTenant(url: string, options: AdminClientOptions, ten
       await flush();
       const counts: Record<string, number> = {};
       for (const t of fkOrder(tables)) counts[t.name] = await insertTable(client, t);
+      if (how.audit) {
+        await client.query(
+          `INSERT INTO audit_log (tenant_id, id, table_name, record_id, action, actor, new_values) VALUES ($1, $2, 'tenants', $1, 'restore', 'admin', $3::jsonb)`,
+          [tenantId, how.audit.id, JSON.stringify(how.audit.values)],
+        );
+      }
       return counts;
     });
   });

@@ -68,12 +68,17 @@ export class TenantTransfer {
    * the new rows are committed, so none lands between the delete and the insert. The fence
    * row outlives a crash: a resumed run places it again (same id), imports, and lifts it.
    */
-  async replaceFenced(tenantId: string, fenceId: string, lines: AsyncIterable<string>, fenceTimeoutMs: number): Promise<{ shard: string; rows: Record<string, number> }> {
+  async replaceFenced(
+    tenantId: string,
+    fenceId: string,
+    lines: AsyncIterable<string>,
+    options: { readonly fenceTimeoutMs: number; readonly audit?: ImportOptions['audit'] },
+  ): Promise<{ shard: string; rows: Record<string, number> }> {
     const shard = await this.#shard(tenantId);
     try {
-      const placed = await FenceHold.place(shard.url, this.admin, tenantId, fenceId, fenceTimeoutMs);
+      const placed = await FenceHold.place(shard.url, this.admin, tenantId, fenceId, options.fenceTimeoutMs);
       try {
-        const rows = await importTenant(shard.url, this.admin, tenantId, lines, { replace: true, bypassFence: true });
+        const rows = await importTenant(shard.url, this.admin, tenantId, lines, { replace: true, bypassFence: true, ...(options.audit ? { audit: options.audit } : {}) });
         await withAdminClient(shard.url, this.admin, 'unfence', (client) => unfence(client, tenantId, fenceId));
         return { shard: shard.id, rows };
       } finally {
