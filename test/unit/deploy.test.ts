@@ -1405,6 +1405,50 @@ describe('deploy: kustomize overlays', function () {
           }
           const anyPod = { 'app.kubernetes.io/name': 'something-else' };
           expect(admits(anyPod), `${cluster.metadata.name}: not from any pod`).to.equal(false);
+          // the primary's liveness isolation check asks the other instances' instance managers
+          const statusFromInstances = policies
+            .flatMap((p) => p.spec?.ingress ?? [])
+            .some((r) => rulePorts(r.ports as never).some((p) => p.port === 8000) && (r.from ?? []).some((peer) => peerSelectsLocalPods(peer, cnpgInstanceLabels({ metadata: { name: 'another' } } as CnpgCluster))));
+          expect(statusFromInstances, `${cluster.metadata.name}: 8000 from the other instances`).to.equal(true);
+        }
+      });
+
+      it('the CloudNativePG pods have an egress policy: DNS, PostgreSQL and instance managers here, HTTPS out for the object store, nothing else', () => {
+        const clusters = objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[];
+        const dns = { 'kubernetes.io/metadata.name': 'kube-system' };
+        for (const cluster of clusters) {
+          const name = cluster.metadata.name;
+          // the instances, and the Job that restores a cluster (its sidecar reads the object store)
+          const recoveryJob = { 'cnpg.io/cluster': name, 'cnpg.io/jobRole': 'full-recovery' };
+          for (const [what, labels] of [['instances', cnpgInstanceLabels(cluster)], ['recovery Job', recoveryJob]] as const) {
+            const policies = policiesOn(objects, labels, 'Egress');
+            expect(policies.length, `${name} ${what}: an egress policy`).to.be.greaterThan(0);
+            const rules = policies.flatMap((p) => p.spec?.egress ?? []);
+            const reaches = (peerOk: (peer: NonNullable<(typeof rules)[number]['to']>[number]) => boolean, port: number, protocol = 'TCP') =>
+              rules.some((r) => (r.to ?? []).some(peerOk) && rulePorts(r.ports as never).some((p) => p.port === port && p.protocol === protocol));
+            const isDns = (peer: { namespaceSelector?: unknown; podSelector?: unknown }) =>
+              selectorMatches(peer.namespaceSelector as Selector, dns) && selectorMatches((peer.podSelector ?? {}) as Selector, { 'k8s-app': 'kube-dns' });
+            for (const protocol of ['UDP', 'TCP']) expect(reaches(isDns, 53, protocol), `${name} ${what}: DNS over ${protocol}`).to.equal(true);
+            const other = cnpgInstanceLabels({ metadata: { name: 'another' } } as CnpgCluster);
+            expect(reaches((peer) => peerSelectsLocalPods(peer, other), 5432), `${name} ${what}: 5432 to the other instances (replication, moves)`).to.equal(true);
+            const outside = (peer: { ipBlock?: { cidr?: string } }) => peer.ipBlock?.cidr === '0.0.0.0/0';
+            expect(reaches(outside, 443), `${name} ${what}: HTTPS to the object store`).to.equal(true);
+            if (what === 'instances') expect(reaches((peer) => peerSelectsLocalPods(peer, other), 8000), `${name}: 8000 to the other instances (isolation check)`).to.equal(true);
+            for (const r of rules) {
+              expect(r.to ?? [], `${name} ${what}: every egress rule names its destinations`).to.have.length.greaterThan(0);
+              expect(r.ports ?? [], `${name} ${what}: every egress rule names its ports`).to.have.length.greaterThan(0);
+              for (const peer of r.to!) {
+                if (peer.ipBlock !== undefined) {
+                  // out of the cluster network: HTTPS (object store, API server) and the API server's 6443 only
+                  for (const p of rulePorts(r.ports as never)) expect(`${p.port}/${p.protocol}`, `${name} ${what}: through an ipBlock`).to.be.oneOf(['443/TCP', '6443/TCP']);
+                } else if (peer.namespaceSelector !== undefined) {
+                  expect(isDns(peer), `${name} ${what}: only kube-dns outside the namespace`).to.equal(true);
+                } else {
+                  expect(selectorMatches(peer.podSelector as Selector, { 'app.kubernetes.io/name': 'something-else' }), `${name} ${what}: in the namespace, CloudNativePG pods only`).to.equal(false);
+                }
+              }
+            }
+          }
         }
       });
 
