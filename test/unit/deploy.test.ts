@@ -2,7 +2,8 @@
  * Static checks of what ships: the Dockerfile and the Kubernetes manifests under k8s/.
  * No network: `kubectl kustomize` only reads local files (those tests skip when kubectl is
  * not installed, and fail under CI=true), built-in kinds are validated with kubernetes-models' JSON schemas, the
- * CloudNativePG clusters and the collector config by hand, and the gateway config in the
+ * CloudNativePG objects (Cluster, ScheduledBackup, the Barman Cloud plugin's
+ * ObjectStore) and the collector config by hand, and the gateway config in the
  * ConfigMap by the gateway's own loader.
  */
 import { expect } from 'chai';
@@ -74,6 +75,8 @@ interface CnpgCluster extends K8sObject {
   spec: {
     instances: number;
     managed?: { roles?: CnpgManagedRole[] };
+    plugins?: CnpgPlugin[];
+    backup?: { barmanObjectStore?: unknown };
     storage?: { size?: string };
     postgresql?: { parameters?: Record<string, unknown> };
     bootstrap?: {
@@ -85,6 +88,54 @@ interface CnpgCluster extends K8sObject {
         postInitTemplateSQL?: string[];
       };
     };
+  };
+}
+
+/** One entry of a Cluster's spec.plugins (CloudNativePG's PluginConfiguration). */
+interface CnpgPlugin {
+  name: string;
+  enabled?: boolean;
+  isWALArchiver?: boolean;
+  parameters?: Record<string, string>;
+}
+
+/** The Barman Cloud plugin (CNPG-I): WAL archive, base backups and recovery through an ObjectStore. */
+const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
+
+interface SecretKeySelector {
+  name: string;
+  key: string;
+}
+
+/** barmancloud.cnpg.io/v1 ObjectStore: where a cluster's WAL archive and base backups go. */
+interface ObjectStore extends K8sObject {
+  spec: {
+    configuration: {
+      destinationPath: string;
+      endpointURL?: string;
+      endpointCA?: SecretKeySelector;
+      s3Credentials?: Record<string, SecretKeySelector | boolean>;
+      azureCredentials?: Record<string, SecretKeySelector | boolean>;
+      googleCredentials?: Record<string, SecretKeySelector | boolean>;
+      wal?: { compression?: string; encryption?: string; maxParallel?: number };
+      data?: { compression?: string; encryption?: string; jobs?: number; immediateCheckpoint?: boolean };
+    };
+    retentionPolicy?: string;
+    instanceSidecarConfiguration?: Record<string, unknown>;
+  };
+}
+
+/** postgresql.cnpg.io/v1 ScheduledBackup. */
+interface ScheduledBackup extends K8sObject {
+  spec: {
+    schedule: string;
+    cluster: { name: string };
+    method?: string;
+    pluginConfiguration?: { name: string; parameters?: Record<string, string> };
+    immediate?: boolean;
+    suspend?: boolean;
+    backupOwnerReference?: string;
+    target?: string;
   };
 }
 
@@ -124,6 +175,8 @@ const BUILT_IN: Record<string, ModelClass> = {
 /** Custom resources (no schema in kubernetes-models): checked by hand. */
 const CUSTOM: Record<string, (obj: K8sObject) => string[]> = {
   'postgresql.cnpg.io/v1/Cluster': (obj) => cnpgProblems(obj as CnpgCluster),
+  'postgresql.cnpg.io/v1/ScheduledBackup': (obj) => scheduledBackupProblems(obj as ScheduledBackup),
+  'barmancloud.cnpg.io/v1/ObjectStore': (obj) => objectStoreProblems(obj as ObjectStore),
   'monitoring.coreos.com/v1/PodMonitor': (obj) => podMonitorProblems(obj as PodMonitor),
   'monitoring.coreos.com/v1/PrometheusRule': (obj) => prometheusRuleProblems(obj as PrometheusRule),
 };
@@ -192,6 +245,222 @@ function cnpgProblems(obj: CnpgCluster): string[] {
   if (!initdb?.secret?.name) problems.push("spec.bootstrap.initdb.secret.name is required (the owner's credential)");
   const managed = (spec as { managed?: unknown }).managed;
   if (managed !== undefined) problems.push(...managedRolesProblems(managed));
+  problems.push(...pluginsProblems(spec));
+  return problems;
+}
+
+const PLUGIN_FIELDS = new Set(['name', 'enabled', 'isWALArchiver', 'parameters']);
+
+/** spec.plugins as the CRD and the operator's webhook take it: at most one WAL archiver, and not beside the in-tree barmanObjectStore. */
+function pluginsProblems(spec: CnpgCluster['spec']): string[] {
+  const plugins = (spec as { plugins?: unknown }).plugins;
+  if (plugins === undefined) return [];
+  if (!Array.isArray(plugins)) return ['spec.plugins must be a list'];
+  const problems: string[] = [];
+  const archivers: string[] = [];
+  plugins.forEach((p: unknown, i) => {
+    const at = `spec.plugins[${i}]`;
+    if (!isPlainObject(p)) {
+      problems.push(`${at} must be an object`);
+      return;
+    }
+    for (const key of Object.keys(p)) if (!PLUGIN_FIELDS.has(key)) problems.push(`${at}: unknown field ${key}`);
+    if (typeof p.name !== 'string' || p.name === '') problems.push(`${at}.name is required`);
+    for (const flag of ['enabled', 'isWALArchiver']) if (p[flag] !== undefined && typeof p[flag] !== 'boolean') problems.push(`${at}.${flag} must be a boolean`);
+    problems.push(...stringMapProblems(p.parameters, `${at}.parameters`));
+    if (p.enabled !== false && p.isWALArchiver === true) archivers.push(String(p.name));
+  });
+  if (archivers.length > 1) problems.push(`more than one WAL archiver plugin: ${archivers.join(', ')}`);
+  if (archivers.length > 0 && spec.backup?.barmanObjectStore !== undefined) problems.push('a WAL archiver plugin and spec.backup.barmanObjectStore exclude each other');
+  return problems;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A map[string]string of a CRD (absent is fine). */
+function stringMapProblems(value: unknown, at: string): string[] {
+  if (value === undefined) return [];
+  if (!isPlainObject(value)) return [`${at} must be a map of strings`];
+  return Object.entries(value)
+    .filter(([, v]) => typeof v !== 'string')
+    .map(([k]) => `${at}.${k} must be a string`);
+}
+
+function unknownFields(value: Record<string, unknown>, known: readonly string[], at: string): string[] {
+  return Object.keys(value)
+    .filter((k) => !known.includes(k))
+    .map((k) => `${at}: unknown field ${k}`);
+}
+
+function secretKeySelectorProblems(value: unknown, at: string): string[] {
+  if (!isPlainObject(value) || typeof value.name !== 'string' || value.name === '' || typeof value.key !== 'string' || value.key === '') return [`${at} must be { name, key } of a Secret`];
+  return unknownFields(value, ['name', 'key'], at);
+}
+
+/** A credentials block of an ObjectStore: Secret key selectors, and the flags that take the identity from the platform instead. */
+function credentialsProblems(value: unknown, at: string, selectors: readonly string[], flags: readonly string[]): string[] {
+  if (!isPlainObject(value)) return [`${at} must be an object`];
+  const problems = unknownFields(value, [...selectors, ...flags], at);
+  for (const key of selectors) if (value[key] !== undefined) problems.push(...secretKeySelectorProblems(value[key], `${at}.${key}`));
+  for (const key of flags) if (value[key] !== undefined && typeof value[key] !== 'boolean') problems.push(`${at}.${key} must be a boolean`);
+  return problems;
+}
+
+function stringListProblems(value: unknown, at: string): string[] {
+  return value === undefined || (Array.isArray(value) && value.every((x) => typeof x === 'string')) ? [] : [`${at} must be a list of strings`];
+}
+
+function positiveIntegerProblems(value: unknown, at: string): string[] {
+  return value === undefined || (Number.isInteger(value) && (value as number) >= 1) ? [] : [`${at} must be an integer >= 1`];
+}
+
+function enumProblems(value: unknown, allowed: readonly string[], at: string): string[] {
+  return value === undefined || allowed.includes(value as string) ? [] : [`${at} must be one of ${allowed.join(', ')}, got ${String(value)}`];
+}
+
+const OBJECT_STORE_RETENTION = /^[1-9][0-9]*[dwm]$/;
+
+/** The ObjectStore CRD of the Barman Cloud plugin (barmancloud.cnpg.io/v1), by hand. */
+function objectStoreProblems(obj: ObjectStore): string[] {
+  const problems: string[] = [];
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(obj.metadata.name)) problems.push('metadata.name is not a DNS label');
+  const spec = obj.spec as unknown;
+  if (!isPlainObject(spec)) return [...problems, 'spec missing'];
+  problems.push(...unknownFields(spec, ['configuration', 'retentionPolicy', 'instanceSidecarConfiguration'], 'spec'));
+  const conf = spec.configuration;
+  if (!isPlainObject(conf)) return [...problems, 'spec.configuration is required'];
+  const at = 'spec.configuration';
+  problems.push(
+    ...unknownFields(conf, ['destinationPath', 'endpointURL', 'endpointCA', 's3Credentials', 'azureCredentials', 'googleCredentials', 'wal', 'data', 'tags', 'historyTags', 'serverName'], at),
+  );
+  // the CRD refuses it: the folder is the Cluster's plugin parameter serverName (default: the Cluster's name)
+  if (conf.serverName !== undefined) problems.push(`${at}.serverName is forbidden (use the serverName plugin parameter of the Cluster)`);
+  if (typeof conf.destinationPath !== 'string' || !/^(s3|gs):\/\/[^/\s]+|^https:\/\/[^/\s]+/.test(conf.destinationPath)) {
+    problems.push(`${at}.destinationPath must be s3://bucket[/path], gs://bucket[/path] or an Azure https:// URL`);
+  }
+  if (conf.endpointURL !== undefined && (typeof conf.endpointURL !== 'string' || !URL.canParse(conf.endpointURL))) problems.push(`${at}.endpointURL must be a URL`);
+  if (conf.endpointCA !== undefined) problems.push(...secretKeySelectorProblems(conf.endpointCA, `${at}.endpointCA`));
+  const providers = (['s3Credentials', 'azureCredentials', 'googleCredentials'] as const).filter((k) => conf[k] !== undefined);
+  if (providers.length !== 1) problems.push(`${at}: exactly one of s3Credentials, azureCredentials, googleCredentials (got ${providers.length})`);
+  if (conf.s3Credentials !== undefined) problems.push(...credentialsProblems(conf.s3Credentials, `${at}.s3Credentials`, ['accessKeyId', 'secretAccessKey', 'region', 'sessionToken'], ['inheritFromIAMRole']));
+  if (conf.azureCredentials !== undefined) {
+    problems.push(...credentialsProblems(conf.azureCredentials, `${at}.azureCredentials`, ['connectionString', 'storageAccount', 'storageKey', 'storageSasToken'], ['inheritFromAzureAD', 'useDefaultAzureCredentials']));
+  }
+  if (conf.googleCredentials !== undefined) problems.push(...credentialsProblems(conf.googleCredentials, `${at}.googleCredentials`, ['applicationCredentials'], ['gkeEnvironment']));
+  problems.push(...stringMapProblems(conf.tags, `${at}.tags`), ...stringMapProblems(conf.historyTags, `${at}.historyTags`));
+  const encryption = ['AES256', 'aws:kms'];
+  if (conf.wal !== undefined) {
+    const wal = conf.wal;
+    if (!isPlainObject(wal)) problems.push(`${at}.wal must be an object`);
+    else {
+      problems.push(...unknownFields(wal, ['compression', 'encryption', 'maxParallel', 'archiveAdditionalCommandArgs', 'restoreAdditionalCommandArgs'], `${at}.wal`));
+      problems.push(...enumProblems(wal.compression, ['bzip2', 'gzip', 'lz4', 'snappy', 'xz', 'zstd'], `${at}.wal.compression`));
+      problems.push(...enumProblems(wal.encryption, encryption, `${at}.wal.encryption`), ...positiveIntegerProblems(wal.maxParallel, `${at}.wal.maxParallel`));
+      for (const k of ['archiveAdditionalCommandArgs', 'restoreAdditionalCommandArgs']) problems.push(...stringListProblems(wal[k], `${at}.wal.${k}`));
+    }
+  }
+  if (conf.data !== undefined) {
+    const data = conf.data;
+    if (!isPlainObject(data)) problems.push(`${at}.data must be an object`);
+    else {
+      problems.push(...unknownFields(data, ['compression', 'encryption', 'immediateCheckpoint', 'jobs', 'additionalCommandArgs', 'restoreAdditionalCommandArgs'], `${at}.data`));
+      // base backups: no xz or zstd (WAL only)
+      problems.push(...enumProblems(data.compression, ['bzip2', 'gzip', 'lz4', 'snappy'], `${at}.data.compression`));
+      problems.push(...enumProblems(data.encryption, encryption, `${at}.data.encryption`), ...positiveIntegerProblems(data.jobs, `${at}.data.jobs`));
+      if (data.immediateCheckpoint !== undefined && typeof data.immediateCheckpoint !== 'boolean') problems.push(`${at}.data.immediateCheckpoint must be a boolean`);
+      for (const k of ['additionalCommandArgs', 'restoreAdditionalCommandArgs']) problems.push(...stringListProblems(data[k], `${at}.data.${k}`));
+    }
+  }
+  if (spec.retentionPolicy !== undefined && (typeof spec.retentionPolicy !== 'string' || !OBJECT_STORE_RETENTION.test(spec.retentionPolicy))) {
+    problems.push(`spec.retentionPolicy must be <n>d, <n>w or <n>m, got ${String(spec.retentionPolicy)}`);
+  }
+  const sidecar = spec.instanceSidecarConfiguration;
+  if (sidecar !== undefined) {
+    if (!isPlainObject(sidecar)) problems.push('spec.instanceSidecarConfiguration must be an object');
+    else {
+      problems.push(...unknownFields(sidecar, ['env', 'retentionPolicyIntervalSeconds', 'resources', 'additionalContainerArgs', 'logLevel'], 'spec.instanceSidecarConfiguration'));
+      problems.push(...enumProblems(sidecar.logLevel, ['error', 'warning', 'info', 'debug', 'trace'], 'spec.instanceSidecarConfiguration.logLevel'));
+      problems.push(...positiveIntegerProblems(sidecar.retentionPolicyIntervalSeconds, 'spec.instanceSidecarConfiguration.retentionPolicyIntervalSeconds'));
+      problems.push(...stringListProblems(sidecar.additionalContainerArgs, 'spec.instanceSidecarConfiguration.additionalContainerArgs'));
+      if (sidecar.resources !== undefined) problems.push(...resourcesProblems(sidecar.resources, 'spec.instanceSidecarConfiguration.resources'));
+    }
+  }
+  return problems;
+}
+
+/** A container's resources: requests and limits of cpu and memory as quantities. */
+function resourcesProblems(value: unknown, at: string): string[] {
+  if (!isPlainObject(value)) return [`${at} must be an object`];
+  const problems = unknownFields(value, ['requests', 'limits'], at);
+  for (const kind of ['requests', 'limits']) {
+    const list = value[kind];
+    if (list === undefined) continue;
+    if (!isPlainObject(list)) {
+      problems.push(`${at}.${kind} must be an object`);
+      continue;
+    }
+    for (const [name, quantity] of Object.entries(list)) {
+      if (!['cpu', 'memory', 'ephemeral-storage'].includes(name)) problems.push(`${at}.${kind}: unknown resource ${name}`);
+      if (!/^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/.test(String(quantity))) problems.push(`${at}.${kind}.${name} is not a quantity: ${String(quantity)}`);
+    }
+  }
+  return problems;
+}
+
+/** The fields of a robfig/cron schedule with seconds (CloudNativePG's ScheduledBackup), with their ranges. */
+const CRON_FIELDS = [
+  { name: 'seconds', min: 0, max: 59 },
+  { name: 'minutes', min: 0, max: 59 },
+  { name: 'hours', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12 },
+  { name: 'day of week', min: 0, max: 6 },
+] as const;
+
+/** Problems of a six-field cron expression (seconds first), as github.com/robfig/cron parses it. */
+function cronProblems(schedule: unknown): string[] {
+  if (typeof schedule !== 'string') return ['spec.schedule is required'];
+  const fields = schedule.trim().split(/\s+/);
+  // the webhook only warns on five fields, which are read seconds first: a CronJob's "0 2 * * *" is second 0 of minute 2 of every hour
+  if (fields.length !== 6) return [`spec.schedule must have six fields, seconds first (got ${fields.length}: ${schedule})`];
+  const problems: string[] = [];
+  fields.forEach((field, i) => {
+    const { name, min, max } = CRON_FIELDS[i]!;
+    for (const part of field.split(',')) {
+      const m = /^(\*|\?|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+      const inRange = (v: string | undefined) => v === undefined || (Number(v) >= min && Number(v) <= max);
+      const ok = m !== null && (m[1] !== '?' || i === 3 || i === 5) && inRange(m[2]) && inRange(m[3]) && (m[4] === undefined || Number(m[4]) > 0);
+      if (!ok) problems.push(`spec.schedule: ${name} field "${field}" is not ${min}-${max}, *, a list, a range or a step`);
+    }
+  });
+  return problems;
+}
+
+function scheduledBackupProblems(obj: ScheduledBackup): string[] {
+  const problems: string[] = [];
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(obj.metadata.name)) problems.push('metadata.name is not a DNS name');
+  const spec = obj.spec as unknown;
+  if (!isPlainObject(spec)) return [...problems, 'spec missing'];
+  problems.push(
+    ...unknownFields(spec, ['suspend', 'immediate', 'schedule', 'cluster', 'backupOwnerReference', 'target', 'method', 'pluginConfiguration', 'online', 'onlineConfiguration'], 'spec'),
+  );
+  problems.push(...cronProblems(spec.schedule));
+  if (!isPlainObject(spec.cluster) || typeof spec.cluster.name !== 'string' || spec.cluster.name === '') problems.push('spec.cluster.name is required');
+  for (const flag of ['suspend', 'immediate', 'online']) if (spec[flag] !== undefined && typeof spec[flag] !== 'boolean') problems.push(`spec.${flag} must be a boolean`);
+  problems.push(...enumProblems(spec.backupOwnerReference, ['none', 'self', 'cluster'], 'spec.backupOwnerReference'));
+  problems.push(...enumProblems(spec.target, ['primary', 'prefer-standby'], 'spec.target'));
+  problems.push(...enumProblems(spec.method, ['barmanObjectStore', 'volumeSnapshot', 'plugin'], 'spec.method'));
+  const plugin = spec.pluginConfiguration;
+  if (plugin !== undefined) {
+    if (!isPlainObject(plugin) || typeof plugin.name !== 'string' || plugin.name === '') problems.push('spec.pluginConfiguration.name is required');
+    else problems.push(...unknownFields(plugin, ['name', 'parameters'], 'spec.pluginConfiguration'), ...stringMapProblems(plugin.parameters, 'spec.pluginConfiguration.parameters'));
+  }
+  // the default method is the deprecated in-tree barmanObjectStore
+  if (spec.method === 'plugin' && plugin === undefined) problems.push('method plugin needs spec.pluginConfiguration');
+  if (spec.method !== 'plugin' && plugin !== undefined) problems.push('spec.pluginConfiguration without method: plugin is ignored');
+  if (spec.method !== 'volumeSnapshot' && (spec.online !== undefined || spec.onlineConfiguration !== undefined)) problems.push('online and onlineConfiguration are for method volumeSnapshot only');
   return problems;
 }
 
@@ -239,6 +508,26 @@ function clusterSecrets(cluster: CnpgCluster): { name: string; role: string }[] 
   if (initdb?.secret?.name && initdb.owner) out.push({ name: initdb.secret.name, role: initdb.owner });
   for (const r of cluster.spec.managed?.roles ?? []) if (r.passwordSecret?.name) out.push({ name: r.passwordSecret.name, role: r.name });
   return out;
+}
+
+/** The Secret keys an ObjectStore reads: its credentials and its endpoint CA. */
+function objectStoreSecretRefs(store: ObjectStore): SecretKeySelector[] {
+  const conf = store.spec.configuration;
+  const blocks = [conf.s3Credentials, conf.azureCredentials, conf.googleCredentials].filter((b) => b !== undefined);
+  const refs = blocks.flatMap((b) => Object.values(b).filter((v): v is SecretKeySelector => typeof v === 'object' && v !== null));
+  return conf.endpointCA ? [...refs, conf.endpointCA] : refs;
+}
+
+/** The Barman Cloud plugin entry of a Cluster that archives its WAL, if any (enabled, isWALArchiver). */
+function walArchiver(cluster: CnpgCluster): CnpgPlugin | undefined {
+  return (cluster.spec.plugins ?? []).find((p) => p.enabled !== false && p.isWALArchiver === true);
+}
+
+/** A retention policy (<n>d, <n>w, <n>m) in days, a month counted as 30. */
+function retentionDays(policy: string): number {
+  const m = OBJECT_STORE_RETENTION.exec(policy);
+  expect(m, `retention policy ${policy}`).to.not.equal(null);
+  return Number(policy.slice(0, -1)) * { d: 1, w: 7, m: 30 }[policy.slice(-1) as 'd' | 'w' | 'm'];
 }
 
 /** The `${env:NAME}` names a config file's strings reference. */
@@ -1116,6 +1405,50 @@ describe('deploy: kustomize overlays', function () {
           }
           const anyPod = { 'app.kubernetes.io/name': 'something-else' };
           expect(admits(anyPod), `${cluster.metadata.name}: not from any pod`).to.equal(false);
+          // the primary's liveness isolation check asks the other instances' instance managers
+          const statusFromInstances = policies
+            .flatMap((p) => p.spec?.ingress ?? [])
+            .some((r) => rulePorts(r.ports as never).some((p) => p.port === 8000) && (r.from ?? []).some((peer) => peerSelectsLocalPods(peer, cnpgInstanceLabels({ metadata: { name: 'another' } } as CnpgCluster))));
+          expect(statusFromInstances, `${cluster.metadata.name}: 8000 from the other instances`).to.equal(true);
+        }
+      });
+
+      it('the CloudNativePG pods have an egress policy: DNS, PostgreSQL and instance managers here, HTTPS out for the object store, nothing else', () => {
+        const clusters = objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[];
+        const dns = { 'kubernetes.io/metadata.name': 'kube-system' };
+        for (const cluster of clusters) {
+          const name = cluster.metadata.name;
+          // the instances, and the Job that restores a cluster (its sidecar reads the object store)
+          const recoveryJob = { 'cnpg.io/cluster': name, 'cnpg.io/jobRole': 'full-recovery' };
+          for (const [what, labels] of [['instances', cnpgInstanceLabels(cluster)], ['recovery Job', recoveryJob]] as const) {
+            const policies = policiesOn(objects, labels, 'Egress');
+            expect(policies.length, `${name} ${what}: an egress policy`).to.be.greaterThan(0);
+            const rules = policies.flatMap((p) => p.spec?.egress ?? []);
+            const reaches = (peerOk: (peer: NonNullable<(typeof rules)[number]['to']>[number]) => boolean, port: number, protocol = 'TCP') =>
+              rules.some((r) => (r.to ?? []).some(peerOk) && rulePorts(r.ports as never).some((p) => p.port === port && p.protocol === protocol));
+            const isDns = (peer: { namespaceSelector?: unknown; podSelector?: unknown }) =>
+              selectorMatches(peer.namespaceSelector as Selector, dns) && selectorMatches((peer.podSelector ?? {}) as Selector, { 'k8s-app': 'kube-dns' });
+            for (const protocol of ['UDP', 'TCP']) expect(reaches(isDns, 53, protocol), `${name} ${what}: DNS over ${protocol}`).to.equal(true);
+            const other = cnpgInstanceLabels({ metadata: { name: 'another' } } as CnpgCluster);
+            expect(reaches((peer) => peerSelectsLocalPods(peer, other), 5432), `${name} ${what}: 5432 to the other instances (replication, moves)`).to.equal(true);
+            const outside = (peer: { ipBlock?: { cidr?: string } }) => peer.ipBlock?.cidr === '0.0.0.0/0';
+            expect(reaches(outside, 443), `${name} ${what}: HTTPS to the object store`).to.equal(true);
+            if (what === 'instances') expect(reaches((peer) => peerSelectsLocalPods(peer, other), 8000), `${name}: 8000 to the other instances (isolation check)`).to.equal(true);
+            for (const r of rules) {
+              expect(r.to ?? [], `${name} ${what}: every egress rule names its destinations`).to.have.length.greaterThan(0);
+              expect(r.ports ?? [], `${name} ${what}: every egress rule names its ports`).to.have.length.greaterThan(0);
+              for (const peer of r.to!) {
+                if (peer.ipBlock !== undefined) {
+                  // out of the cluster network: HTTPS (object store, API server) and the API server's 6443 only
+                  for (const p of rulePorts(r.ports as never)) expect(`${p.port}/${p.protocol}`, `${name} ${what}: through an ipBlock`).to.be.oneOf(['443/TCP', '6443/TCP']);
+                } else if (peer.namespaceSelector !== undefined) {
+                  expect(isDns(peer), `${name} ${what}: only kube-dns outside the namespace`).to.equal(true);
+                } else {
+                  expect(selectorMatches(peer.podSelector as Selector, { 'app.kubernetes.io/name': 'something-else' }), `${name} ${what}: in the namespace, CloudNativePG pods only`).to.equal(false);
+                }
+              }
+            }
+          }
         }
       });
 
@@ -1231,6 +1564,10 @@ describe('deploy: kustomize overlays', function () {
         for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
           for (const { name } of clusterSecrets(c)) refs.add(`${name}/username`).add(`${name}/password`);
         }
+        // the object store credentials of the backups (read by the Barman Cloud plugin's sidecars)
+        for (const s of objects.filter((o) => o.kind === 'ObjectStore') as ObjectStore[]) {
+          for (const ref of objectStoreSecretRefs(s)) refs.add(`${ref.name}/${ref.key}`);
+        }
         const provided = new Set(templates.flatMap((s) => Object.keys(s.stringData ?? {}).map((k) => `${s.metadata?.name}/${k}`)));
         expect([...refs].filter((r) => !provided.has(r)), 'secret keys without a template').to.deep.equal([]);
         for (const c of objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]) {
@@ -1241,6 +1578,86 @@ describe('deploy: kustomize overlays', function () {
             expect(t.type, `${name}: CloudNativePG wants a basic-auth Secret`).to.equal('kubernetes.io/basic-auth');
             expect(t.stringData?.username, `${name}: the username is the role ${role}`).to.equal(role);
             expect(t.metadata?.labels?.['cnpg.io/reload'], `${name}: labelled so the operator applies a new password`).to.equal('true');
+          }
+        }
+      });
+
+      it('every CloudNativePG cluster archives its WAL through the Barman Cloud plugin, to an ObjectStore of its own', () => {
+        const clusters = objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[];
+        const stores = new Map((objects.filter((o) => o.kind === 'ObjectStore') as ObjectStore[]).map((s) => [s.metadata.name, s]));
+        expect(clusters.length).to.be.at.least(4);
+        const used = new Map<string, string>();
+        const folders = new Map<string, string>();
+        for (const c of clusters) {
+          const name = c.metadata.name;
+          // the in-tree barmanObjectStore is deprecated since CloudNativePG 1.26 (and excludes a plugin archiver)
+          expect(c.spec.backup?.barmanObjectStore, `${name}: no in-tree spec.backup.barmanObjectStore`).to.equal(undefined);
+          const archiver = walArchiver(c);
+          expect(archiver?.name, `${name}: the Barman Cloud plugin archives its WAL (spec.plugins, isWALArchiver)`).to.equal(BARMAN_PLUGIN);
+          const storeName = archiver!.parameters?.barmanObjectName;
+          expect(storeName, `${name}: barmanObjectName`).to.be.a('string');
+          const store = stores.get(storeName!);
+          expect(store, `${name}: ObjectStore ${storeName} is in the build`).to.not.equal(undefined);
+          expect(used.get(storeName!), `ObjectStore ${storeName} serves ${used.get(storeName!)} and ${name}`).to.equal(undefined);
+          used.set(storeName!, name);
+          // the archive's folder: <destinationPath>/<serverName>; two clusters in one folder would overwrite each other's WAL
+          const folder = `${store!.spec.configuration.destinationPath.replace(/\/+$/, '')}/${archiver!.parameters?.serverName ?? name}`;
+          expect(folders.get(folder), `${name} and ${folders.get(folder)} archive into ${folder}`).to.equal(undefined);
+          folders.set(folder, name);
+        }
+        expect([...stores.keys()].filter((s) => !used.has(s)), 'ObjectStores no cluster archives to').to.deep.equal([]);
+        for (const s of stores.values()) {
+          const conf = s.spec.configuration;
+          expect(conf.destinationPath, `${s.metadata.name}: the overlay sets the bucket`).to.not.include('SET_BY_OVERLAY');
+          // the instances' egress admits HTTPS only (shardgate-postgres-egress)
+          if (conf.endpointURL !== undefined) expect(new URL(conf.endpointURL).protocol, `${s.metadata.name}: endpointURL over HTTPS`).to.equal('https:');
+          if (/^https:/.test(conf.destinationPath)) expect(new URL(conf.destinationPath).protocol).to.equal('https:');
+          expect(conf.wal?.compression, `${s.metadata.name}: WAL compressed`).to.be.a('string');
+          expect(conf.data?.compression, `${s.metadata.name}: base backups compressed`).to.be.a('string');
+        }
+      });
+
+      it('every CloudNativePG cluster has a daily ScheduledBackup through the plugin, the first one at creation', () => {
+        const clusters = (objects.filter((o) => o.kind === 'Cluster') as CnpgCluster[]).map((c) => c.metadata.name);
+        const schedules = objects.filter((o) => o.kind === 'ScheduledBackup') as ScheduledBackup[];
+        for (const s of schedules) expect(clusters, `ScheduledBackup ${s.metadata.name} backs up a Cluster of the build`).to.include(s.spec.cluster.name);
+        for (const name of clusters) {
+          const mine = schedules.filter((s) => s.spec.cluster.name === name && s.spec.suspend !== true);
+          expect(mine.length, `${name}: a ScheduledBackup`).to.be.greaterThan(0);
+          const daily = mine.filter((s) => {
+            const [, , , dom, month, dow] = s.spec.schedule.trim().split(/\s+/);
+            return [dom, month, dow].every((f) => f === '*' || f === '?');
+          });
+          expect(daily.length, `${name}: a base backup every day (day of month, month and day of week all *)`).to.be.greaterThan(0);
+          for (const s of mine) {
+            // the default method is the deprecated in-tree barmanObjectStore
+            expect(s.spec.method, `${s.metadata.name}: method`).to.equal('plugin');
+            expect(s.spec.pluginConfiguration?.name, `${s.metadata.name}: the Barman Cloud plugin`).to.equal(BARMAN_PLUGIN);
+          }
+          // WAL alone restores nothing: the first base backup must not wait for the first night
+          expect(mine.some((s) => s.spec.immediate === true), `${name}: a first backup at creation (immediate)`).to.equal(true);
+        }
+      });
+
+      it('every ObjectStore keeps a recovery window: production at least 30 days, dev less', () => {
+        const stores = objects.filter((o) => o.kind === 'ObjectStore') as ObjectStore[];
+        expect(stores.length).to.be.greaterThan(0);
+        for (const s of stores) {
+          expect(s.spec.retentionPolicy, `${s.metadata.name}: retentionPolicy`).to.be.a('string');
+          const days = retentionDays(s.spec.retentionPolicy!);
+          if (overlay === 'production') expect(days, `${s.metadata.name}: days restorable`).to.be.at.least(30);
+          else expect(days, `${s.metadata.name}: a smaller window outside production`).to.be.within(1, 29);
+        }
+      });
+
+      it('the object store credentials come from a templated Secret (placeholders only), never inline', () => {
+        for (const s of objects.filter((o) => o.kind === 'ObjectStore') as ObjectStore[]) {
+          const refs = objectStoreSecretRefs(s);
+          expect(refs.length, `${s.metadata.name}: credentials from a Secret`).to.be.greaterThan(0);
+          for (const ref of refs) {
+            const t = templates.find((x) => x.metadata?.name === ref.name);
+            expect(t, `${s.metadata.name}: Secret ${ref.name} has a template under k8s/secrets`).to.not.equal(undefined);
+            expect(t!.stringData?.[ref.key], `${ref.name}.${ref.key} is a placeholder`).to.include('REPLACE_ME');
           }
         }
       });
@@ -1329,6 +1746,24 @@ describe('deploy: kustomize overlays', function () {
       });
     });
   }
+});
+
+describe('deploy: backups across environments', function () {
+  this.timeout(120_000);
+
+  it('no two environments archive into the same place: each overlay has its own bucket', function () {
+    if (!kubectlAvailable()) skipUnlessCi(this, 'kubectl');
+    const owner = new Map<string, string>();
+    for (const overlay of OVERLAYS) {
+      const paths = new Set((kustomize(path.join(K8S, 'overlays', overlay)).filter((o) => o.kind === 'ObjectStore') as ObjectStore[]).map((s) => s.spec.configuration.destinationPath));
+      expect(paths.size, `${overlay}: object stores`).to.be.greaterThan(0);
+      // the clusters have the same names in every environment: one shared path would mix their archives
+      for (const bucket of new Set([...paths].map((p) => p.replace(/^(\w+:\/\/[^/]+).*$/, '$1')))) {
+        expect(owner.get(bucket), `${overlay} and ${owner.get(bucket)} both write to ${bucket}`).to.equal(undefined);
+        owner.set(bucket, overlay);
+      }
+    }
+  });
 });
 
 /** The Service port's target, as the container port number it lands on. */
