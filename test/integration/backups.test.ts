@@ -242,6 +242,28 @@ describe('backups: WAL archive and base backups of every shard', function () {
       expect(servers, 'scratch servers still running').to.deep.equal([]);
     });
 
+    it('a tenant moved after the moment is restored from the backups of the shard it lived on then', async () => {
+      const t = await gw.createTenant('moved');
+      expect((await t.request('POST', '/v1/products', { body: { name: 'before-move', price: 1, stock: 1 } })).status).to.equal(201);
+      const from = testCluster().shards.find((s) => s.id === t.shard)!;
+      await sleep(1100);
+      const at = (await sql<{ now: Date }>(from.admin.primary, 'SELECT clock_timestamp() AS now'))[0]!.now.toISOString();
+      await sleep(1100);
+      const to = testCluster().shards.find((s) => s.id !== t.shard)!;
+      const move = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: to.id });
+      expect(move.status, move.text).to.equal(202);
+      expect((await waitJob(move.body.jobId as string)).state).to.equal('succeeded');
+      expect((await t.request('POST', '/v1/products', { body: { name: 'after-move', price: 1, stock: 1 } })).status).to.equal(201);
+
+      const res = await gw.admin('POST', `/admin/tenants/${t.id}/restore`, { at, into: 'new' });
+      expect(res.status, res.text).to.equal(202);
+      const job = await waitJob(res.body.jobId as string);
+      expect(job, JSON.stringify(job)).to.include({ state: 'succeeded' });
+      expect((job.result as Json).shard, 'restored from the shard it was on at the moment').to.equal(from.id);
+      const copy = new TestTenant(gw, (job.result as Json).tenantId as string, (job.result as Json).apiKey as string, '');
+      expect(await names(copy)).to.deep.equal(['before-move']);
+    });
+
     it('refuses what it cannot restore: 422 before the oldest backup or in the future, 400 naming the field, 404 for an unknown tenant', async () => {
       let res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: '2001-01-01T00:00:00Z', into: 'new' });
       expect([res.status, res.body.code, res.body.field], res.text).to.deep.equal([422, 'NOT_RESTORABLE', 'at']);
