@@ -10,6 +10,7 @@ import { HealthMonitor } from './cluster/health-monitor.js';
 import { ShardRouter } from './cluster/shard-router.js';
 import { ConsistencyTokens } from './cluster/consistency-token.js';
 import { PlacementService } from './placement/placement-service.js';
+import { placementRing } from './placement/ring.js';
 import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
 import { TenantSessions } from './data/tenant-sessions.js';
 import { UsersRepository } from './data/users/users-repository.js';
@@ -170,6 +171,7 @@ export class Gateway {
       statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
       shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, options.secretEnv ?? process.env),
       tls: pgTls,
+      ring: placementRing,
     });
     await catalog.migrate();
     await catalog.shards.seed(seedRows(config), { endpoints: options.endpointsFromConfig ? 'always' : 'same-nodes' });

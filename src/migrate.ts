@@ -14,6 +14,7 @@ import { seedRows } from './gateway.js';
 import { fleetSchema, rollOutMigrations } from './schema/rollout/fleet-schema.js';
 import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { PgTls } from './transport/pg-tls.js';
+import { placementRing } from './placement/ring.js';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
@@ -27,6 +28,8 @@ async function run(): Promise<void> {
     statementTimeoutMs: 0,
     tls,
     shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, process.env),
+    // migrating the catalog records where existing tenants live, some by the ring
+    ring: placementRing,
   });
   const { rollout } = fleetSchema({
     config,
