@@ -38,6 +38,9 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
     return { id: tenant.id, name: tenant.name, status: tenant.status, shard: placement.shardId, pinned: placement.pinned };
   };
 
+  /** The view with where the tenant lived when, oldest first (a restore as of a past moment needs the shard of then). */
+  const detail = async (tenant: TenantRow) => ({ ...view(tenant), placements: await deps.tenants.placementHistory(tenant.id) });
+
   const load = async (id: string): Promise<TenantRow> => {
     const tenant = await deps.tenants.get(id);
     if (!tenant) throw new NotFoundError('tenant', id);
@@ -56,7 +59,7 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(view(await load(tenantParam(req))));
+    res.json(await detail(await load(tenantParam(req))));
   });
 
   router.patch('/:id', async (req, res) => {
