@@ -10,6 +10,7 @@ import { HealthMonitor } from './cluster/health-monitor.js';
 import { ShardRouter } from './cluster/shard-router.js';
 import { ConsistencyTokens } from './cluster/consistency-token.js';
 import { PlacementService } from './placement/placement-service.js';
+import { placementRing } from './placement/ring.js';
 import { TenantAuthenticator } from './tenancy/tenant-authenticator.js';
 import { TenantSessions } from './data/tenant-sessions.js';
 import { UsersRepository } from './data/users/users-repository.js';
@@ -173,6 +174,7 @@ export class Gateway {
       statementTimeoutMs: Math.min(config.db.statementTimeoutMs, 2000),
       shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, options.secretEnv ?? process.env),
       tls: pgTls,
+      ring: placementRing,
     });
     await catalog.migrate();
     await catalog.shards.seed(seedRows(config), { endpoints: options.endpointsFromConfig ? 'always' : 'same-nodes' });
@@ -285,10 +287,8 @@ export class Gateway {
         },
       },
     });
-    const backups = fleetBackups({
-      config, store: catalog.backups, tenants: catalog.tenants, apiKeys: catalog.apiKeys, shards: fleetShards, transfer: moves.transfer, keyring: modelDeps.keyring, tls: pgTls, logger, owner,
-      shardAt: async (tenantId) => placement.table.shardFor(tenantId).shardId,
-    });
+    const { keyring } = modelDeps;
+    const backups = fleetBackups({ config, store: catalog.backups, tenants: catalog.tenants, apiKeys: catalog.apiKeys, shards: fleetShards, transfer: moves.transfer, keyring, tls: pgTls, logger, owner });
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
     // the rate limit and the concurrency leases live in the limits Redis, which must not evict (per-pod budgets when there is none)
     const limits = config.limits.enabled

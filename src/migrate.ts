@@ -17,6 +17,7 @@ import { shardMigrations } from '../shards/migrations/shard/index.js';
 import { PgTls } from './transport/pg-tls.js';
 import { BaseBackups } from './backups/base-backups.js';
 import { PgTools } from './backups/pg-tools.js';
+import { placementRing } from './placement/ring.js';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
@@ -30,6 +31,8 @@ async function run(): Promise<void> {
     statementTimeoutMs: 0,
     tls,
     shardSecrets: new ShardSecrets(config.encryption.keys, config.encryption.currentKeyId, process.env),
+    // migrating the catalog records where existing tenants live, some by the ring
+    ring: placementRing,
   });
   const { rollout } = fleetSchema({
     config,

@@ -32,11 +32,10 @@ export interface FleetBackups {
 export function fleetBackups(deps: {
   readonly config: Readonly<Pick<GatewayConfig, 'backups' | 'db' | 'moves'>>;
   readonly store: BackupStore;
-  readonly tenants: Pick<TenantStore, 'get' | 'create'>;
+  /** tenants, and where each lived when (placement history: a restore reads the shard of its moment) */
+  readonly tenants: Pick<TenantStore, 'get' | 'create' | 'shardAt'>;
   readonly apiKeys: Pick<ApiKeyStore, 'create'>;
   readonly shards: () => Promise<readonly Pick<ShardTopology, 'id' | 'primary' | 'admin'>[]>;
-  /** the shard a tenant lived on at a moment */
-  readonly shardAt: (tenantId: string, at: Date) => Promise<string | undefined>;
   readonly transfer: Pick<TenantTransfer, 'import' | 'replaceFenced'>;
   readonly keyring: Keyring;
   readonly tls: PgTls;
@@ -53,11 +52,11 @@ export function fleetBackups(deps: {
       store: deps.store,
       scratch: new ScratchInstance(tools, { connectTimeoutMs: config.db.connectTimeoutMs, recoveryTimeoutMs: 300_000 }),
       shards: deps.shards,
-      shardAt: deps.shardAt,
+      shardAt: (tenantId, at) => deps.tenants.shardAt(tenantId, at),
       tenantExists: async (id) => (await deps.tenants.get(id)) !== undefined,
       createTenant: async (name) => {
         const apiKey = generateApiKey();
-        const tenant = await deps.tenants.create({ id: uuidv7(), name, keyId: generateKeyId(), apiKeyHash: hashApiKey(apiKey) });
+        const { tenant } = await deps.tenants.create({ id: uuidv7(), name, keyId: generateKeyId(), apiKeyHash: hashApiKey(apiKey) });
         return { id: tenant.id, apiKey };
       },
       issueKey: async (tenantId) => {

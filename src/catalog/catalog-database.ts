@@ -81,17 +81,19 @@ export class CatalogDatabase {
   /**
    * One data-modifying statement and the version bump as one statement (a data-modifying
    * CTE is atomic with the statement it precedes): one round trip, no transaction.
+   * `also`: more data-modifying CTEs (`name AS (…)`, the same binds) that go with the change.
    */
-  async execBumpingVersion(change: string, bind: unknown[]): Promise<void> {
-    await this.exec(`WITH change AS (${change}) ${BUMP_VERSION}`, bind);
+  async execBumpingVersion(change: string, bind: unknown[], also: readonly string[] = []): Promise<void> {
+    await this.exec(`WITH ${[`change AS (${change})`, ...also].join(', ')} ${BUMP_VERSION}`, bind);
   }
 
   /**
    * A statement after which some API key no longer works, and the keys version bump, as
-   * one statement; returns the statement's rows (it must say `RETURNING`).
+   * one statement; returns the statement's rows (it must say `RETURNING`). `also`: as in
+   * execBumpingVersion.
    */
-  async selectBumpingKeysVersion(change: string, bind: unknown[]): Promise<Row[]> {
-    return this.select(`WITH change AS (${change}), bump AS (${BUMP_KEYS_VERSION}) SELECT * FROM change`, bind);
+  async selectBumpingKeysVersion(change: string, bind: unknown[], also: readonly string[] = []): Promise<Row[]> {
+    return this.select(`WITH ${[`change AS (${change})`, ...also, `bump AS (${BUMP_KEYS_VERSION})`].join(', ')} SELECT * FROM change`, bind);
   }
 
   async keysVersion(): Promise<bigint> {

@@ -7,13 +7,13 @@ import { PinStore } from './pin-store.js';
 import { SchemaChangeStore } from './schema-change-store.js';
 import type { ShardSecrets } from './shard-secrets.js';
 import { ShardStore } from './shard-store.js';
-import { TenantStore } from './tenant-store.js';
+import { TenantStore, type PlacementRing } from './tenant-store.js';
 import { TransactionStore } from './transaction-store.js';
 
 /**
  * The control plane's database, one store per concern over one connection pool: tenants,
- * shards (and so the ring), pins, move jobs, partnerships, the log of distributed
- * transactions, schema changes, backups, and the version bumped on every placement or
+ * shards (and so the ring), pins, where each tenant lived when, move jobs, partnerships,
+ * the log of distributed transactions, schema changes, backups, and the version bumped on every placement or
  * topology change so gateways can tell their cached view is stale. Built once by the
  * composition root; each consumer is given the narrowest part it uses.
  */
@@ -29,9 +29,9 @@ export class Catalog {
   readonly backups: BackupStore;
   readonly #db: CatalogDatabase;
 
-  constructor(options: CatalogDatabaseOptions & { readonly shardSecrets: ShardSecrets }) {
+  constructor(options: CatalogDatabaseOptions & { readonly shardSecrets: ShardSecrets; readonly ring: PlacementRing }) {
     this.#db = new CatalogDatabase(options);
-    this.tenants = new TenantStore(this.#db);
+    this.tenants = new TenantStore(this.#db, options.ring);
     this.apiKeys = new ApiKeyStore(this.#db);
     this.shards = new ShardStore(this.#db, options.shardSecrets);
     this.pins = new PinStore(this.#db);
@@ -42,8 +42,11 @@ export class Catalog {
     this.backups = new BackupStore(this.#db);
   }
 
+  /** The pending migrations, then the placement history of tenants it does not know (the ring is not SQL's to compute). */
   async migrate(): Promise<string[]> {
-    return this.#db.migrate();
+    const applied = await this.#db.migrate();
+    await this.tenants.recordUnplaced();
+    return applied;
   }
 
   async version(): Promise<bigint> {

@@ -42,6 +42,9 @@ export class Ring {
 }
 
 /** The ring of the shards in these states: `active` is the ring requests are placed by; a rebalance plans with `active` + `standby`. */
-export function ringOf(shards: readonly ShardRow[], states: readonly ShardState[]): Ring {
+export function ringOf(shards: ReadonlyArray<Pick<ShardRow, 'id' | 'weight' | 'state'>>, states: readonly ShardState[]): Ring {
   return new Ring(shards.filter((s) => states.includes(s.state)).map((s) => ({ shardId: s.id, weight: s.weight })));
 }
+
+/** The ring requests are placed by (the active shards'), as the catalog records it for new tenants. */
+export const placementRing = (shards: ReadonlyArray<Pick<ShardRow, 'id' | 'weight' | 'state'>>): Ring => ringOf(shards, ['active']);

@@ -20,7 +20,12 @@ describe('admin API: tenants', function () {
     expect(res.body.shard).to.match(/^shard-[123]$/);
     const got = await gw.admin('GET', `/admin/tenants/${id}`);
     expect(got.status).to.equal(200);
-    expect(got.body).to.deep.equal({ id, name: 'Acme', status: 'active', shard: res.body.shard, pinned: false });
+    // its placement history: one open span on its shard, from its creation
+    const placements = got.body.placements as Array<{ shard: string; from: string; to: string | null }>;
+    expect(got.body).to.deep.equal({ id, name: 'Acme', status: 'active', shard: res.body.shard, pinned: false, placements });
+    expect(placements).to.have.length(1);
+    expect(placements[0]).to.include({ shard: res.body.shard, to: null });
+    expect(Date.parse(placements[0]!.from)).to.be.within(Date.now() - 60_000, Date.now());
     expect(got.text).not.to.include(res.body.apiKey as string);
   });
 

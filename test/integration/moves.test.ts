@@ -104,6 +104,13 @@ describe('tenant moves (real cluster)', function () {
     return { shard: res.body.shard as string, pinned: res.body.pinned as boolean };
   }
 
+  /** The tenant's placement history as the admin API shows it, oldest first. */
+  async function placementsOf(tenantId: string) {
+    const res = await gw.admin('GET', `/admin/tenants/${tenantId}`);
+    expect(res.status, res.text).to.equal(200);
+    return res.body.placements as Array<{ shard: string; from: string; to: string | null }>;
+  }
+
   it('adds the spare shard as standby: validated, migrated, out of the ring', async () => {
     const spare = spareShards()[0]!;
     let res = await gw.admin('POST', '/admin/shards', { id: 'shard-9', primary: 'mysql://nope' });
@@ -212,6 +219,61 @@ describe('tenant moves (real cluster)', function () {
       expect(f.headers.get('retry-after')).to.equal('1');
       expect(f.body.code).to.equal('TENANT_FENCED');
     }
+  });
+
+  it('keeps where the tenant lived when: two spans meeting at the cutover, the old shard before it and the new one from it', async () => {
+    const t = await gw.createTenant(RUN);
+    await seedTenant(t, 3);
+    const [first] = await placementsOf(t.id);
+    expect(first).to.include({ shard: t.shard, to: null });
+    // the cutover's catalog write happens between these two moments
+    let cutoverFrom = 0;
+    let cutoverTo = 0;
+    hooks.beforeStage = (stage, move) => {
+      if (move.tenantId !== t.id) return;
+      if (stage === 'cutover') cutoverFrom = Date.now();
+      if (stage === 'cleanup') cutoverTo = Date.now();
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+    const job = await waitForJob(gw, res.body.jobId as string);
+    hooks.beforeStage = undefined;
+    expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+
+    const placements = await placementsOf(t.id);
+    expect(placements.map((p) => p.shard)).to.deep.equal([t.shard, TARGET]);
+    expect(placements[0]!.from).to.equal(first!.from);
+    expect(placements[1]!.to).to.equal(null);
+    const boundary = placements[0]!.to!;
+    expect(placements[1]!.from, 'no gap, no overlap').to.equal(boundary);
+    // catalog and gateway share this machine's clock; a few ms for the two clocks' reads
+    expect(Date.parse(boundary)).to.be.within(cutoverFrom - 5, cutoverTo + 5);
+
+    const { tenants } = gw.gateway.catalog;
+    const at = Date.parse(boundary);
+    expect(await tenants.shardAt(t.id, new Date(at - 1)), 'just before the cutover').to.equal(t.shard);
+    expect(await tenants.shardAt(t.id, new Date(at)), 'from the cutover').to.equal(TARGET);
+    expect(await tenants.shardAt(t.id, new Date(Date.parse(first!.from) + 1))).to.equal(t.shard);
+    expect(await tenants.shardAt(t.id, new Date())).to.equal(TARGET);
+    expect(await tenants.shardAt(t.id, new Date(Date.parse(first!.from) - 1)), 'before it existed').to.equal(undefined);
+    expect(await tenants.placementHistory(t.id)).to.deep.equal(placements.map((p) => ({ shard: p.shard, from: new Date(p.from), to: p.to === null ? null : new Date(p.to) })));
+  });
+
+  it('records the tenants its history does not know where the catalog places them (tenants from before it, or from an older gateway)', async () => {
+    const [ringed, pinned] = [`${RUN}-old-${randomUUID()}`, `${RUN}-old-${randomUUID()}`];
+    // created as a gateway without the history would have: no row in tenant_placements
+    await sql(catalog.url, `INSERT INTO tenants (id, name, created_at) VALUES ($1, 'old', now() - interval '1 day'), ($2, 'old', now() - interval '1 day')`, [ringed, pinned]);
+    const ringShard = gw.gateway.placement.table.ring.get(pinned)!;
+    const pinShard = ['shard-1', 'shard-2', 'shard-3'].find((s) => s !== ringShard)!;
+    await sql(catalog.url, "INSERT INTO pins (tenant_id, shard_id, reason) VALUES ($1, $2, 'test')", [pinned, pinShard]);
+    expect(await placementsOf(ringed)).to.deep.equal([]);
+
+    await gw.gateway.catalog.migrate();
+    const [created] = await sql<{ at: Date }>(catalog.url, "SELECT date_trunc('milliseconds', created_at) AS at FROM tenants WHERE id = $1", [ringed]);
+    expect(await placementsOf(ringed)).to.deep.equal([{ shard: gw.gateway.placement.table.ring.get(ringed), from: created!.at.toISOString(), to: null }]);
+    expect((await placementsOf(pinned)).map((p) => [p.shard, p.to])).to.deep.equal([[pinShard, null]]);
+    await gw.gateway.catalog.migrate();
+    expect(await placementsOf(ringed), 'once').to.have.length(1);
+    await sql(catalog.url, 'DELETE FROM tenants WHERE id = ANY($1)', [[ringed, pinned]]);
   });
 
   it('exports a tenant as NDJSON and imports it atomically (replace, into a new tenant, bad lines named)', async () => {
@@ -364,6 +426,7 @@ describe('tenant moves (real cluster)', function () {
     const job = await waitForJob(gw, res.body.jobId as string);
     expect(job.state, JSON.stringify(job)).to.equal('succeeded');
     expect(await placementOf(t.id)).to.deep.equal({ shard: TARGET, pinned: true });
+    expect((await placementsOf(t.id)).map((p) => p.shard), 'one turnover, however often the cutover ran').to.deep.equal([t.shard, TARGET]);
     const users = await sql(primary(TARGET), 'SELECT id::text FROM users WHERE tenant_id = $1', [t.id]);
     expect(users).to.have.length(userIds.length);
     expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.equal(0);
@@ -548,6 +611,8 @@ describe('tenant moves (real cluster)', function () {
       for (const f of load.failures) expect([f.status, f.body.code], f.text).to.deep.equal([503, 'TENANT_FENCED']);
       const shard = moving.includes(t) ? TARGET : t.shard;
       expect(await placementOf(t.id)).to.deep.equal({ shard, pinned: false });
+      // the pins that held tenants in place while the ring changed were no placement change
+      expect((await placementsOf(t.id)).map((p) => p.shard), `history of ${t.id}`).to.deep.equal(shard === t.shard ? [t.shard] : [t.shard, TARGET]);
       // every acknowledged write on the tenant's shard, once (ids are primary keys), and nowhere else
       const users = new Set((await sql<{ id: string }>(primary(shard), 'SELECT id::text FROM users WHERE tenant_id = $1', [t.id])).map((r) => r.id));
       expect(users.size, `users of ${t.id}`).to.equal(load.acked.size);
@@ -570,6 +635,7 @@ describe('tenant moves (real cluster)', function () {
     for (const id of onTarget) {
       const p = await placementOf(id);
       expect(p.shard).to.not.equal(TARGET);
+      expect((await placementsOf(id)).at(-1)).to.include({ shard: p.shard, to: null });
       expect(total(await tenantRowCounts(primary(TARGET), id)), id).to.equal(0);
     }
     expect((await gw.admin('POST', `/admin/shards/${TARGET}/drain`)).status).to.equal(409);

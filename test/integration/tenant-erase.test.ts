@@ -70,6 +70,7 @@ describe('tenant erase', function () {
     const othersBefore = await rowsEverywhere(other.id);
     expect(Object.keys(await rowsEverywhere(t.id)).length, 'rows to erase').to.be.greaterThan(4);
 
+    const asked = Date.now();
     const res = await gw.admin('DELETE', `/admin/tenants/${t.id}`);
     expect(res.status, res.text).to.equal(202);
     const job = await waitForJob(res.body.jobId as string);
@@ -77,7 +78,12 @@ describe('tenant erase', function () {
     expect((job.progress as Json).rowsDeleted as number).to.be.greaterThan(20);
 
     expect((await t.request('GET', '/v1/products')).status, 'its key').to.equal(401);
-    expect((await gw.admin('GET', `/admin/tenants/${t.id}`)).body.status).to.equal('erased');
+    const erased = (await gw.admin('GET', `/admin/tenants/${t.id}`)).body;
+    expect(erased.status).to.equal('erased');
+    // it lived on its shard until the erase, and nowhere since
+    const placements = erased.placements as Array<{ shard: string; to: string | null }>;
+    expect(placements.map((p) => p.shard)).to.deep.equal([t.shard]);
+    expect(Date.parse(placements[0]!.to ?? '')).to.be.within(asked - 10, Date.now());
     expect(await rowsEverywhere(t.id)).to.deep.equal({});
     expect(await rowsEverywhere(other.id), 'another tenant').to.deep.equal(othersBefore);
 

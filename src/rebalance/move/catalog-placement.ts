@@ -8,7 +8,8 @@ import { ringOf } from '../../placement/ring.js';
 /**
  * A move's placement change in the catalog: the pin is dropped when the ring (of the
  * active shards, read now) already puts the tenant on its new shard — a rebalance or
- * drain — and kept when an operator moved it where the ring would not.
+ * drain — and kept when an operator moved it where the ring would not; the tenant's
+ * placement history turns over in the same statement.
  */
 export class CatalogPlacement implements PlacementChanges {
   constructor(
@@ -20,8 +21,7 @@ export class CatalogPlacement implements PlacementChanges {
   async place(tenantId: string, shardId: string, reason: string): Promise<{ pinned: boolean }> {
     const ring = ringOf(await this.shards.list(), ['active']);
     const pinned = ring.get(tenantId) !== shardId;
-    if (pinned) await this.pins.set({ tenantId, shardId, reason });
-    else await this.pins.delete(tenantId);
+    await this.pins.place(tenantId, shardId, pinned ? reason : undefined);
     await this.announcer.announce([tenantId]);
     return { pinned };
   }

@@ -38,6 +38,9 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
     return { id: tenant.id, name: tenant.name, status: tenant.status, shard: placement.shardId, pinned: placement.pinned };
   };
 
+  /** The view with where the tenant lived when, oldest first (a restore as of a past moment needs the shard of then). */
+  const detail = async (tenant: TenantRow) => ({ ...view(tenant), placements: await deps.tenants.placementHistory(tenant.id) });
+
   const load = async (id: string): Promise<TenantRow> => {
     const tenant = await deps.tenants.get(id);
     if (!tenant) throw new NotFoundError('tenant', id);
@@ -48,15 +51,15 @@ export function adminTenantsRoutes(deps: AdminTenantsDeps): Router {
     const input = parseInput(createInput, req.body);
     const apiKey = generateApiKey();
     const keyId = generateKeyId();
-    const tenant = await deps.tenants.create({ id: input.id ?? uuidv7(), name: input.name, keyId, apiKeyHash: hashApiKey(apiKey) });
-    const placement = deps.placement.table.shardFor(tenant.id);
+    // the shard the catalog recorded the tenant on, not this gateway's cached ring: they differ only while a job changes the ring
+    const { tenant, shard } = await deps.tenants.create({ id: input.id ?? uuidv7(), name: input.name, keyId, apiKeyHash: hashApiKey(apiKey) });
     res.setHeader('Location', `${req.baseUrl}/${encodeURIComponent(tenant.id)}`);
     // the key is shown here, once; only its hash is stored
-    res.status(201).json({ id: tenant.id, name: tenant.name, shard: placement.shardId, apiKey, keyId });
+    res.status(201).json({ id: tenant.id, name: tenant.name, shard, apiKey, keyId });
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(view(await load(tenantParam(req))));
+    res.json(await detail(await load(tenantParam(req))));
   });
 
   router.patch('/:id', async (req, res) => {
