@@ -281,7 +281,7 @@ export class Gateway {
         },
         finished: (state, move) => {
           metrics.moves.inc({ state });
-          if (state === 'done' && move.detail.fenceMs !== undefined) metrics.moveWritePause.observe(move.detail.fenceMs / 1000);
+          if (state === 'done' && move.detail.fenceMs !== undefined) metrics.moveFence.observe(move.detail.fenceMs / 1000);
           if (state === 'done' && move.detail.rowsPerSecond !== undefined) metrics.moveCopyRate.observe(move.detail.rowsPerSecond);
           options.moveHooks?.finished?.(state, move);
         },

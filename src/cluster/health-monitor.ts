@@ -86,7 +86,15 @@ export class HealthMonitor {
       // a refused or broken connection is down now; a slow answer is down the second time in a row
       const timeouts = err instanceof ProbeTimeoutError ? (this.#timeouts.get(node) ?? 0) + 1 : 0;
       this.#timeouts.set(node, timeouts);
-      if (timeouts !== 1) this.markDown(node, err as Error);
+      if (timeouts !== 1) {
+        const wasHealthy = node.health.healthy;
+        this.markDown(node, err as Error);
+        // what is in flight on a node that stopped answering would wait out the query timeout
+        if (wasHealthy) {
+          const cut = node.abortInFlight();
+          if (cut > 0) this.logger.warn({ shard: node.shardId, node: node.name, connections: cut }, 'in-flight statements on an unanswering node cut short');
+        }
+      }
       return undefined;
     } finally {
       this.#inFlight.delete(node);

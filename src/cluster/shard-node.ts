@@ -50,6 +50,8 @@ interface PooledConnection {
   query<R>(text: string, values: unknown[]): Promise<{ rows: R[] }>;
   query(submittable: TenantScopedQuery): unknown;
   _invalid?: boolean;
+  /** pg's wire connection: its socket is what `abortInFlight` cuts */
+  connection?: { stream?: { destroy(): void } };
 }
 interface PoolManager {
   getConnection(options: { type: 'read' | 'write' }): Promise<PooledConnection>;
@@ -70,6 +72,8 @@ export class ShardNode {
   /** see NodeSettings.tls */
   readonly tls: PgTls;
   health: NodeHealth = { healthy: false, lsn: undefined, lagBytes: 0, lagMs: 0, checkedAt: 0, error: 'not checked yet' };
+  /** connections checked out of the pool now, by anyone (models, transactions, `query`) */
+  readonly #inUse = new Set<PooledConnection>();
 
   constructor(
     readonly shardId: string,
@@ -108,6 +112,40 @@ export class ShardNode {
     this.models = defineShardModels(this.sequelize, modelDeps);
     this.requestRole = settings.requestRole;
     this.tls = settings.tls;
+    this.#trackCheckouts();
+  }
+
+  /**
+   * Cuts every connection checked out now: their statements fail at once as a lost
+   * connection (a 503 with Retry-After, or a read retried on another node) instead of
+   * waiting out the client-side query timeout on a server that stopped answering — a hung
+   * server cannot enforce its own statement_timeout. The pool drops them on release. Called
+   * when the health probe finds the node gone; returns how many were cut.
+   */
+  abortInFlight(): number {
+    let cut = 0;
+    for (const connection of this.#inUse) {
+      connection._invalid = true;
+      connection.connection?.stream?.destroy();
+      cut++;
+    }
+    return cut;
+  }
+
+  /** Every checkout and release of the pool, whoever makes it, passes here. */
+  #trackCheckouts(): void {
+    const manager = this.sequelize.connectionManager as unknown as PoolManager;
+    const getConnection = manager.getConnection.bind(manager);
+    const releaseConnection = manager.releaseConnection.bind(manager);
+    manager.getConnection = async (options) => {
+      const connection = await getConnection(options);
+      this.#inUse.add(connection);
+      return connection;
+    };
+    manager.releaseConnection = async (connection) => {
+      this.#inUse.delete(connection);
+      return releaseConnection(connection);
+    };
   }
 
   /** The primary's current WAL write position (after a commit: covers that commit). */

@@ -35,7 +35,7 @@ export class GatewayMetrics {
   readonly moveRowsCopied: Counter;
   readonly moves: Counter<'state'>;
   /** the moving tenant's write pause, as the source saw it: from the fence to the end of cutover */
-  readonly moveWritePause: Histogram;
+  readonly moveFence: Histogram;
   readonly moveCopyRate: Histogram;
   readonly slowQueries: Counter<'shard' | 'role'>;
   /** connections closed on arrival because the listener (`tenant` or `admin`) had its maximum open */
@@ -103,9 +103,9 @@ export class GatewayMetrics {
     this.shardBusy = new Counter({ name: `${PREFIX}shard_busy_total`, help: "Requests answered 503 SHARD_BUSY: the shard's fleet-wide concurrency budget was spent", labelNames: ['shard'], registers });
     this.moveRowsCopied = new Counter({ name: `${PREFIX}move_rows_copied_total`, help: 'Rows copied by tenant moves', registers });
     this.moves = new Counter({ name: `${PREFIX}moves_total`, help: 'Tenant moves by final state', labelNames: ['state'], registers });
-    this.moveWritePause = new Histogram({
-      name: `${PREFIX}move_write_pause_seconds`,
-      help: "A finished move's write pause: from its fence on the source to the end of cutover",
+    this.moveFence = new Histogram({
+      name: `${PREFIX}move_fence_seconds`,
+      help: "A finished move's fence, as the server holds it: from the fence lock on the source to the end of cutover (the pause its clients see adds their own retried write; the bench measures that)",
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });

@@ -108,6 +108,30 @@ describe('fault containment on the real cluster', function () {
     throw new Error('writes never recovered');
   });
 
+  it('writes in flight when their primary hangs end in a fast 503 (cut when the probe finds it gone), not after the 6 s query timeout', async () => {
+    for (let i = 0; i < 100 && (await victim().createUser()).status !== 201; i++) await sleep(100);
+    faults.freeze('shard-1');
+    try {
+      // sent before any probe noticed: they reach the frozen server and wait on it
+      const sends = Array.from({ length: 4 }, async () => {
+        const started = Date.now();
+        const res = await victim().createUser();
+        return { status: res.status, code: res.body.code, ms: Date.now() - started };
+      });
+      const answers = await Promise.all(sends);
+      expect(answers.map((a) => [a.status, a.code])).to.deep.equal(Array(4).fill([503, 'SHARD_UNAVAILABLE']));
+      // statement timeout 5 s + 1 s client-side: a cut connection answers well before that
+      expect(Math.max(...answers.map((a) => a.ms)), JSON.stringify(answers)).to.be.below(4000);
+    } finally {
+      faults.thaw('shard-1');
+    }
+    for (let i = 0; i < 100; i++) {
+      if ((await victim().createUser()).status === 201) return;
+      await sleep(100);
+    }
+    throw new Error('writes never recovered');
+  });
+
   it('with the catalog down, known tenants are still served and admin writes get 503', async () => {
     const t = victim();
     expect((await t.request('GET', '/v1/users')).status).to.equal(200); // cached

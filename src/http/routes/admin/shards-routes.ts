@@ -30,12 +30,7 @@ export function adminShardsRoutes(deps: AdminShardsDeps): Router {
   const router = express.Router();
 
   router.get('/shards', async (_req, res) => {
-    const table = deps.placement.table;
-    const counts = new Map<string, number>();
-    for (const id of await deps.tenants.listIds()) {
-      const shardId = table.shardFor(id).shardId;
-      counts.set(shardId, (counts.get(shardId) ?? 0) + 1);
-    }
+    const counts = await deps.tenants.countsByShard();
     res.json(
       deps.placement.shards.map((s) => {
         const shard = deps.registry.has(s.id) ? deps.registry.get(s.id) : undefined;
