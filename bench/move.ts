@@ -9,6 +9,7 @@ import { request } from './http.js';
 import { pacedLoops, type LoopRequest, type Loops } from './move-load.js';
 import { runMove, serverTimings, type MoveRun, type ServerTimings } from './move-job.js';
 import { ensureMoveTenants, placements, type MoveTenant } from './move-tenants.js';
+import { pgCopyProbe, type PgCopyProbe } from './pg-copy-probe.js';
 import { latenciesIn, latency, longestGap, ok, percentile, round, slowestOverlapping, within, type Sample, type Window } from './move-stats.js';
 
 export interface MoveSettings {
@@ -27,6 +28,8 @@ export interface MoveEnv {
   readonly catalog: string;
   /** the cluster's shard ids, in the order moves rotate through them */
   readonly shards: readonly string[];
+  /** each shard primary's privileged URL (the COPY probe runs on a move's target) */
+  readonly adminUrls: ReadonlyMap<string, string>;
   readonly seed: Seed;
   readonly say: (text: string) => void;
 }
@@ -76,6 +79,11 @@ export interface MoveResult {
   /** copy rate of the big tenant's move(s) per the job JSON (median); smoke: of the small moves */
   readonly rows_per_s: number | null;
   readonly rows_per_s_from: string;
+  /** PostgreSQL's own COPY of the same rows into like tables on the same target (bench/pg-copy-probe.ts) */
+  readonly pg_copy_rows_per_s: number | null;
+  /** rows_per_s / pg_copy_rows_per_s: the mover against PostgreSQL's fastest load (target ≥ 1.0) */
+  readonly copy_vs_pg_copy: number | null;
+  readonly pg_copy_tables: PgCopyProbe['tables'] | null;
   readonly write_pause_p50_ms: number | null;
   readonly write_pause_p99_ms: number | null;
   readonly write_pause_max_ms: number | null;
@@ -236,7 +244,12 @@ export async function moveScenario(env: MoveEnv, settings: MoveSettings): Promis
     await others.stop();
   }
   const timings = await serverTimings(env.catalog, measured.flatMap((m) => (m.run.jobId ? [m.run.jobId] : [])));
-  return summarize(measured, others.samples, timings, movers.big, settings, load);
+  // the rate's own tenant (the big one, else the last small one), on the target it was copied to, the load stopped
+  const rated = [...measured].reverse().find((m) => m.run.state === 'succeeded' && (!movers.big || m.tenant.id === movers.big.id));
+  const probeUrl = rated === undefined ? undefined : env.adminUrls.get(rated.to);
+  const probe = rated && probeUrl ? await pgCopyProbe(probeUrl, rated.tenant.id).catch((err: unknown) => (env.say(`copy probe failed: ${(err as Error).message}`), undefined)) : undefined;
+  if (probe) env.say(`PostgreSQL's COPY of the same ${probe.rows} rows on ${rated!.to}: ${probe.rows_per_s} rows/s (${JSON.stringify(probe.tables)})`);
+  return summarize(measured, others.samples, timings, movers.big, settings, load, probe);
 }
 
 function sampleOf(m: Measured, others: readonly Sample[], timings: ReadonlyMap<string, ServerTimings>): MoveSample {
@@ -272,7 +285,15 @@ function sampleOf(m: Measured, others: readonly Sample[], timings: ReadonlyMap<s
   };
 }
 
-function summarize(measured: readonly Measured[], others: readonly Sample[], timings: ReadonlyMap<string, ServerTimings>, big: MoveTenant | undefined, settings: MoveSettings, load: (typeof LOAD)['full']): MoveResult {
+function summarize(
+  measured: readonly Measured[],
+  others: readonly Sample[],
+  timings: ReadonlyMap<string, ServerTimings>,
+  big: MoveTenant | undefined,
+  settings: MoveSettings,
+  load: (typeof LOAD)['full'],
+  probe: PgCopyProbe | undefined,
+): MoveResult {
   const moves = measured.map((m) => sampleOf(m, others, timings));
   const done = moves.filter((m) => m.state === 'succeeded');
   const rateMoves = big ? done.filter((m) => m.tenant === big.id) : done;
@@ -285,8 +306,12 @@ function summarize(measured: readonly Measured[], others: readonly Sample[], tim
   const during = measured.flatMap((m) => latenciesIn(others, [m.run.window], sharedWith(m)));
   const p99Before = percentile(before, 0.99);
   const p99During = percentile(during, 0.99);
+  const rowsPerS = round(percentile(nums(rateMoves.map((m) => m.rows_per_s)), 0.5), 0);
   return {
-    rows_per_s: round(percentile(nums(rateMoves.map((m) => m.rows_per_s)), 0.5), 0),
+    rows_per_s: rowsPerS,
+    pg_copy_rows_per_s: probe ? probe.rows_per_s : null,
+    copy_vs_pg_copy: probe && rowsPerS !== null && probe.rows_per_s > 0 ? round(rowsPerS / probe.rows_per_s, 3) : null,
+    pg_copy_tables: probe ? probe.tables : null,
     rows_per_s_from: big ? `the ${big.rows}-row tenant's copy (job rowsPerSecond)` : `the ${settings.smallRows}-row tenants' copies (job rowsPerSecond; too small to mean much)`,
     write_pause_p50_ms: round(percentile(pauses, 0.5)),
     write_pause_p99_ms: round(percentile(pauses, 0.99)),

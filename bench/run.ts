@@ -159,7 +159,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (moves) {
       say(`${MOVE_SCENARIO}: ${o.moveTenants} tenants × ${o.moveTenantRows} products${o.moveBigRows > 0 ? ` and one of ${o.moveBigRows}` : ''}, moved one shard on, under load`);
       move = await moveScenario(
-        { tenantUrl: gw.url, adminUrl: gw.adminUrl!, adminToken: ctx.adminToken, catalog: cluster.catalog, shards: cluster.shards.map((s) => s.id), seed, say },
+        {
+          tenantUrl: gw.url, adminUrl: gw.adminUrl!, adminToken: ctx.adminToken, catalog: cluster.catalog, shards: cluster.shards.map((s) => s.id), seed, say,
+          adminUrls: new Map(cluster.shards.map((s) => [s.id, primaryUrl(s, 'admin')])),
+        },
         { smoke: o.smoke, smallTenants: o.moveTenants, smallRows: o.moveTenantRows, bigRows: o.moveBigRows },
       );
     }
