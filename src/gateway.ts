@@ -288,7 +288,7 @@ export class Gateway {
       },
     });
     const { keyring } = modelDeps;
-    const backups = fleetBackups({ config, store: catalog.backups, tenants: catalog.tenants, apiKeys: catalog.apiKeys, shards: fleetShards, transfer: moves.transfer, keyring, tls: pgTls, logger, owner });
+    const backups = fleetBackups({ config, store: catalog.backups, tenants: catalog.tenants, apiKeys: catalog.apiKeys, shards: fleetShards, transfer: moves.transfer, jobs: catalog.jobs, keyring, tls: pgTls, logger, owner });
     const productCache = new ProductCache({ cache: config.cache.enabled ? cacheStack.cache : undefined, ttlMs: config.cache.ttlMs, replicaFillTtlMs: config.routing.maxReplicaLagMs });
     // the rate limit and the concurrency leases live in the limits Redis, which must not evict (per-pod budgets when there is none)
     const limits = config.limits.enabled

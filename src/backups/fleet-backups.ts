@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../catalog/api-key-store.js';
 import type { BackupStore } from '../catalog/backup-store.js';
+import type { JobStore } from '../catalog/job-store.js';
 import type { TenantStore } from '../catalog/tenant-store.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -37,6 +38,8 @@ export function fleetBackups(deps: {
   readonly apiKeys: Pick<ApiKeyStore, 'create'>;
   readonly shards: () => Promise<readonly Pick<ShardTopology, 'id' | 'primary' | 'admin'>[]>;
   readonly transfer: Pick<TenantTransfer, 'import' | 'replaceFenced'>;
+  /** the open move of a tenant, if any */
+  readonly jobs: Pick<JobStore, 'activeMove'>;
   readonly keyring: Keyring;
   readonly tls: PgTls;
   readonly logger: Logger;
@@ -54,6 +57,7 @@ export function fleetBackups(deps: {
       shards: deps.shards,
       shardAt: (tenantId, at) => deps.tenants.shardAt(tenantId, at),
       tenantExists: async (id) => (await deps.tenants.get(id)) !== undefined,
+      moving: async (id) => (await deps.jobs.activeMove(id)) !== undefined,
       createTenant: async (name) => {
         const apiKey = generateApiKey();
         const { tenant } = await deps.tenants.create({ id: uuidv7(), name, keyId: generateKeyId(), apiKeyHash: hashApiKey(apiKey) });

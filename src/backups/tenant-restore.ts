@@ -24,6 +24,8 @@ export interface TenantRestoreDeps {
   /** the shard the tenant lived on at a moment (placement history), else where it is now */
   readonly shardAt: (tenantId: string, at: Date) => Promise<string | undefined>;
   readonly tenantExists: (tenantId: string) => Promise<boolean>;
+  /** true while a move of the tenant is open: a restore in place would fight its fence */
+  readonly moving: (tenantId: string) => Promise<boolean>;
   /** a new tenant, placed by the ring: its id and its one API key */
   readonly createTenant: (name: string) => Promise<{ id: string; apiKey: string }>;
   /** a further API key for a tenant (a resumed restore's new tenant: the first key died with the pod that made it) */
@@ -70,6 +72,9 @@ export class TenantRestore {
     const backup = await this.deps.store.restorableAt(shard, at);
     if (!backup) {
       throw new NotRestorableError(`at ${at.toISOString()} is outside shard ${shard}'s restorable window: no base backup of it ended before then (GET /admin/backups/windows)`);
+    }
+    if (into === 'replace' && (await this.deps.moving(tenantId))) {
+      throw new ConflictError(`tenant ${tenantId} is being moved: restore it in place once the move has ended (or restore into a new tenant now)`, 'tenantId');
     }
     for (const id of await this.deps.store.open('restore')) {
       const other = await this.deps.store.run(id);

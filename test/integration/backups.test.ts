@@ -264,6 +264,23 @@ describe('backups: WAL archive and base backups of every shard', function () {
       expect(await names(copy)).to.deep.equal(['before-move']);
     });
 
+    it("never takes over another owner's write fence: a restore in place of a tenant fenced by a move fails and leaves the fence alone", async () => {
+      const shard = testCluster().shards.find((s) => s.id === a.shard)!;
+      await sql(shard.admin.primary, `INSERT INTO tenant_fences (tenant_id, move_id) VALUES ($1, 'someone-elses-move')`, [a.id]);
+      try {
+        const res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: moment, into: 'replace' });
+        expect(res.status, res.text).to.equal(202);
+        const job = await waitJob(res.body.jobId as string);
+        expect(job.state, JSON.stringify(job)).to.equal('failed');
+        expect(job.error).to.match(/fenced by move someone-elses-move/);
+        const [fence] = await sql<{ owner: string }>(shard.admin.primary, 'SELECT move_id AS owner FROM tenant_fences WHERE tenant_id = $1', [a.id]);
+        expect(fence?.owner, 'the move keeps its fence').to.equal('someone-elses-move');
+      } finally {
+        await sql(shard.admin.primary, 'DELETE FROM tenant_fences WHERE tenant_id = $1', [a.id]);
+      }
+      expect((await a.request('POST', '/v1/products', { body: { name: 'unfenced', price: 1, stock: 1 } })).status).to.equal(201);
+    });
+
     it('refuses what it cannot restore: 422 before the oldest backup or in the future, 400 naming the field, 404 for an unknown tenant', async () => {
       let res = await gw.admin('POST', `/admin/tenants/${a.id}/restore`, { at: '2001-01-01T00:00:00Z', into: 'new' });
       expect([res.status, res.body.code, res.body.field], res.text).to.deep.equal([422, 'NOT_RESTORABLE', 'at']);

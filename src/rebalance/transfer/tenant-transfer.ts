@@ -1,6 +1,6 @@
 import type { TenantStore } from '../../catalog/tenant-store.js';
 import type { PlacementService } from '../../placement/placement-service.js';
-import { GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../../errors/errors.js';
+import { ConflictError, GatewayError, NotFoundError, ShardUnavailableError, TenantFencedError } from '../../errors/errors.js';
 import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
 import { withAdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 import { FenceHold, unfence } from '../shard-sql/fence.js';
@@ -76,6 +76,11 @@ export class TenantTransfer {
   ): Promise<{ shard: string; rows: Record<string, number> }> {
     const shard = await this.#shard(tenantId);
     try {
+      // a fence of another owner (a move's) is never taken over: lifting ours would lift theirs
+      const other = await withAdminClient(shard.url, this.admin, 'fence-check', async (client) =>
+        (await client.query<{ owner: string }>('SELECT move_id::text AS owner FROM tenant_fences WHERE tenant_id = $1', [tenantId])).rows[0]?.owner,
+      );
+      if (other !== undefined && other !== fenceId) throw new ConflictError(`tenant ${tenantId} is fenced by move ${other} on ${shard.id}: restore it in place once the move has ended`);
       const placed = await FenceHold.place(shard.url, this.admin, tenantId, fenceId, options.fenceTimeoutMs);
       try {
         const rows = await importTenant(shard.url, this.admin, tenantId, lines, { replace: true, bypassFence: true, ...(options.audit ? { audit: options.audit } : {}) });
