@@ -126,6 +126,23 @@ describe('row-level security: the second wall in the database', function () {
     }
   });
 
+  it('keeps row-level security on the fence table: the request role reads every fence and writes none', async () => {
+    await sql(shard.admin.primary, "INSERT INTO tenant_fences (tenant_id, move_id) VALUES ($1, 'rls-fence-read')", [b.id]);
+    try {
+      for (const s of testCluster().shards) {
+        const [table] = await sql<{ enabled: boolean }>(s.admin.primary, `SELECT relrowsecurity AS enabled FROM pg_class WHERE oid = 'public.tenant_fences'::regclass`);
+        expect(table!.enabled, `${s.id}: row-level security on tenant_fences`).to.equal(true);
+      }
+      // unscoped, as the guard runs for any writer: it must see the fence of every tenant
+      const seen = await sql<{ n: number }>(shard.primary, 'SELECT count(*)::int AS n FROM tenant_fences WHERE tenant_id = $1', [b.id]);
+      expect(seen[0]!.n).to.equal(1);
+      const write = await sql(shard.primary, "DELETE FROM tenant_fences WHERE tenant_id = $1", [b.id]).catch((e: unknown) => e);
+      expect((write as { code?: string }).code, 'the request role cannot lift a fence').to.equal('42501');
+    } finally {
+      await sql(shard.admin.primary, 'DELETE FROM tenant_fences WHERE tenant_id = $1', [b.id]);
+    }
+  });
+
   it('has a policy, enabled and forced, on every tenant table of every shard (a new table without one fails here)', async () => {
     for (const s of testCluster().shards) {
       const missing = await sql<{ table: string; why: string }>(

@@ -18,12 +18,25 @@ import type { Migration, MigrationDb } from '../migration.js';
  * and a primary-key probe of a table of a few rows. `SET LOCAL shardgate.bypass_fence =
  * 'on'` skips it: only the mover's own cleanup uses it.
  */
+/**
+ * Row-level security on the fence table (not a tenant table: no tenant_isolation policy):
+ * every session may read it — the guard below runs as the writer and must see every fence —
+ * and no policy lets anyone but the privileged role (its owner, not forced) write it.
+ * Idempotent: migration 0012 runs it on shards made before it was here.
+ */
+export const FENCE_ROW_SECURITY_SQL = `
+  ALTER TABLE tenant_fences ENABLE ROW LEVEL SECURITY;
+  DROP POLICY IF EXISTS fences_readable ON tenant_fences;
+  CREATE POLICY fences_readable ON tenant_fences FOR SELECT USING (true);
+`;
+
 export const FENCE_SQL = `
   CREATE TABLE IF NOT EXISTS tenant_fences (
     tenant_id  text PRIMARY KEY,
     move_id    text,
     fenced_at  timestamptz NOT NULL DEFAULT now()
   );
+  ${FENCE_ROW_SECURITY_SQL}
 
   CREATE OR REPLACE FUNCTION public.shardgate_fence_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
   DECLARE
