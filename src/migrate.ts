@@ -51,7 +51,8 @@ async function run(): Promise<void> {
     const settings = config.backups;
     if (process.argv.includes('--first-backup') && settings) {
       const tools = new PgTools({ binDir: settings.pgBinDir, osUser: settings.osUser });
-      const backups = new BaseBackups(catalog.backups, tools, tls, { ...settings, connectTimeoutMs: config.db.connectTimeoutMs });
+      const admin = { statementTimeoutMs: 0, connectTimeoutMs: config.db.connectTimeoutMs, tls };
+      const backups = new BaseBackups(catalog.backups, tools, admin, settings);
       for (const shard of (await catalog.shards.list()).filter((s) => s.state !== 'retired')) {
         if ((await catalog.backups.list({ shard: shard.id, states: ['done'] })).length > 0) continue;
         const backup = await backups.take(shard, null);

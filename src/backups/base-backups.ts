@@ -1,9 +1,8 @@
 import path from 'node:path';
-import pg from 'pg';
 import type { BackupRecord, BackupStore } from '../catalog/backup-store.js';
 import { adminPrimaryUrl, type ShardTopology } from '../cluster/shard-registry.js';
 import { uuidv7 } from '../models/index.js';
-import type { PgTls } from '../transport/pg-tls.js';
+import { withAdminClient, type AdminClientOptions } from '../rebalance/shard-sql/admin-client.js';
 import type { PgTools } from './pg-tools.js';
 
 export interface BaseBackupsOptions {
@@ -13,7 +12,6 @@ export interface BaseBackupsOptions {
   readonly archiveDir: string;
   /** finished backups kept per shard */
   readonly keep: number;
-  readonly connectTimeoutMs: number;
 }
 
 /** The span of moments a shard can be restored to: from its oldest backup's end to now. */
@@ -37,7 +35,8 @@ export class BaseBackups {
   constructor(
     private readonly store: BackupStore,
     private readonly tools: PgTools,
-    private readonly tls: PgTls,
+    /** the privileged role's connections (the shard's clock is read over one) */
+    private readonly admin: AdminClientOptions,
     private readonly options: BaseBackupsOptions,
   ) {}
 
@@ -91,13 +90,6 @@ export class BaseBackups {
   }
 
   async #shardNow(url: string): Promise<Date> {
-    const client = new pg.Client({ ...(await this.tls.clientOptions(url)), application_name: 'shardgate:backup', connectionTimeoutMillis: this.options.connectTimeoutMs });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      return (await client.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    return withAdminClient(url, this.admin, 'backup', async (client) => (await client.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now);
   }
 }

@@ -49,7 +49,8 @@ export function fleetBackups(deps: {
   const settings = config.backups;
   if (!settings) return undefined;
   const tools = new PgTools({ binDir: settings.pgBinDir, osUser: settings.osUser });
-  const backups = new BaseBackups(deps.store, tools, tls, { dir: settings.dir, archiveDir: settings.archiveDir, keep: settings.keep, connectTimeoutMs: config.db.connectTimeoutMs });
+  const admin = { statementTimeoutMs: config.moves.statementTimeoutMs, connectTimeoutMs: config.db.connectTimeoutMs, tls };
+  const backups = new BaseBackups(deps.store, tools, admin, { dir: settings.dir, archiveDir: settings.archiveDir, keep: settings.keep });
   const restore = new TenantRestore(
     {
       store: deps.store,
@@ -71,7 +72,7 @@ export function fleetBackups(deps: {
       importRows: async (tenantId, lines, audit) => (await deps.transfer.import(tenantId, iterate(lines), { replace: true, audit })).rows,
       replaceRows: async (tenantId, fenceId, lines, audit) => (await deps.transfer.replaceFenced(tenantId, fenceId, iterate(lines), { fenceTimeoutMs: config.moves.fenceTimeoutMs, audit })).rows,
       rebind: rebindRows(deps.keyring, SEALED_COLUMNS),
-      admin: { statementTimeoutMs: config.moves.statementTimeoutMs, connectTimeoutMs: config.db.connectTimeoutMs, tls },
+      admin,
     },
     { scratchDir: path.join(settings.dir, '.scratch'), archiveDir: settings.archiveDir, archiveWaitMs: 60_000 },
   );

@@ -1,9 +1,8 @@
 import path from 'node:path';
-import pg from 'pg';
 import type { BackupStore } from '../catalog/backup-store.js';
 import { adminPrimaryUrl, type ShardTopology } from '../cluster/shard-registry.js';
 import { ConflictError, NotFoundError, NotRestorableError, ValidationError } from '../errors/errors.js';
-import type { AdminClientOptions } from '../rebalance/shard-sql/admin-client.js';
+import { withAdminClient, type AdminClientOptions } from '../rebalance/shard-sql/admin-client.js';
 import { exportTenant } from '../rebalance/transfer/tenant-export.js';
 import type { RebindRows } from './rebind-rows.js';
 import type { ScratchInstance } from './scratch-instance.js';
@@ -143,10 +142,7 @@ export class TenantRestore {
   async #archiveThrough(shardId: string): Promise<void> {
     const shard = (await this.deps.shards()).find((s) => s.id === shardId);
     if (!shard) throw new Error(`shard ${shardId} is no longer in the fleet`);
-    const client = new pg.Client({ ...(await this.deps.admin.tls.clientOptions(adminPrimaryUrl(shard))), connectionTimeoutMillis: this.deps.admin.connectTimeoutMs, application_name: 'shardgate:restore' });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
+    await withAdminClient(adminPrimaryUrl(shard), this.deps.admin, 'restore', async (client) => {
       await client.query('BEGIN');
       await client.query('SELECT pg_current_xact_id()');
       await client.query('COMMIT');
@@ -158,9 +154,7 @@ export class TenantRestore {
         if (performance.now() > until) throw new Error(`shard ${shardId} has not archived ${rows[0]!.file} within ${this.options.archiveWaitMs} ms: check its archive_command`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    });
   }
 }
 
