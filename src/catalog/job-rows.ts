@@ -26,8 +26,8 @@ export interface MoveDetail {
   /** where the slot's stream starts: the copy read the rows as of this position */
   readonly slotLsn?: string;
   readonly catchUpMs?: number;
-  /** ms of the unfenced warm-up pass of the verification reads */
-  readonly warmMs?: number;
+  /** ms of the unfenced baseline of the verification: both sides' checksums on a snapshot */
+  readonly baselineMs?: number;
   /** ms the source refused the tenant's writes: from taking the fence lock to the placement flip */
   readonly fenceMs?: number;
   /** ms the fence waited for writes already in flight */
@@ -35,8 +35,10 @@ export interface MoveDetail {
   /** ms from the fence to the target confirming every write made before it */
   readonly fenceCatchUpMs?: number;
   readonly fenceLsn?: string;
-  /** ms the fenced verification (counts and checksums on both sides) took */
+  /** ms the fenced verification took */
   readonly verifyMs?: number;
+  /** 'deltas': the baseline plus the changes tracked since it; 'rows': every row read again (no baseline) */
+  readonly verifiedBy?: 'deltas' | 'rows';
   readonly pinKept?: boolean;
   /** ms each stage's side effects took in the run that completed it */
   readonly stageMs?: Readonly<Partial<Record<string, number>>>;

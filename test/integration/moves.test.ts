@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { ADMIN_TOKEN, TestGateway, TestTenant, sql, type HttpResult } from '../support/test-cluster.js';
+import { ADMIN_TOKEN, TestGateway, TestTenant, sql, sqlSession, type HttpResult } from '../support/test-cluster.js';
 import {
   allPrimaries, hasSpareShards, privateCatalog, purgeTenants, replicationLeftovers, spareShards, tenantRowCounts, total, waitForJob,
 } from '../support/moves.js';
@@ -184,6 +184,8 @@ describe('tenant moves (real cluster)', function () {
     console.log(`      move: ${String(move.rowsCopied)} rows, copy ${String(move.rowsPerSecond)} rows/s, fence ${String(move.fenceMs)} ms ${JSON.stringify(move.timings)}; ` +
       `writes during the move: ${moverUsers.acked.size + moverUsers2.acked.size + moverOrders.acked.size} acknowledged, ` +
       `${moverUsers.failures.length + moverUsers2.failures.length + moverOrders.failures.length} refused`);
+    // verified inside the fence from the unfenced checksums plus the changes tracked since (writes ran throughout)
+    expect((move.timings as Record<string, unknown>).verifiedBy).to.equal('deltas');
 
     // the pause and the copy rate are metrics too, one observation per finished move
     const metrics = (await gw.admin('GET', '/metrics')).text;
@@ -366,6 +368,35 @@ describe('tenant moves (real cluster)', function () {
     const list = await t.request('GET', '/v1/users', { headers: { 'x-consistency': 'strong' } });
     expect(list.headers.get('x-shard')).to.equal(t.shard);
     expect((list.body.items as Array<{ username: string }>).some((u) => u.username.endsWith('-tampered'))).to.equal(false);
+    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
+    await expectNoLeftovers(t.shard, TARGET);
+  });
+
+  it('refuses to flip when a row is deleted on the target after the unfenced checksums, as the apply worker would (replica role)', async () => {
+    const t = await gw.createTenant(RUN);
+    await seedTenant(t, 5);
+    let deleted = 0;
+    hooks.beforeStage = async (stage, move) => {
+      if (move.tenantId !== t.id || stage !== 'fenced') return;
+      // the baseline is taken (catching_up is done): only the change tracking can see this
+      const tenant = t.id.replaceAll("'", "''");
+      const rows = await sqlSession<{ id: string }>(primary(TARGET), [
+        'SET session_replication_role = replica',
+        `DELETE FROM users WHERE tenant_id = '${tenant}' AND id = (SELECT id FROM users WHERE tenant_id = '${tenant}' ORDER BY id LIMIT 1) RETURNING id`,
+      ]);
+      deleted = rows.length;
+    };
+    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+    const job = await waitForJob(gw, res.body.jobId as string);
+    hooks.beforeStage = undefined;
+
+    expect(deleted, 'a row was deleted on the target').to.equal(1);
+    expect(job.state).to.equal('failed');
+    expect(String(job.error)).to.match(/verification failed: users: 5 rows on the source, 4 on the target/);
+    expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+    const write = await t.createUser();
+    expect(write.status, 'writable on its source').to.equal(201);
+    expect(write.headers.get('x-shard')).to.equal(t.shard);
     expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
     await expectNoLeftovers(t.shard, TARGET);
   });

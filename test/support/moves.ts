@@ -44,13 +44,15 @@ export async function waitForJob(gw: TestGateway, jobId: string, timeoutMs = 90_
   }
 }
 
-/** Replication objects of moves (sg_move_*) on a node: none may outlive its move. */
+/** Replication objects of moves (sg_move_*) and their change tracking on a node: none may outlive its move. */
 export async function replicationLeftovers(url: string): Promise<string[]> {
   const rows = await sql<{ kind: string; name: string }>(
     url,
     `SELECT 'slot' AS kind, slot_name::text AS name FROM pg_replication_slots WHERE slot_type = 'logical'
      UNION ALL SELECT 'publication', pubname::text FROM pg_publication WHERE pubname LIKE 'sg\\_move\\_%'
-     UNION ALL SELECT 'subscription', subname::text FROM pg_subscription WHERE subname LIKE 'sg\\_move\\_%'`,
+     UNION ALL SELECT 'subscription', subname::text FROM pg_subscription WHERE subname LIKE 'sg\\_move\\_%'
+     UNION ALL SELECT 'tracking', tracked_tenant FROM move_tracking
+     UNION ALL SELECT DISTINCT 'deltas', tracked_tenant FROM move_row_deltas`,
   );
   return rows.map((r) => `${r.kind} ${r.name}`);
 }

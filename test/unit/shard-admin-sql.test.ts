@@ -22,9 +22,10 @@ describe('shard admin SQL', () => {
     expect(createSubscriptionSql('sg_move_1', "postgres://u:p'w@h/db")).to.contain(`CONNECTION 'postgres://u:p''w@h/db'`);
   });
 
-  it('checksums stored columns only, bound to the tenant', () => {
-    const sql = checksumSql({ name: 'products', columns: ['tenant_id', 'id', 'price'], key: ['tenant_id', 'id'], parents: [] });
-    expect(sql).to.contain('ROW("tenant_id", "id", "price")::text').and.contain('WHERE tenant_id = $1');
+  it('checksums rows less their generated columns, with the hash change tracking uses, bound to the tenant', () => {
+    const sql = checksumSql({ name: 'products', columns: ['tenant_id', 'id', 'price'], key: ['tenant_id', 'id'], parents: [], generated: ["se'arch"] });
+    expect(sql).to.contain(`public.shardgate_row_hash(to_jsonb(t) - ARRAY['se''arch']::text[])`).and.contain('FROM "products" t WHERE tenant_id = $1');
+    expect(checksumSql({ name: 'users', columns: ['tenant_id', 'id'], key: ['tenant_id', 'id'], parents: [] })).to.contain('to_jsonb(t) - ARRAY[]::text[]');
   });
 
   it('orders tables parents first (insert) and reports cycles', () => {

@@ -18,7 +18,7 @@ const SERIES_TABLES = ['series_points', 'series_rollups'] as const;
  * (the only table the request role is granted) are checked; a privileged role writing a
  * partition directly is not fenced, as it is not under row-level security either.
  */
-const GUARD_SQL = `
+export const GUARD_SQL = `
   CREATE OR REPLACE FUNCTION public.shardgate_fence_guard_rows() RETURNS trigger LANGUAGE plpgsql AS $fn$
   DECLARE
     tids text[];

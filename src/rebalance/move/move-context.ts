@@ -8,6 +8,7 @@ import type { MovePatch, MoveRecord } from '../../catalog/job-rows.js';
 import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
 import { replicationName } from '../shard-sql/shard-admin-sql.js';
 import { tenantTables } from '../shard-sql/tenant-tables.js';
+import type { SnapshotDigest } from '../shard-sql/tenant-rows.js';
 
 /** config.moves: what an operator sets (validated in config/gateway-config.ts) */
 export interface MovesConfig {
@@ -53,6 +54,10 @@ export class MoveContext {
   fence: FenceHold | undefined;
   /** performance.now() when the fence lock was requested in this run */
   fenceStartedAt: number | undefined;
+  /** per side, the transactions open when change tracking started: the baseline waits them out */
+  untracked: { readonly source: readonly string[]; readonly target: readonly string[] } | undefined;
+  /** per side, the unfenced checksums and their snapshots: the fenced verification adds the changes since */
+  baseline: { readonly source: Record<string, SnapshotDigest>; readonly target: Record<string, SnapshotDigest> } | undefined;
 
   constructor(
     public move: MoveRecord,

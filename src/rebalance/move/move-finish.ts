@@ -5,6 +5,7 @@ import type { StageFindings } from './move-steps.js';
 import { dropPublication, dropSlots, dropSubscription } from '../shard-sql/replication-ops.js';
 import { deleteTenantRows } from '../shard-sql/tenant-rows.js';
 import { tenantTables } from '../shard-sql/tenant-tables.js';
+import { stopTracking } from '../shard-sql/change-tracking.js';
 
 /**
  * cutover: the source stays fenced (a stale gateway's write there fails and is retried
@@ -27,8 +28,10 @@ export async function cutover(ctx: MoveContext, placement: PlacementChanges): Pr
  * move still cannot write there.
  */
 export async function cleanup(ctx: MoveContext): Promise<void> {
-  await dropSubscription(await ctx.target(), ctx.name);
+  const target = await ctx.target();
+  await dropSubscription(target, ctx.name);
   const source = await ctx.source();
+  await Promise.all([stopTracking(source, ctx.move.tenantId, ctx.move.id), stopTracking(target, ctx.move.tenantId, ctx.move.id)]);
   await dropPublication(source, ctx.name);
   await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
   await ctx.pause(ctx.timings.cleanupGraceMs);
@@ -43,10 +46,11 @@ async function clearTarget(ctx: MoveContext, rows: boolean): Promise<string[]> {
   try {
     const target = await ctx.target();
     await dropSubscription(target, ctx.name);
+    await stopTracking(target, ctx.move.tenantId, ctx.move.id);
     if (rows) await deleteTenantRows(target, ctx.move.tenantId, await tenantTables(target));
     return [];
   } catch (err) {
-    return [`target ${ctx.move.target}: subscription ${ctx.name} or copied rows (${(err as Error).message})`];
+    return [`target ${ctx.move.target}: subscription ${ctx.name}, change tracking or copied rows (${(err as Error).message})`];
   }
 }
 
@@ -57,8 +61,9 @@ async function clearSource(ctx: MoveContext, moveId: string | undefined): Promis
     const source = await ctx.source();
     await dropPublication(source, ctx.name);
     await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
+    await stopTracking(source, ctx.move.tenantId, ctx.move.id);
   } catch (err) {
-    leftovers.push(`source ${ctx.move.source}: publication or slot ${ctx.name} (${(err as Error).message})`);
+    leftovers.push(`source ${ctx.move.source}: publication, slot or change tracking ${ctx.name} (${(err as Error).message})`);
   }
   try {
     await unfence(await ctx.source(), ctx.move.tenantId, moveId);

@@ -4,7 +4,8 @@ import type { MovePatch } from '../../catalog/job-rows.js';
 import {
   createPublication, createSubscription, dropSlots, dropSubscription, flushTarget, streamLagBytes, subscriptionReceived, subscriptionStatus, systemIdentifier, type SubscriptionStatus,
 } from '../shard-sql/replication-ops.js';
-import { countDigest, deleteTenantRows, digestMismatch, digestRows, type TableDigest } from '../shard-sql/tenant-rows.js';
+import { countDigest, deleteTenantRows, digestMismatch, digestRows, type SnapshotDigest, type TableDigest } from '../shard-sql/tenant-rows.js';
+import { advance, awaitUntracked, deltasSince, startTracking } from '../shard-sql/change-tracking.js';
 import type { AdminClient } from '../shard-sql/admin-client.js';
 import { closeCopyLanes, copySnapshot, createExportedSlot, openCopyLanes } from '../shard-sql/snapshot-copy.js';
 import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
@@ -118,26 +119,39 @@ export async function copy(ctx: MoveContext, schema: CopySchema, onRows: (n: num
   const rows = sum(counts);
   await ctx.update({ rowsCopied: rows, detail: { tables: counts, slotLsn: slot.lsn, copyMs: Math.round(copyMs), rowsPerSecond: Math.round(rows / (Math.max(copyMs, 1) / 1000)) } });
 
+  // both sides track the tenant's changes from here (the target's before anything is applied)
+  const [sourceOpen, targetOpen] = await Promise.all([startTracking(source, ctx.move.tenantId, ctx.move.id), startTracking(target, ctx.move.tenantId, ctx.move.id)]);
+  ctx.untracked = { source: sourceOpen, target: targetOpen };
   const oid = await createSubscription(target, ctx.name, sourceUrl);
   await ctx.update({ detail: { subscriptionOid: oid } });
   await checkSubscription(ctx);
 }
 
+/** How long the baseline waits for transactions older than tracking; past it, the fence verifies in full. */
+const UNTRACKED_WAIT_MS = 10_000;
+
 /**
- * catching_up: the subscription streams until the target has received the source's WAL
- * to within catchUpBytes (measured on the target: a subscription whose apply worker has
- * not started yet — the launcher starts at most one every wal_retrieve_retry_interval —
- * has received nothing and is not caught up, however idle the source). First, one
- * unfenced pass of the verification reads on both sides: the freshly copied rows get
- * their hint bits set, both sides' pages are cached and the verification connections
- * are open, so the verification inside the fence (the tenant's write pause) runs hot.
+ * catching_up: first the baseline of the verification, unfenced: once every transaction
+ * older than the change tracking has ended, each side's checksums on a snapshot (the
+ * fenced verification adds only what changed since). Then the subscription streams until
+ * the target has received the source's WAL to within catchUpBytes (measured on the
+ * target: a subscription whose apply worker has not started yet — the launcher starts at
+ * most one every wal_retrieve_retry_interval — has received nothing and is not caught up,
+ * however idle the source).
  */
 export async function catchUp(ctx: MoveContext): Promise<void> {
   const source = await ctx.source();
   const target = await ctx.target();
   const started = performance.now();
-  await Promise.all([digestSide(ctx, 'source'), digestSide(ctx, 'target')]);
-  const warmMs = Math.round(performance.now() - started);
+  const open = ctx.untracked;
+  const tracked = open !== undefined && (await Promise.all([
+    awaitUntracked(source, open.source, UNTRACKED_WAIT_MS, (ms) => ctx.pause(ms)),
+    awaitUntracked(target, open.target, UNTRACKED_WAIT_MS, (ms) => ctx.pause(ms)),
+  ])).every(Boolean);
+  if (!tracked) ctx.logger.warn('transactions older than the change tracking are still open: the fence will verify every row');
+  const [sourceBase, targetBase] = await Promise.all([digestSide(ctx, 'source'), digestSide(ctx, 'target')]);
+  ctx.baseline = tracked ? { source: sourceBase, target: targetBase } : undefined;
+  const baselineMs = Math.round(performance.now() - started);
   for (;;) {
     await checkSubscription(ctx);
     const behind = await streamLagBytes(source, target, ctx.name);
@@ -147,7 +161,7 @@ export async function catchUp(ctx: MoveContext): Promise<void> {
     }
     await ctx.pause(ctx.timings.pollMs);
   }
-  await ctx.update({ detail: { catchUpMs: Math.round(performance.now() - started), warmMs } });
+  await ctx.update({ detail: { catchUpMs: Math.round(performance.now() - started), baselineMs } });
 }
 
 /**
@@ -193,23 +207,33 @@ const VERIFY_PARALLELISM = 4;
 const VERIFY_ROWS_PER_CONNECTION = 25_000;
 
 /** One side's digests (checksums, or counts with moves.verify = 'count'), its tables spread over parallel connections. */
-async function digestSide(ctx: MoveContext, side: 'source' | 'target'): Promise<Record<string, TableDigest>> {
+async function digestSide(ctx: MoveContext, side: 'source' | 'target'): Promise<Record<string, SnapshotDigest>> {
   const rows = ctx.move.detail.tables ?? {};
   const groups = balance(await ctx.tables(), rows, Math.min(VERIFY_PARALLELISM, Math.ceil(sum(rows) / VERIFY_ROWS_PER_CONNECTION)));
   const clients = await ctx.connections(side, groups.length);
   const digest = (c: AdminClient, g: TenantTable[]) => (ctx.timings.verify === 'count' ? countDigest(c, ctx.move.tenantId, g) : digestRows(c, ctx.move.tenantId, g));
   const parts = await Promise.all(groups.map((g, i) => digest(clients[i]!, g)));
-  return Object.assign({}, ...parts) as Record<string, TableDigest>;
+  return Object.assign({}, ...parts) as Record<string, SnapshotDigest>;
+}
+
+/** One side's digests now: its baseline plus the changes tracked since, or (no baseline) every row again. */
+async function digestNow(ctx: MoveContext, side: 'source' | 'target', baseline: Record<string, SnapshotDigest> | undefined): Promise<Record<string, TableDigest>> {
+  if (!baseline) return digestSide(ctx, side);
+  const client = side === 'source' ? await ctx.source() : await ctx.target();
+  return advance(baseline, await deltasSince(client, ctx.move.tenantId, baseline));
 }
 
 /**
  * verified: per table, the same row count and checksum on both sides; any difference
  * fails the move. The tenant's rows are frozen on both sides now (fenced source, fully
- * applied target), so tables may be read in parallel, each in a snapshot of its own.
+ * applied target): each side's checksums are its baseline's plus the deltas of the
+ * changes that baseline's snapshot did not see — work in the changes since, not in the
+ * tenant's size. Without a baseline, every row is read again.
  */
 export async function verify(ctx: MoveContext): Promise<StageFindings> {
   const started = performance.now();
-  const [source, target] = await Promise.all([digestSide(ctx, 'source'), digestSide(ctx, 'target')]);
+  const base = ctx.baseline;
+  const [source, target] = await Promise.all([digestNow(ctx, 'source', base?.source), digestNow(ctx, 'target', base?.target)]);
   const mismatch = digestMismatch(source, target);
   if (mismatch) throw new MoveError(`verification failed: ${mismatch}`);
   // the tenant's writes wait out the fence (up to the same bound): past it, give the tenant back
@@ -218,5 +242,5 @@ export async function verify(ctx: MoveContext): Promise<StageFindings> {
     throw new MoveError(`verified ${Math.round(fencedFor)} ms into the fence, past moves.fenceTimeoutMs (${ctx.timings.fenceTimeoutMs}); raise it, or use moves.verify = 'count', for a tenant this size`);
   }
   const counts = Object.fromEntries(Object.entries(source).map(([t, d]) => [t, d.rows]));
-  return { rowsCopied: sum(counts), detail: { tables: counts, verifyMs: Math.round(performance.now() - started) } };
+  return { rowsCopied: sum(counts), detail: { tables: counts, verifyMs: Math.round(performance.now() - started), verifiedBy: base ? 'deltas' : 'rows' } };
 }

@@ -22,6 +22,8 @@ export interface TenantTable {
   readonly parents: readonly string[];
   /** columns exported in their text form (their type's own json cast would not read back) */
   readonly textColumns?: readonly string[];
+  /** generated columns: left out of a row's hash (a BEFORE trigger sees them unset) */
+  readonly generated?: readonly string[];
 }
 
 /** The stored columns as a select list for row_to_json, text-cast where the type's own json form would not read back. */
@@ -60,12 +62,16 @@ export const disableSubscriptionSql = (name: string): string => `ALTER SUBSCRIPT
 /** Detaches the subscription from its slot, so DROP SUBSCRIPTION does not need the source. */
 export const detachSlotSql = (name: string): string => `ALTER SUBSCRIPTION ${escapeIdentifier(name)} SET (slot_name = NONE)`;
 
-/** `tenant_id = $1` rows of one table: count and an order-independent checksum over the stored columns. */
+/**
+ * `tenant_id = $1` rows of one table: count and an order-independent checksum, the sum of
+ * each row's `shardgate_row_hash` (60 bits of the md5 of its jsonb form less generated
+ * columns: the same hash the shard's change tracking adds and subtracts, migration 0013).
+ * Summed as numeric: no sort, constant memory, no overflow.
+ */
 export function checksumSql(table: TenantTable): string {
-  const row = `ROW(${table.columns.map(escapeIdentifier).join(', ')})::text`;
-  // 60 bits of each row's md5, summed as numeric: no sort, constant memory, no overflow
-  return `SELECT count(*)::bigint::text AS rows, coalesce(sum(('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint), 0)::text AS sum ` +
-    `FROM ${escapeIdentifier(table.name)} WHERE tenant_id = $1`;
+  const generated = `ARRAY[${(table.generated ?? []).map(escapeLiteral).join(', ')}]::text[]`;
+  return `SELECT count(*)::bigint::text AS rows, coalesce(sum(public.shardgate_row_hash(to_jsonb(t) - ${generated})), 0)::text AS sum ` +
+    `FROM ${escapeIdentifier(table.name)} t WHERE tenant_id = $1`;
 }
 
 export const countSql = (table: TenantTable): string => `SELECT count(*)::bigint::text AS rows FROM ${escapeIdentifier(table.name)} WHERE tenant_id = $1`;

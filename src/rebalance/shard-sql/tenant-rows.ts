@@ -7,6 +7,11 @@ export interface TableDigest {
   readonly sum: string;
 }
 
+/** A digest and the snapshot its statement read (`pg_current_snapshot()`): what changed since is tracked against it. */
+export interface SnapshotDigest extends TableDigest {
+  readonly snapshot: string;
+}
+
 /** Rows of the tenant per table. */
 export async function countRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -19,22 +24,22 @@ export async function countRows(client: AdminClient, tenantId: string, tables: r
 
 /**
  * Count and checksum of the tenant's rows per table, in one statement (so one snapshot,
- * and so the tables agree with each other, in one round trip: this runs inside the fence).
+ * and so the tables agree with each other, in one round trip), with that snapshot.
  */
-export async function digestRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, TableDigest>> {
+export async function digestRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, SnapshotDigest>> {
   return digest(client, tenantId, tables, checksumSql);
 }
 
-/** Row counts only, as digests with an empty checksum (moves.verify = 'count'). */
-export async function countDigest(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, TableDigest>> {
-  return digest(client, tenantId, tables, (t) => `SELECT count(*)::bigint::text AS rows, '' AS sum FROM ${escapeIdentifier(t.name)} WHERE tenant_id = $1`);
+/** Row counts only, as digests with a zero checksum (moves.verify = 'count'). */
+export async function countDigest(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<Record<string, SnapshotDigest>> {
+  return digest(client, tenantId, tables, (t) => `SELECT count(*)::bigint::text AS rows, '0' AS sum FROM ${escapeIdentifier(t.name)} WHERE tenant_id = $1`);
 }
 
-async function digest(client: AdminClient, tenantId: string, tables: readonly TenantTable[], perTable: (t: TenantTable) => string): Promise<Record<string, TableDigest>> {
+async function digest(client: AdminClient, tenantId: string, tables: readonly TenantTable[], perTable: (t: TenantTable) => string): Promise<Record<string, SnapshotDigest>> {
   if (tables.length === 0) return {};
-  const sql = tables.map((t) => `SELECT ${escapeLiteral(t.name)}::text AS tbl, d.rows, d.sum FROM (${perTable(t)}) d`).join(' UNION ALL ');
-  const { rows } = await client.query<{ tbl: string; rows: string; sum: string }>(sql, [tenantId]);
-  return Object.fromEntries(rows.map((r) => [r.tbl, { rows: Number(r.rows), sum: r.sum ?? '0' }]));
+  const sql = tables.map((t) => `SELECT ${escapeLiteral(t.name)}::text AS tbl, d.rows, d.sum, pg_current_snapshot()::text AS snap FROM (${perTable(t)}) d`).join(' UNION ALL ');
+  const { rows } = await client.query<{ tbl: string; rows: string; sum: string; snap: string }>(sql, [tenantId]);
+  return Object.fromEntries(rows.map((r) => [r.tbl, { rows: Number(r.rows), sum: r.sum ?? '0', snapshot: r.snap }]));
 }
 
 /** The first table whose digest differs, described; undefined when all agree. */

@@ -7,6 +7,7 @@ interface TableRow {
   key: string[] | null;
   parents: string[];
   text_columns: string[];
+  generated: string[];
 }
 
 /**
@@ -29,7 +30,10 @@ const TABLES_SQL = `
                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                   AND a.atttypid NOT IN ('json'::regtype, 'jsonb'::regtype)
                   AND EXISTS (SELECT 1 FROM pg_cast k WHERE k.castsource = a.atttypid AND k.casttarget IN ('json'::regtype, 'jsonb'::regtype))
-                ORDER BY a.attnum) AS text_columns
+                ORDER BY a.attnum) AS text_columns,
+         ARRAY(SELECT a.attname::text FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''
+                ORDER BY a.attnum) AS generated
     FROM pg_class c
     JOIN pg_namespace ns ON ns.oid = c.relnamespace
    WHERE ns.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -39,7 +43,7 @@ const TABLES_SQL = `
 
 export async function tenantTables(client: AdminClient): Promise<TenantTable[]> {
   const { rows } = await client.query<TableRow>(TABLES_SQL);
-  return rows.map((r) => ({ name: r.name, columns: r.columns, key: r.key ?? [], parents: r.parents, textColumns: r.text_columns }));
+  return rows.map((r) => ({ name: r.name, columns: r.columns, key: r.key ?? [], parents: r.parents, textColumns: r.text_columns, generated: r.generated }));
 }
 
 /**
