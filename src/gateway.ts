@@ -203,7 +203,7 @@ export class Gateway {
       },
     );
     metrics.readNodesFrom(() => nodeSnapshots(registry));
-    const placement = new PlacementService(catalog, { refreshIntervalMs: 2000 }, logger);
+    const placement = new PlacementService(catalog, { refreshIntervalMs: config.placement.refreshIntervalMs }, logger);
     // shards another gateway added show up on reload; open connections to them
     placement.onReload((shards) => {
       for (const s of shards) if (s.state !== 'retired') registry.add(s);
@@ -264,14 +264,8 @@ export class Gateway {
     // the others hear the new catalog version, and the tenants' cached reads are dropped
     const announcer = new GatewayPlacementAnnouncer({ placement, bus: cacheStack.bus, cache: cacheStack.cache, logger });
     const moves = new Moves({
-      config: config.moves,
-      connectTimeoutMs: config.db.connectTimeoutMs,
-      tls: pgTls,
-      catalog,
-      placement,
-      logger,
-      announcer,
-      migrator,
+      config: config.moves, leases: config.placement, connectTimeoutMs: config.db.connectTimeoutMs, tls: pgTls,
+      catalog, placement, logger, announcer, migrator,
       shardUrlPolicy: new ShardUrlPolicy(config.security.shardHosts),
       hooks: {
         ...options.moveHooks,
@@ -294,7 +288,7 @@ export class Gateway {
     const limits = config.limits.enabled
       ? TenantLimits.fromConfig(config.limits, { redis: limitsRedis?.redis, commandTimeoutMs: config.cache.commandTimeoutMs, poolMax: config.pool.max, logger, metrics })
       : undefined;
-    const sessions = new TenantSessions({ placement, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
+    const sessions = new TenantSessions({ placement, writeLeaseMs: config.placement.writeLeaseMs, registry, router, tokens: new ConsistencyTokens(config.encryption.keys, config.encryption.currentKeyId) });
     // distributed transactions: one coordinator per pod, its recovery loop finishing what any pod left; an erase revokes keys everywhere
     const keysRevoked = (tenantId: string) => void Promise.all([authenticator.invalidate(tenantId), cacheStack.bus?.publish({ kind: 'credentials', tenantId })]);
     const txDeps = { catalog, sessions, registry, products: productCache, logger, twoPhaseHooks: options.twoPhaseHooks, rows: moves.transfer, cache: cacheStack.cache, keysRevoked };

@@ -40,6 +40,8 @@ export interface MoveDetail {
   /** 'deltas': the baseline plus the changes tracked since it; 'rows': every row read again (no baseline) */
   readonly verifiedBy?: 'deltas' | 'rows';
   readonly pinKept?: boolean;
+  /** the source's fence row after the move: kept (refusing gateways that missed the flip) until the write lease makes it safe to remove */
+  readonly tombstone?: 'kept' | 'removed';
   /** ms each stage's side effects took in the run that completed it */
   readonly stageMs?: Readonly<Partial<Record<string, number>>>;
   /** what a rollback could not remove (an unreachable server), retried later */

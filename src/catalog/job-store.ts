@@ -100,6 +100,20 @@ export class JobStore {
     return rows.map(moveFromRow);
   }
 
+  /**
+   * Finished moves whose source still keeps the tenant's tombstone fence and finished more
+   * than `afterMs` ago (catalog time: finished_at is written after the placement flip).
+   */
+  async expiredTombstones(afterMs: number, limit = 20): Promise<MoveRecord[]> {
+    const rows = await this.#db.select(
+      `SELECT * FROM tenant_moves WHERE stage = 'done' AND detail ->> 'tombstone' = 'kept'
+          AND finished_at < now() - make_interval(secs => $1::double precision / 1000)
+        ORDER BY finished_at LIMIT $2`,
+      [afterMs, limit],
+    );
+    return rows.map(moveFromRow);
+  }
+
   /** Open jobs nobody holds a live lease on (or this owner does), oldest first. */
   async claimable(owner: string): Promise<string[]> {
     const rows = await this.#db.select(

@@ -281,6 +281,26 @@ export const gatewayConfigShape = z
       })
       .strict()
       .optional(),
+    placement: z
+      .object({
+        /** ms between polls of the catalog's placement version (the fallback when no broadcast arrives) */
+        refreshIntervalMs: z.number().int().min(50).default(2000),
+        /**
+         * ms a placement read from the catalog stays good for writes: a gateway that could not
+         * confirm its placement for longer refuses writes (503 PLACEMENT_STALE; reads go on), so
+         * a moved tenant's tombstone on its old shard can go once this has passed; 0: no lease,
+         * tombstones stay for good
+         */
+        writeLeaseMs: z.number().int().min(0).default(60_000),
+        /** ms past the lease before a tombstone goes: a write that passed the lease check just in time still reaching its shard */
+        tombstoneMarginMs: z.number().int().min(0).default(30_000),
+      })
+      .strict()
+      .refine((p) => p.writeLeaseMs === 0 || p.writeLeaseMs >= 3 * p.refreshIntervalMs, {
+        path: ['writeLeaseMs'],
+        message: 'must be 0 (no lease) or at least three refresh intervals (a poll missed is not a lease lost)',
+      })
+      .default({ refreshIntervalMs: 2000, writeLeaseMs: 60_000, tombstoneMarginMs: 30_000 }),
     moves: z
       .object({
         /** moves running at once on one gateway */

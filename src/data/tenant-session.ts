@@ -34,6 +34,8 @@ export interface TenantSessionOptions {
   /** seals the tokens this session issues */
   readonly tokens: ConsistencyTokens;
   readonly listener?: SessionListener | undefined;
+  /** throws when this gateway may not write now (its placement is past the write lease) */
+  readonly writeGate?: (() => void) | undefined;
 }
 
 /** A node as a repository's raw statements reach it: every statement scoped to the session's tenant. */
@@ -83,6 +85,7 @@ export class TenantSession {
   readonly #preference: ReadPreference;
   readonly #tokens: ConsistencyTokens;
   readonly #listener: SessionListener;
+  readonly #writeGate: (() => void) | undefined;
   #destination: Destination | undefined;
 
   constructor(options: TenantSessionOptions) {
@@ -93,6 +96,7 @@ export class TenantSession {
     this.#preference = options.preference;
     this.#tokens = options.tokens;
     this.#listener = options.listener ?? {};
+    this.#writeGate = options.writeGate;
   }
 
   /** true for reads that may be served from a cache: no consistency token, not strong */
@@ -183,6 +187,7 @@ export class TenantSession {
   }
 
   #forWrite(): Destination {
+    this.#writeGate?.();
     // a request that writes after reading still writes to the primary
     if (this.#destination?.role === 'replica') this.#destination = undefined;
     const primary = this.shard.primary.health;

@@ -33,6 +33,8 @@ export const ErrorCodes = {
   /** the shard's fleet-wide budget of concurrent requests is spent: the shard is up, but full */
   SHARD_BUSY: { status: 503, title: 'Shard busy' },
   TENANT_FENCED: { status: 503, title: 'Tenant is being moved' },
+  /** the gateway could not confirm its placement with the catalog within placement.writeLeaseMs: writes wait until it can */
+  PLACEMENT_STALE: { status: 503, title: 'Placement not confirmed' },
   /** rows the request needs stay locked by another transaction (a transfer's prepared side) past a short lock timeout */
   ROWS_LOCKED: { status: 503, title: 'Rows locked by another transaction' },
   CATALOG_UNAVAILABLE: { status: 503, title: 'Catalog unavailable' },
@@ -139,6 +141,15 @@ export class ShardBusyError extends GatewayError {
 export class TenantFencedError extends GatewayError {
   constructor(shardId: string, options: { cause?: unknown } = {}) {
     super('TENANT_FENCED', `The tenant is moving off shard ${shardId}; retry shortly`, { cause: options.cause, retryAfterSeconds: 1 });
+  }
+}
+
+/** The gateway's placement is older than its write lease (the catalog unreachable): a write could reach a shard its tenant left. */
+export class PlacementStaleError extends GatewayError {
+  constructor(staleForMs: number) {
+    super('PLACEMENT_STALE', `This gateway has not confirmed where tenants live for ${Math.round(staleForMs / 1000)} s (the catalog is unreachable); writes resume once it has`, {
+      retryAfterSeconds: 2,
+    });
   }
 }
 

@@ -20,6 +20,8 @@ export class PlacementService {
   #timer: NodeJS.Timeout | undefined;
   readonly #listeners: Listener[] = [];
   #reloaded: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** performance.now() when the last version read that succeeded was sent: the placement was current then */
+  #confirmedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly catalog: Pick<Catalog, 'shards' | 'pins' | 'version'>,
@@ -51,11 +53,18 @@ export class PlacementService {
     return this.#reloaded.promise;
   }
 
+  /** ms since the placement was last confirmed current by the catalog (Infinity before the first load) */
+  staleForMs(now = performance.now()): number {
+    return now - this.#confirmedAt;
+  }
+
   async reload(): Promise<void> {
+    const asked = performance.now();
     const version = await this.catalog.version();
     const [shards, pins] = await Promise.all([this.catalog.shards.list(), this.catalog.pins.list()]);
     this.#shards = shards;
     this.#table = PlacementTable.fromCatalog(shards, pins, version);
+    this.#confirmedAt = Math.max(this.#confirmedAt, asked);
     for (const listener of this.#listeners) listener(shards);
     const waiting = this.#reloaded;
     this.#reloaded = undefined;
@@ -64,8 +73,12 @@ export class PlacementService {
 
   /** Reloads only if the catalog version moved. */
   async refresh(): Promise<void> {
+    const asked = performance.now();
     const version = await this.catalog.version();
-    if (this.#table && version === this.#table.version) return;
+    if (this.#table && version === this.#table.version) {
+      this.#confirmedAt = Math.max(this.#confirmedAt, asked);
+      return;
+    }
     await this.reload();
   }
 

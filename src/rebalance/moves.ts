@@ -31,7 +31,11 @@ export interface MovesDeps {
   readonly hooks?: MoveHooks;
   /** what POST /admin/shards may connect to */
   readonly shardUrlPolicy: ShardUrlPolicy;
+  /** config.placement: a finished move's tombstone goes once the write lease and its margin have passed (never with no lease) */
+  readonly leases: { readonly writeLeaseMs: number; readonly tombstoneMarginMs: number };
 }
+
+const tombstoneAfter = (l: MovesDeps['leases']): number => (l.writeLeaseMs > 0 ? l.writeLeaseMs + l.tombstoneMarginMs : 0);
 
 /** The moves subsystem, wired: the runner (start/stop with the gateway) and what the admin API calls. */
 export class Moves {
@@ -57,7 +61,7 @@ export class Moves {
     });
     this.runner = new JobRunner(
       { store, mover, logger, finisher: new JobFinisher({ shards: catalog.shards, announcer }), placement },
-      { owner: `gateway-${randomUUID()}`, concurrency: config.concurrency, leaseMs: config.leaseMs },
+      { owner: `gateway-${randomUUID()}`, concurrency: config.concurrency, leaseMs: config.leaseMs, tombstoneAfterMs: tombstoneAfter(deps.leases) },
     );
     this.jobs = new MoveJobs({ store, runner: this.runner, announcer, logger });
     this.provisioner = new ShardProvisioner({

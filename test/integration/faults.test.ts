@@ -149,6 +149,40 @@ describe('fault containment on the real cluster', function () {
   });
 });
 
+describe('the placement write lease', function () {
+  this.timeout(60_000);
+  after(() => faults.thaw('catalog'));
+
+  it('a gateway that cannot confirm its placement past the lease refuses writes (503 PLACEMENT_STALE), serves reads, and writes again once the catalog answers', async () => {
+    const gw = await TestGateway.start({ placement: { refreshIntervalMs: 100, writeLeaseMs: 1000, tombstoneMarginMs: 0 }, tenants: { cacheTtlMs: 200 } });
+    try {
+      const t = await gw.createTenant('lease');
+      expect((await t.createUser()).status).to.equal(201);
+      faults.freeze('catalog');
+      let write: HttpResult;
+      try {
+        await sleep(1600); // past the lease: the poll hangs on the frozen catalog
+        write = await t.createUser();
+        const read = await t.request('GET', '/v1/users');
+        expect(read.status, 'reads go on').to.equal(200);
+      } finally {
+        faults.thaw('catalog');
+      }
+      expect(write.status, write.text).to.equal(503);
+      expect(write.body.code).to.equal('PLACEMENT_STALE');
+      expect(write.headers.get('retry-after')).to.match(/^\d+$/);
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 201; i++) {
+        status = (await t.createUser()).status;
+        if (status !== 201) await sleep(100);
+      }
+      expect(status, 'writable again once the catalog answers').to.equal(201);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('statement timeouts', function () {
   this.timeout(60_000);
   it('a query past the statement timeout is a 504 problem, and the row lock holder is untouched', async () => {

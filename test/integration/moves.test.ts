@@ -401,6 +401,38 @@ describe('tenant moves (real cluster)', function () {
     await expectNoLeftovers(t.shard, TARGET);
   });
 
+  it('lifts the source\'s tombstone fence once the write lease and its margin have passed, not before', async () => {
+    // a gateway of its own with a short lease: its job runner lifts tombstones past it
+    const short = await TestGateway.start(
+      { catalog: catalog.url, placement: { refreshIntervalMs: 100, writeLeaseMs: 1500, tombstoneMarginMs: 1000 }, moves: { cleanupGraceMs: 200, leaseMs: 500, pollMs: 50 } },
+      undefined,
+      { moveHooks },
+    );
+    try {
+      const t = await short.createTenant(RUN);
+      await seedTenant(t, 3);
+      const res = await short.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+      const job = await waitForJob(short, res.body.jobId as string);
+      const finished = Date.now();
+      expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+      const tombstone = () => sql(primary(t.shard), 'SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [t.id]);
+      expect(await tombstone(), 'kept right after the move').to.have.length(1);
+      let lifted = 0;
+      for (let i = 0; i < 150 && lifted === 0; i++) {
+        await sleep(100);
+        if ((await tombstone()).length === 0) lifted = Date.now() - finished;
+      }
+      expect(lifted, 'lifted within 15 s').to.be.greaterThan(0);
+      // the lease (1.5 s) and the margin (1 s) count from the move's end in the catalog, a moment before waitForJob saw it
+      expect(lifted, 'not before lease + margin').to.be.greaterThan(2000);
+      // the tenant lives on the target, writable, and the source holds nothing of it
+      expect((await t.createUser()).headers.get('x-shard')).to.equal(TARGET);
+      expect(total(await tenantRowCounts(primary(t.shard), t.id))).to.equal(0);
+    } finally {
+      await short.stop();
+    }
+  });
+
   it('a replication error on the target fails the move at once and rolls it back', async () => {
     const t = await gw.createTenant(RUN);
     await seedTenant(t, 3);

@@ -12,6 +12,8 @@ export interface JobRunnerOptions {
   readonly concurrency: number;
   /** ms a claim on a job holds without renewal; another gateway takes the job over after it */
   readonly leaseMs: number;
+  /** ms after a move finished before its source's tombstone fence goes (the write lease plus a margin); 0: kept for good */
+  readonly tombstoneAfterMs: number;
 }
 
 export interface JobRunnerDeps {
@@ -91,6 +93,15 @@ export class JobRunner {
       const holds = (await this.deps.placement.placedOn(move.tenantId)) === move.target || active?.target === move.target;
       const left = await this.deps.mover.sweep(move, holds);
       this.deps.logger.info({ move: move.id, left }, left.length === 0 ? 'move leftovers removed' : 'move leftovers remain');
+    }
+    if (this.options.tombstoneAfterMs <= 0) return;
+    for (const move of await this.deps.store.expiredTombstones(this.options.tombstoneAfterMs)) {
+      try {
+        await this.deps.mover.liftTombstone(move);
+        this.deps.logger.info({ move: move.id, tenant: move.tenantId, shard: move.source }, 'tombstone fence lifted: the write lease has passed');
+      } catch (err) {
+        this.deps.logger.warn({ move: move.id, err: (err as Error).message }, 'tombstone fence not lifted yet');
+      }
     }
   }
 

@@ -21,13 +21,13 @@ export async function cutover(ctx: MoveContext, placement: PlacementChanges): Pr
 }
 
 /**
- * cleanup: no replication object outlives the move (dropping the subscription drops its
- * slot on the source; anything left is dropped there directly), then, after a grace
- * period for readers with a stale placement, the tenant's rows leave the source. The
- * source keeps the tenant's fence row as a tombstone: a gateway that never heard of the
- * move still cannot write there.
+ * cleanup: no replication object or change tracking outlives the move (dropping the
+ * subscription drops its slot on the source; anything left is dropped there directly),
+ * then, after a grace period for readers with a stale placement, the tenant's rows leave
+ * the source. The source keeps the tenant's fence row as a tombstone: a gateway that never
+ * heard of the move still cannot write there (until liftTombstone, past the write lease).
  */
-export async function cleanup(ctx: MoveContext): Promise<void> {
+export async function cleanup(ctx: MoveContext): Promise<StageFindings> {
   const target = await ctx.target();
   await dropSubscription(target, ctx.name);
   const source = await ctx.source();
@@ -39,6 +39,18 @@ export async function cleanup(ctx: MoveContext): Promise<void> {
   await ensureFenceRow(source, ctx.move.tenantId, ctx.move.id);
   await ctx.fence?.release();
   ctx.fence = undefined;
+  return { detail: { tombstone: 'kept' } };
+}
+
+/**
+ * Lifts a finished move's tombstone on its source, once no gateway can still hold the
+ * placement from before the flip (the write lease plus a margin have passed: a gateway
+ * that could not confirm its placement since refuses writes). Only this move's fence row
+ * goes: a later move's fence or tombstone on that shard is left alone.
+ */
+export async function liftTombstone(ctx: MoveContext): Promise<void> {
+  await unfence(await ctx.source(), ctx.move.tenantId, ctx.move.id);
+  await ctx.update({ detail: { tombstone: 'removed' } });
 }
 
 /** Drops the move's subscription on the target and, when `rows`, the tenant's copied rows; what failed, described. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { JobStore } from '../../catalog/job-store.js';
 import type { MoveRecord, MoveStage } from '../../catalog/job-rows.js';
 import { MoveContext, type MoverTimings } from './move-context.js';
-import { cleanup, cutover, rollback, sweep } from './move-finish.js';
+import { cleanup, cutover, liftTombstone, rollback, sweep } from './move-finish.js';
 import type { PlacementChanges } from './placement-changes.js';
 import type { ShardDirectory } from './shard-directory.js';
 import { isPastCutover, nextStage } from './move-stage.js';
@@ -148,6 +148,16 @@ export class TenantMover {
       const leftovers = await sweep(ctx, targetHoldsTenant);
       await ctx.update({ detail: { leftovers } });
       return leftovers;
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  /** Removes a finished move's tombstone fence from its source (the caller knows the write lease has passed). */
+  async liftTombstone(record: MoveRecord): Promise<void> {
+    const ctx = new MoveContext(record, this.deps.store, this.deps.shards, this.deps.timings, new AbortController().signal, this.deps.logger.child({ move: record.id }));
+    try {
+      await liftTombstone(ctx);
     } finally {
       await ctx.close();
     }
