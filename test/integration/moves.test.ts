@@ -562,14 +562,15 @@ describe('tenant moves (real cluster)', function () {
     }
   });
 
-  it('a gateway that dies mid-copy leaves its slot and partial rows; the next one rolls back, starts over and finishes', async () => {
+  it('a gateway that dies mid-copy leaves its slot and a partial copy; the next one rolls back, starts over and finishes', async () => {
     const { t, userIds, rows, res } = await moveUntilMidCopy();
     // the process dies: no rollback, no release of the job's lease
     await gw.gateway.moves.runner.stop('abandon');
     hooks.rowsCopied = undefined;
     await gw.stop();
+    // tables copied whole are committed; the one being copied (one COPY per lane) is not
     const partial = total(await tenantRowCounts(primary(TARGET), t.id));
-    expect(partial).to.be.within(1, rows - 1);
+    expect(partial).to.be.within(0, rows - 1);
     // the dead gateway's slot and publication stay on the source until the move is resumed
     expect((await replicationLeftovers(primary(t.shard))).filter((l) => l.startsWith('slot sg_move_'))).to.have.length(1);
 
