@@ -5,6 +5,7 @@ import type { GatewayConfig } from './config/gateway-config.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ShardRow } from './catalog/catalog-rows.js';
 import { ShardRegistry } from './cluster/shard-registry.js';
+import { ShardLatencies } from './cluster/shard-latencies.js';
 import { ShardSecrets } from './catalog/shard-secrets.js';
 import { HealthMonitor } from './cluster/health-monitor.js';
 import { ShardRouter } from './cluster/shard-router.js';
@@ -180,6 +181,7 @@ export class Gateway {
     await catalog.shards.seed(seedRows(config), { endpoints: options.endpointsFromConfig ? 'always' : 'same-nodes' });
 
     const slowQueryMs = config.log.slowQueryMs;
+    const latencies = new ShardLatencies();
     const modelDeps = buildModelDeps(config, logger);
     const registry = new ShardRegistry(
       {
@@ -196,6 +198,7 @@ export class Gateway {
       modelDeps,
       (node, elapsedMs, sql) => {
         metrics.dbDuration.observe({ shard: node.shardId, role: node.role }, elapsedMs / 1000);
+        latencies.record(node.shardId, elapsedMs);
         if (elapsedMs >= slowQueryMs) {
           metrics.slowQueries.inc({ shard: node.shardId, role: node.role });
           logger.warn({ shard: node.shardId, node: node.name, ms: elapsedMs, sql: maskSql(sql) }, 'slow query');
@@ -264,7 +267,7 @@ export class Gateway {
     // the others hear the new catalog version, and the tenants' cached reads are dropped
     const announcer = new GatewayPlacementAnnouncer({ placement, bus: cacheStack.bus, cache: cacheStack.cache, logger });
     const moves = new Moves({
-      config: config.moves, leases: config.placement, connectTimeoutMs: config.db.connectTimeoutMs, tls: pgTls,
+      config: config.moves, leases: config.placement, latencies, connectTimeoutMs: config.db.connectTimeoutMs, tls: pgTls,
       catalog, placement, logger, announcer, migrator,
       shardUrlPolicy: new ShardUrlPolicy(config.security.shardHosts),
       hooks: {

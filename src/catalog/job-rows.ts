@@ -22,6 +22,10 @@ export interface MoveDetail {
   readonly subscriptionOid?: string;
   readonly tables?: Readonly<Record<string, number>>;
   readonly copyMs?: number;
+  /** ms of the copy spent waiting for the shards' other work (moves.yield) */
+  readonly copyYieldMs?: number;
+  /** ms of the cleanup's deletes spent waiting for the shards' other work */
+  readonly cleanupYieldMs?: number;
   readonly rowsPerSecond?: number;
   /** where the slot's stream starts: the copy read the rows as of this position */
   readonly slotLsn?: string;

@@ -13,6 +13,7 @@ import { ShardProvisioner } from './topology/shard-provisioner.js';
 import type { ShardUrlPolicy } from './topology/shard-url-policy.js';
 import type { ShardMigrator } from './shard-migrator.js';
 import type { PgTls } from '../transport/pg-tls.js';
+import type { ShardLatencies } from '../cluster/shard-latencies.js';
 import { tlsFailureReason } from '../transport/connect-failure.js';
 import { TenantMover, type MoveHooks } from './move/tenant-mover.js';
 import { TenantTransfer } from './transfer/tenant-transfer.js';
@@ -33,6 +34,8 @@ export interface MovesDeps {
   readonly shardUrlPolicy: ShardUrlPolicy;
   /** config.placement: a finished move's tombstone goes once the write lease and its margin have passed (never with no lease) */
   readonly leases: { readonly writeLeaseMs: number; readonly tombstoneMarginMs: number };
+  /** the statement latency each shard's tenants see through this gateway (a move's bulk work yields to it) */
+  readonly latencies?: ShardLatencies;
 }
 
 const tombstoneAfter = (l: MovesDeps['leases']): number => (l.writeLeaseMs > 0 ? l.writeLeaseMs + l.tombstoneMarginMs : 0);
@@ -55,7 +58,7 @@ export class Moves {
       placement,
       migrator,
       schemaChanges: catalog.schemaChanges,
-      timings: { ...config, admin },
+      timings: { ...config, admin, ...(deps.latencies ? { observedLatency: (shardId: string) => deps.latencies?.recent(shardId) } : {}) },
       logger: logger.child({ component: 'mover' }),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
     });

@@ -562,6 +562,34 @@ describe('tenant moves (real cluster)', function () {
     }
   });
 
+  it('yields while the target\'s replica falls behind: the copy waits (copyYieldMs) and still finishes whole', async () => {
+    // a gateway of its own runs the move (the job runs where it was submitted)
+    const short = await TestGateway.start(
+      { catalog: catalog.url, moves: { cleanupGraceMs: 200, leaseMs: 1500, pollMs: 50, copyBatchRows: 200, yield: { latencyFactor: 0, replicaLagBytes: 16 * 1024, maxPauseMs: 50 } } },
+      undefined,
+      { moveHooks },
+    );
+    try {
+      // enough rows that the copy outlasts several looks (one each 100 ms) at any speed
+      const { t, rows } = await bulkTenant(20_000);
+      faults.freeze(`${TARGET}-replica`);
+      let job;
+      try {
+        const res = await short.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+        job = await waitForJob(short, res.body.jobId as string);
+      } finally {
+        faults.thaw(`${TARGET}-replica`);
+      }
+      expect(job.state, JSON.stringify(job)).to.equal('succeeded');
+      const move = (job.moves as Array<{ rowsCopied: number; timings: { copyYieldMs?: number } }>)[0]!;
+      expect(move.rowsCopied).to.equal(rows);
+      expect(move.timings.copyYieldMs, `waited for the replica: ${JSON.stringify(move)}`).to.be.greaterThan(0);
+      expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(rows);
+    } finally {
+      await short.stop();
+    }
+  });
+
   it('a gateway that dies mid-copy leaves its slot and a partial copy; the next one rolls back, starts over and finishes', async () => {
     const { t, userIds, rows, res } = await moveUntilMidCopy();
     // the process dies: no rollback, no release of the job's lease

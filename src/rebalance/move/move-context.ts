@@ -9,6 +9,7 @@ import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
 import { replicationName } from '../shard-sql/shard-admin-sql.js';
 import { tenantTables } from '../shard-sql/tenant-tables.js';
 import type { SnapshotDigest } from '../shard-sql/tenant-rows.js';
+import type { ObservedLatency, YieldConfig } from './load-governor.js';
 
 /** config.moves: what an operator sets (validated in config/gateway-config.ts) */
 export interface MovesConfig {
@@ -35,10 +36,16 @@ export interface MovesConfig {
   readonly pollMs: number;
   /** checksums (every stored column) or row counts only, compared while fenced */
   readonly verify: 'checksum' | 'count';
+  /** how bulk work yields to the shards' other work */
+  readonly yield: YieldConfig;
 }
 
 /** What one move run needs of the config, plus how to open its admin connections. */
-export type MoverTimings = Omit<MovesConfig, 'concurrency' | 'leaseMs' | 'statementTimeoutMs'> & { readonly admin: AdminClientOptions };
+export type MoverTimings = Omit<MovesConfig, 'concurrency' | 'leaseMs' | 'statementTimeoutMs'> & {
+  readonly admin: AdminClientOptions;
+  /** the statement latency a shard's tenants see through this gateway now: bulk work yields when it rises */
+  readonly observedLatency?: ObservedLatency;
+};
 
 /**
  * One run of one move: its record, its connections to both primaries (opened on first

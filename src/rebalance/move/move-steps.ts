@@ -6,6 +6,7 @@ import {
 } from '../shard-sql/replication-ops.js';
 import { countDigest, deleteTenantRows, digestMismatch, digestRows, type SnapshotDigest, type TableDigest } from '../shard-sql/tenant-rows.js';
 import { advance, awaitUntracked, deltasSince, startTracking } from '../shard-sql/change-tracking.js';
+import { LoadGovernor } from './load-governor.js';
 import type { AdminClient } from '../shard-sql/admin-client.js';
 import { closeCopyLanes, copySnapshot, createExportedSlot, openCopyLanes } from '../shard-sql/snapshot-copy.js';
 import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
@@ -86,6 +87,9 @@ export async function copy(ctx: MoveContext, schema: CopySchema, onRows: (n: num
 
   const sourceUrl = await ctx.sourceUrl();
   const targetUrl = await ctx.targetUrl();
+  const sides = [{ client: source, shardId: ctx.move.source }, { client: target, shardId: ctx.move.target }];
+  const governor = new LoadGovernor(sides, ctx.timings.yield, (ms) => ctx.pause(ms), ctx.timings.observedLatency);
+  await governor.calibrate();
   const started = performance.now();
   const slot = await createExportedSlot(sourceUrl, ctx.timings.admin, ctx.name);
   const lanes = await openCopyLanes(slot, sourceUrl, targetUrl, ctx.timings.admin, ctx.timings.copyLanes);
@@ -99,7 +103,8 @@ export async function copy(ctx: MoveContext, schema: CopySchema, onRows: (n: num
       rowsPerSecond: ctx.timings.copyRowsPerSecond,
       pause: (ms) => ctx.pause(ms),
       onBatch: async (table, rows) => {
-        done[table] = rows;
+        // lanes report one table's running total each, possibly out of order
+        done[table] = Math.max(done[table] ?? 0, rows);
         const now = performance.now();
         const all = sum(done);
         onRows(all - reported);
@@ -110,6 +115,8 @@ export async function copy(ctx: MoveContext, schema: CopySchema, onRows: (n: num
           reportedAt = now;
           await ctx.update({ rowsCopied: all, detail: { tables: { ...done } } });
         }
+        // the lane holds here (backpressure to the source) while the shards are under pressure
+        await governor.pace();
       },
     });
   } finally {
@@ -117,7 +124,10 @@ export async function copy(ctx: MoveContext, schema: CopySchema, onRows: (n: num
   }
   const copyMs = performance.now() - started;
   const rows = sum(counts);
-  await ctx.update({ rowsCopied: rows, detail: { tables: counts, slotLsn: slot.lsn, copyMs: Math.round(copyMs), rowsPerSecond: Math.round(rows / (Math.max(copyMs, 1) / 1000)) } });
+  await ctx.update({
+    rowsCopied: rows,
+    detail: { tables: counts, slotLsn: slot.lsn, copyMs: Math.round(copyMs), copyYieldMs: Math.round(governor.waitedMs), rowsPerSecond: Math.round(rows / (Math.max(copyMs, 1) / 1000)) },
+  });
 
   // both sides track the tenant's changes from here (the target's before anything is applied)
   const [sourceOpen, targetOpen] = await Promise.all([startTracking(source, ctx.move.tenantId, ctx.move.id), startTracking(target, ctx.move.tenantId, ctx.move.id)]);

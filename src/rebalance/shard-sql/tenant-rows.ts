@@ -54,15 +54,16 @@ export function digestMismatch(source: Record<string, TableDigest>, target: Reco
 }
 
 /** Rows deleted per statement: each batch is a short transaction, however large the tenant. */
-const DELETE_BATCH = 5000;
+const DELETE_BATCH = 1000;
 
 /**
  * Deletes every row of the tenant, children before parents, past the fence (the only
- * writer allowed to: the move's own cleanup and rollback). In batches, each committed:
+ * writer allowed to: the move's own cleanup and rollback). In batches, each committed
+ * (with `between` run after each, a move's pacing):
  * the rows are unreachable (the tenant is placed elsewhere and fenced here), so a
  * half-done delete is harmless and the next run finishes it.
  */
-export async function deleteTenantRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[]): Promise<number> {
+export async function deleteTenantRows(client: AdminClient, tenantId: string, tables: readonly TenantTable[], between?: () => Promise<void>): Promise<number> {
   let deleted = 0;
   for (const t of fkOrder(tables).reverse()) {
     for (;;) {
@@ -72,6 +73,7 @@ export async function deleteTenantRows(client: AdminClient, tenantId: string, ta
       });
       deleted += n;
       if (n < DELETE_BATCH) break;
+      await between?.();
     }
   }
   return deleted;
