@@ -42,12 +42,14 @@ export function retryFencedWrites(api: Router, placement: PlacementService, opti
 
   const placementMoved = async (tenantId: string, shardId: string): Promise<boolean> => {
     const deadline = performance.now() + options.waitMs;
+    let reloaded = false;
     for (let delay = 25; ; delay = Math.min(delay * 2, 400)) {
-      await refresh().catch(() => undefined);
+      // a reload just happened: the table is as fresh as a refresh would make it, skip the round trip
+      if (!reloaded) await refresh().catch(() => undefined);
       if (placement.table.shardFor(tenantId).shardId !== shardId) return true;
       if (performance.now() + delay > deadline) return false;
       // the cutover's broadcast reloads the placement: retry then, not at the next poll
-      await Promise.race([sleep(delay), placement.nextReload()]);
+      reloaded = await Promise.race([sleep(delay).then(() => false), placement.nextReload().then(() => true)]);
     }
   };
 

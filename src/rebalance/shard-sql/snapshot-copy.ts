@@ -70,6 +70,13 @@ const copyInSql = (t: TenantTable): string => `COPY ${escapeIdentifier(t.name)} 
 const NEWLINE = 0x0a;
 
 /**
+ * What a stream may be destroyed with: an Error. A stopped move rejects with its abort
+ * reason (a string), and pg-copy-streams sends `err.message` as the COPY's failure message,
+ * which must exist.
+ */
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err), { cause: err }));
+
+/**
  * Submits a copy stream past the pg instrumentation: with SQL comments on, it re-spreads a
  * query object that has text and no `name` into a plain object (to append the comment),
  * which loses the stream's prototype, and pg then runs it as a plain query returning a
@@ -105,11 +112,11 @@ class RowCounter extends Transform {
       return;
     }
     this.#reported = this.rows;
-    this.#report(this.rows).then(() => done(null, chunk), (err: unknown) => done(err as Error));
+    this.#report(this.rows).then(() => done(null, chunk), (err: unknown) => done(asError(err)));
   }
 
   override _flush(done: TransformCallback): void {
-    this.#report(this.rows).then(() => done(), (err: unknown) => done(err as Error));
+    this.#report(this.rows).then(() => done(), (err: unknown) => done(asError(err)));
   }
 }
 
