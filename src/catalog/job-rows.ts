@@ -32,6 +32,8 @@ export interface MoveDetail {
   readonly catchUpMs?: number;
   /** ms of the unfenced baseline of the verification: both sides' checksums on a snapshot */
   readonly baselineMs?: number;
+  /** ms of the baseline spent waiting for the shards' other work */
+  readonly baselineYieldMs?: number;
   /** ms the source refused the tenant's writes: from taking the fence lock to the placement flip */
   readonly fenceMs?: number;
   /** ms the fence waited for writes already in flight */

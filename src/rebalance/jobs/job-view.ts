@@ -2,7 +2,7 @@ import type { JobRecord, MoveDetail, MoveRecord } from '../../catalog/job-rows.j
 
 /** Where a move's time went (ms), for operators and the benchmark: what is known so far. */
 function moveTimings(d: MoveDetail): Record<string, unknown> {
-  const pick = { copyMs: d.copyMs, copyYieldMs: d.copyYieldMs, cleanupYieldMs: d.cleanupYieldMs, catchUpMs: d.catchUpMs, baselineMs: d.baselineMs, fenceMs: d.fenceMs, fenceDrainMs: d.fenceDrainMs, fenceCatchUpMs: d.fenceCatchUpMs, verifyMs: d.verifyMs, verifiedBy: d.verifiedBy };
+  const pick = { copyMs: d.copyMs, copyYieldMs: d.copyYieldMs, cleanupYieldMs: d.cleanupYieldMs, catchUpMs: d.catchUpMs, baselineMs: d.baselineMs, baselineYieldMs: d.baselineYieldMs, fenceMs: d.fenceMs, fenceDrainMs: d.fenceDrainMs, fenceCatchUpMs: d.fenceCatchUpMs, verifyMs: d.verifyMs, verifiedBy: d.verifiedBy };
   return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(d.stageMs ? { stages: d.stageMs } : {}) };
 }
 

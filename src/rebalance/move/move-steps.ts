@@ -159,7 +159,9 @@ export async function catchUp(ctx: MoveContext): Promise<void> {
     awaitUntracked(target, open.target, UNTRACKED_WAIT_MS, (ms) => ctx.pause(ms)),
   ])).every(Boolean);
   if (!tracked) ctx.logger.warn('transactions older than the change tracking are still open: the fence will verify every row');
-  const [sourceBase, targetBase] = await Promise.all([digestSide(ctx, 'source'), digestSide(ctx, 'target')]);
+  const governor = new LoadGovernor([{ client: source, shardId: ctx.move.source }, { client: target, shardId: ctx.move.target }], ctx.timings.yield, (ms) => ctx.pause(ms), ctx.timings.observedLatency);
+  await governor.calibrate();
+  const [sourceBase, targetBase] = await Promise.all([baselineSide(ctx, source, governor), baselineSide(ctx, target, governor)]);
   ctx.baseline = tracked ? { source: sourceBase, target: targetBase } : undefined;
   const baselineMs = Math.round(performance.now() - started);
   for (;;) {
@@ -171,7 +173,7 @@ export async function catchUp(ctx: MoveContext): Promise<void> {
     }
     await ctx.pause(ctx.timings.pollMs);
   }
-  await ctx.update({ detail: { catchUpMs: Math.round(performance.now() - started), baselineMs } });
+  await ctx.update({ detail: { catchUpMs: Math.round(performance.now() - started), baselineMs, baselineYieldMs: Math.round(governor.waitedMs) } });
 }
 
 /**
@@ -224,6 +226,20 @@ async function digestSide(ctx: MoveContext, side: 'source' | 'target'): Promise<
   const digest = (c: AdminClient, g: TenantTable[]) => (ctx.timings.verify === 'count' ? countDigest(c, ctx.move.tenantId, g) : digestRows(c, ctx.move.tenantId, g));
   const parts = await Promise.all(groups.map((g, i) => digest(clients[i]!, g)));
   return Object.assign({}, ...parts) as Record<string, SnapshotDigest>;
+}
+
+/**
+ * One side's baseline: table by table on the stage's own connection, yielding between
+ * tables (outside the fence nothing hurries it, and parallel scans on both shards are what
+ * the neighbours would feel); each table's digest keeps its own snapshot.
+ */
+async function baselineSide(ctx: MoveContext, client: AdminClient, governor: LoadGovernor): Promise<Record<string, SnapshotDigest>> {
+  const out: Record<string, SnapshotDigest> = {};
+  for (const t of await ctx.tables()) {
+    Object.assign(out, ctx.timings.verify === 'count' ? await countDigest(client, ctx.move.tenantId, [t]) : await digestRows(client, ctx.move.tenantId, [t]));
+    await governor.pace();
+  }
+  return out;
 }
 
 /** One side's digests now: its baseline plus the changes tracked since, or (no baseline) every row again. */
