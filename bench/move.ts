@@ -71,6 +71,8 @@ export interface MoveSample {
   readonly others_p99_during_ms: number | null;
   /** ms after the POST at which each stage was first seen in the job JSON */
   readonly stages_seen_ms: Readonly<Record<string, number>>;
+  /** the neighbours' p99 while each stage ran (as the bench's polling saw the stages): where a move hurts them */
+  readonly others_p99_by_stage_ms: Readonly<Record<string, number | null>>;
   /** the mover's own timings (tenant_moves.detail), when the catalog could be read */
   readonly server?: ServerTimings;
 }
@@ -252,6 +254,14 @@ export async function moveScenario(env: MoveEnv, settings: MoveSettings): Promis
   return summarize(measured, others.samples, timings, movers.big, settings, load, probe);
 }
 
+/** `measure` over each stage's window: from when it was first seen to when the next one was (the last to the move's end). */
+function byStage(seen: Readonly<Record<string, number>>, move: Window, measure: (w: Window) => number | null): Record<string, number | null> {
+  const stages = Object.entries(seen).sort((a, b) => a[1] - b[1]);
+  return Object.fromEntries(
+    stages.map(([stage, at], i) => [stage, measure({ from: move.from + at, to: i + 1 < stages.length ? move.from + stages[i + 1]![1] : move.to })]),
+  );
+}
+
 function sampleOf(m: Measured, others: readonly Sample[], timings: ReadonlyMap<string, ServerTimings>): MoveSample {
   const moving = m.run.window;
   const shared = (s: Sample) => s.shard === m.from || s.shard === m.to;
@@ -281,6 +291,7 @@ function sampleOf(m: Measured, others: readonly Sample[], timings: ReadonlyMap<s
     others_p99_before_ms: round(percentile(latenciesIn(others, [m.quiet], shared), 0.99)),
     others_p99_during_ms: round(percentile(latenciesIn(others, [moving], shared), 0.99)),
     stages_seen_ms: m.run.stagesSeen,
+    others_p99_by_stage_ms: byStage(m.run.stagesSeen, moving, (w) => round(percentile(latenciesIn(others, [w], shared), 0.99))),
     ...(server ? { server } : {}),
   };
 }
