@@ -9,6 +9,7 @@ import { catalog0007 } from './0007-schema-changes.js';
 import { catalog0008 } from './0008-schema-change-kinds.js';
 import { catalog0009 } from './0009-placement-history.js';
 import { catalog0010 } from './0010-backups.js';
+import { catalog0011 } from './0011-tombstone-index.js';
 
 /** Catalog migrations in the order they apply; append, never reorder or edit a landed one. */
-export const catalogMigrations: readonly Migration[] = [catalog0001, catalog0002, catalog0003, catalog0004, catalog0005, catalog0006, catalog0007, catalog0008, catalog0009, catalog0010];
+export const catalogMigrations: readonly Migration[] = [catalog0001, catalog0002, catalog0003, catalog0004, catalog0005, catalog0006, catalog0007, catalog0008, catalog0009, catalog0010, catalog0011];
