@@ -27,6 +27,15 @@ async function loop(ms: number, send: () => Promise<HttpResult>): Promise<LoopRe
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits (up to ~10 s) until the tenant's writes succeed again; throws if they never do. */
+async function writable(t: TestTenant): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await t.createUser()).status === 201) return;
+    await sleep(100);
+  }
+  throw new Error('writes never recovered');
+}
+
 describe('fault containment on the real cluster', function () {
   this.timeout(180_000);
   let gw: TestGateway;
@@ -101,11 +110,7 @@ describe('fault containment on the real cluster', function () {
       faults.thaw('shard-1');
     }
     // and it recovers by itself
-    for (let i = 0; i < 100; i++) {
-      if ((await victim().createUser()).status === 201) return;
-      await sleep(100);
-    }
-    throw new Error('writes never recovered');
+    await writable(victim());
   });
 
   it('writes in flight when their primary hangs end in a fast 503 (cut when the probe finds it gone), not after the 6 s query timeout', async () => {
@@ -125,11 +130,7 @@ describe('fault containment on the real cluster', function () {
     } finally {
       faults.thaw('shard-1');
     }
-    for (let i = 0; i < 100; i++) {
-      if ((await victim().createUser()).status === 201) return;
-      await sleep(100);
-    }
-    throw new Error('writes never recovered');
+    await writable(victim());
   });
 
   it('with the catalog down, known tenants are still served and admin writes get 503', async () => {
@@ -171,12 +172,8 @@ describe('the placement write lease', function () {
       expect(write.status, write.text).to.equal(503);
       expect(write.body.code).to.equal('PLACEMENT_STALE');
       expect(write.headers.get('retry-after')).to.match(/^\d+$/);
-      let status = 0;
-      for (let i = 0; i < 100 && status !== 201; i++) {
-        status = (await t.createUser()).status;
-        if (status !== 201) await sleep(100);
-      }
-      expect(status, 'writable again once the catalog answers').to.equal(201);
+      // writable again once the catalog answers
+      await writable(t);
     } finally {
       await gw.stop();
     }

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { ADMIN_TOKEN, TestGateway, TestTenant, sql, sqlSession, type HttpResult } from '../support/test-cluster.js';
+import { ADMIN_TOKEN, TestGateway, TestTenant, sql, sqlSession, type HttpResult, type Json } from '../support/test-cluster.js';
 import {
   allPrimaries, hasSpareShards, privateCatalog, purgeTenants, replicationLeftovers, spareShards, tenantRowCounts, total, waitForJob,
 } from '../support/moves.js';
 import type { MoveHooks } from '../../src/rebalance/move/tenant-mover.js';
+import type { MoveStage } from '../../src/catalog/job-rows.js';
 import { Ring } from '../../src/placement/ring.js';
 import { faults } from '../support/cluster-faults.js';
 
@@ -97,6 +98,28 @@ describe('tenant moves (real cluster)', function () {
 
   async function expectNoLeftovers(...shards: string[]) {
     for (const s of shards) expect(await replicationLeftovers(primary(s)), `replication objects on ${s}`).to.deep.equal([]);
+  }
+
+  /** A move that failed before cutover: the job says why, the tenant is placed where it was, the target holds none of it, nothing is left. */
+  async function expectRolledBack(t: TestTenant, job: Json, error: RegExp) {
+    expect(job.state).to.equal('failed');
+    expect(String(job.error)).to.match(error);
+    expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
+    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
+    await expectNoLeftovers(t.shard, TARGET);
+  }
+
+  /** Moves `t` to the spare while `tamper` runs on the target before `stage`'s side effects; the finished job. */
+  async function moveTampered(t: TestTenant, stage: MoveStage, tamper: () => Promise<void>) {
+    hooks.beforeStage = async (s, move) => {
+      if (move.tenantId === t.id && s === stage) await tamper();
+    };
+    try {
+      const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
+      return await waitForJob(gw, res.body.jobId as string);
+    } finally {
+      hooks.beforeStage = undefined;
+    }
   }
 
   async function placementOf(tenantId: string) {
@@ -347,8 +370,7 @@ describe('tenant moves (real cluster)', function () {
     const t = await gw.createTenant(RUN);
     await seedTenant(t, 5);
     let tampered = 0;
-    hooks.beforeStage = async (stage, move) => {
-      if (move.tenantId !== t.id || stage !== 'verified') return;
+    const job = await moveTampered(t, 'verified', async () => {
       // the copy is complete and the source fenced: same row count, one username different
       const rows = await sql<{ id: string }>(
         primary(TARGET),
@@ -356,28 +378,20 @@ describe('tenant moves (real cluster)', function () {
         [t.id],
       );
       tampered = rows.length;
-    };
-    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
-    const job = await waitForJob(gw, res.body.jobId as string);
-    hooks.beforeStage = undefined;
+    });
 
     expect(tampered, 'a row was changed on the target').to.equal(1);
-    expect(job.state).to.equal('failed');
-    expect(String(job.error)).to.match(/verification failed: .*users/);
-    expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
     const list = await t.request('GET', '/v1/users', { headers: { 'x-consistency': 'strong' } });
     expect(list.headers.get('x-shard')).to.equal(t.shard);
     expect((list.body.items as Array<{ username: string }>).some((u) => u.username.endsWith('-tampered'))).to.equal(false);
-    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
-    await expectNoLeftovers(t.shard, TARGET);
+    await expectRolledBack(t, job, /verification failed: .*users/);
   });
 
   it('refuses to flip when a row is deleted on the target after the unfenced checksums, as the apply worker would (replica role)', async () => {
     const t = await gw.createTenant(RUN);
     await seedTenant(t, 5);
     let deleted = 0;
-    hooks.beforeStage = async (stage, move) => {
-      if (move.tenantId !== t.id || stage !== 'fenced') return;
+    const job = await moveTampered(t, 'fenced', async () => {
       // the baseline is taken (catching_up is done): only the change tracking can see this
       const tenant = t.id.replaceAll("'", "''");
       const rows = await sqlSession<{ id: string }>(primary(TARGET), [
@@ -385,20 +399,13 @@ describe('tenant moves (real cluster)', function () {
         `DELETE FROM users WHERE tenant_id = '${tenant}' AND id = (SELECT id FROM users WHERE tenant_id = '${tenant}' ORDER BY id LIMIT 1) RETURNING id`,
       ]);
       deleted = rows.length;
-    };
-    const res = await gw.admin('POST', `/admin/tenants/${t.id}/move`, { to: TARGET });
-    const job = await waitForJob(gw, res.body.jobId as string);
-    hooks.beforeStage = undefined;
+    });
 
     expect(deleted, 'a row was deleted on the target').to.equal(1);
-    expect(job.state).to.equal('failed');
-    expect(String(job.error)).to.match(/verification failed: users: 5 rows on the source, 4 on the target/);
-    expect(await placementOf(t.id)).to.deep.equal({ shard: t.shard, pinned: false });
     const write = await t.createUser();
     expect(write.status, 'writable on its source').to.equal(201);
     expect(write.headers.get('x-shard')).to.equal(t.shard);
-    expect(total(await tenantRowCounts(primary(TARGET), t.id))).to.equal(0);
-    await expectNoLeftovers(t.shard, TARGET);
+    await expectRolledBack(t, job, /verification failed: users: 5 rows on the source, 4 on the target/);
   });
 
   it('lifts the source\'s tombstone fence once the write lease and its margin have passed, not before', async () => {

@@ -9,7 +9,7 @@ import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
 import { replicationName } from '../shard-sql/shard-admin-sql.js';
 import { tenantTables } from '../shard-sql/tenant-tables.js';
 import type { SnapshotDigest } from '../shard-sql/tenant-rows.js';
-import type { ObservedLatency, YieldConfig } from './load-governor.js';
+import { LoadGovernor, type ObservedLatency, type YieldConfig } from './load-governor.js';
 
 /** config.moves: what an operator sets (validated in config/gateway-config.ts) */
 export interface MovesConfig {
@@ -109,6 +109,18 @@ export class MoveContext {
       helpers.push(await openAdminClient(url, this.timings.admin, `${side === 'source' ? this.move.source : this.move.target}:verify`));
     }
     return [first, ...helpers.slice(0, n - 1)];
+  }
+
+  /**
+   * A calibrated governor for bulk work on the move's shards (`both`, or the source alone:
+   * its cleanup), waiting through pause() so a stopped run stops waiting.
+   */
+  async governor(sides: 'both' | 'source'): Promise<LoadGovernor> {
+    const shards = [{ client: await this.source(), shardId: this.move.source }];
+    if (sides === 'both') shards.push({ client: await this.target(), shardId: this.move.target });
+    const governor = new LoadGovernor(shards, this.timings.yield, (ms) => this.pause(ms), this.timings.observedLatency);
+    await governor.calibrate();
+    return governor;
   }
 
   /** The source's tenant tables, read once per run. */

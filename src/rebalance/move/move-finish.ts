@@ -6,7 +6,6 @@ import { dropPublication, dropSlots, dropSubscription } from '../shard-sql/repli
 import { deleteTenantRows } from '../shard-sql/tenant-rows.js';
 import { tenantTables } from '../shard-sql/tenant-tables.js';
 import { stopTracking } from '../shard-sql/change-tracking.js';
-import { LoadGovernor } from './load-governor.js';
 
 /**
  * cutover: the source stays fenced (a stale gateway's write there fails and is retried
@@ -36,8 +35,7 @@ export async function cleanup(ctx: MoveContext): Promise<StageFindings> {
   await dropPublication(source, ctx.name);
   await dropSlots(source, ctx.name, ctx.move.detail.subscriptionOid);
   await ctx.pause(ctx.timings.cleanupGraceMs);
-  const governor = new LoadGovernor([{ client: source, shardId: ctx.move.source }], ctx.timings.yield, (ms) => ctx.pause(ms), ctx.timings.observedLatency);
-  await governor.calibrate();
+  const governor = await ctx.governor('source');
   await deleteTenantRows(source, ctx.move.tenantId, await ctx.tables(), () => governor.pace());
   await ensureFenceRow(source, ctx.move.tenantId, ctx.move.id);
   await ctx.fence?.release();

@@ -6,7 +6,7 @@ import {
 } from '../shard-sql/replication-ops.js';
 import { countDigest, deleteTenantRows, digestMismatch, digestRows, type SnapshotDigest, type TableDigest } from '../shard-sql/tenant-rows.js';
 import { advance, awaitUntracked, deltasSince, startTracking } from '../shard-sql/change-tracking.js';
-import { LoadGovernor } from './load-governor.js';
+import type { LoadGovernor } from './load-governor.js';
 import type { AdminClient } from '../shard-sql/admin-client.js';
 import { closeCopyLanes, copySnapshot, createExportedSlot, openCopyLanes } from '../shard-sql/snapshot-copy.js';
 import type { TenantTable } from '../shard-sql/shard-admin-sql.js';
@@ -87,9 +87,7 @@ export async function copy(ctx: MoveContext, schema: CopySchema, onRows: (n: num
 
   const sourceUrl = await ctx.sourceUrl();
   const targetUrl = await ctx.targetUrl();
-  const sides = [{ client: source, shardId: ctx.move.source }, { client: target, shardId: ctx.move.target }];
-  const governor = new LoadGovernor(sides, ctx.timings.yield, (ms) => ctx.pause(ms), ctx.timings.observedLatency);
-  await governor.calibrate();
+  const governor = await ctx.governor('both');
   const started = performance.now();
   const slot = await createExportedSlot(sourceUrl, ctx.timings.admin, ctx.name);
   const lanes = await openCopyLanes(slot, sourceUrl, targetUrl, ctx.timings.admin, ctx.timings.copyLanes);
@@ -159,8 +157,7 @@ export async function catchUp(ctx: MoveContext): Promise<void> {
     awaitUntracked(target, open.target, UNTRACKED_WAIT_MS, (ms) => ctx.pause(ms)),
   ])).every(Boolean);
   if (!tracked) ctx.logger.warn('transactions older than the change tracking are still open: the fence will verify every row');
-  const governor = new LoadGovernor([{ client: source, shardId: ctx.move.source }, { client: target, shardId: ctx.move.target }], ctx.timings.yield, (ms) => ctx.pause(ms), ctx.timings.observedLatency);
-  await governor.calibrate();
+  const governor = await ctx.governor('both');
   const [sourceBase, targetBase] = await Promise.all([baselineSide(ctx, source, governor), baselineSide(ctx, target, governor)]);
   ctx.baseline = tracked ? { source: sourceBase, target: targetBase } : undefined;
   const baselineMs = Math.round(performance.now() - started);
