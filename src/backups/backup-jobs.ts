@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { BackupRun, BackupStore } from '../catalog/backup-store.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
 import { ConflictError, NotFoundError } from '../errors/errors.js';
+import { HeldLease, LeaseLost } from '../leases/held-lease.js';
 import { uuidv7 } from '../models/index.js';
 import type { BaseBackups } from './base-backups.js';
 import type { RestoreInto, TenantRestore } from './tenant-restore.js';
@@ -86,23 +87,43 @@ export class BackupJobs {
   }
 
   async #claimAndRun(id: string): Promise<void> {
-    if (this.#running.has(id)) return this.#running.get(id);
-    if (!(await this.deps.store.claim(id, this.options.owner, this.options.leaseMs))) return;
-    const run = this.#run(id)
+    const running = this.#running.get(id);
+    if (running) return running;
+    // registered before the claim's round trip: two scans of this gateway never run one job twice
+    const run = this.#claimed(id)
       .catch((err: unknown) => this.deps.logger.error({ job: id, err: (err as Error).message }, 'backup job crashed'))
       .finally(() => this.#running.delete(id));
     this.#running.set(id, run);
     return run;
   }
 
-  async #run(id: string): Promise<void> {
+  async #claimed(id: string): Promise<void> {
+    const { store, logger } = this.deps;
+    const { owner, leaseMs } = this.options;
+    if (!(await store.claim(id, owner, leaseMs))) return;
+    const lease = new HeldLease(`backup job ${id}`, leaseMs, () => store.claim(id, owner, leaseMs), (err) =>
+      logger.warn({ job: id, err: err.message }, 'backup job lease renewal failed'),
+    );
+    try {
+      await this.#run(id, lease);
+    } finally {
+      lease.release();
+    }
+  }
+
+  async #run(id: string, lease: HeldLease): Promise<void> {
     const { store, backups, logger } = this.deps;
-    const renew = setInterval(() => void store.claim(id, this.options.owner, this.options.leaseMs).catch(() => undefined), Math.max(250, this.options.leaseMs / 3));
+    const { owner } = this.options;
+    const progress = async (patch: Record<string, unknown>) => {
+      lease.check();
+      await store.progress(id, patch);
+    };
     try {
       const job = (await store.run(id))!;
       if (job.kind === 'restore') {
-        const result = await this.deps.restore.run(id, job.params, job.progress, (patch) => store.progress(id, patch));
-        await store.finish(id, 'succeeded', { result });
+        const result = await this.deps.restore.run(id, job.params, job.progress, progress);
+        lease.check();
+        await store.finish(id, 'succeeded', { result }, owner);
         logger.info({ job: id, tenant: job.params.tenantId, into: result.tenantId, at: job.params.at }, 'tenant restored');
         return;
       }
@@ -115,19 +136,23 @@ export class BackupJobs {
         if (done.has(shardId)) continue;
         const shard = shards.get(shardId);
         if (!shard) throw new Error(`shard ${shardId} is no longer in the fleet`);
-        await store.progress(id, { current: shardId });
+        await progress({ current: shardId });
         const backup = await backups.take(shard, id);
         done.add(shardId);
         made.push(backup.id);
-        await store.progress(id, { done: [...done], backups: made, shardsDone: done.size, shardsTotal: wanted.length, current: null });
+        await progress({ done: [...done], backups: made, shardsDone: done.size, shardsTotal: wanted.length, current: null });
         logger.info({ job: id, shard: shardId, backup: backup.id, bytes: backup.sizeBytes }, 'base backup taken');
       }
-      await store.finish(id, 'succeeded', { result: { backups: made } });
+      lease.check();
+      await store.finish(id, 'succeeded', { result: { backups: made } }, owner);
     } catch (err) {
+      // the gateway that took the job over resumes it from its recorded progress
+      if (err instanceof LeaseLost || lease.lost) {
+        logger.warn({ job: id, err: (err as Error).message }, 'backup job taken over by another gateway');
+        return;
+      }
       logger.error({ job: id, err: (err as Error).message }, 'backup or restore job failed');
-      await store.finish(id, 'failed', { error: (err as Error).message });
-    } finally {
-      clearInterval(renew);
+      await store.finish(id, 'failed', { error: (err as Error).message }, owner);
     }
   }
 }

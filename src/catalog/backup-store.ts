@@ -112,11 +112,12 @@ export class BackupStore {
     await this.db.exec(`UPDATE backup_runs SET progress = jsonb_strip_nulls(progress || $2::jsonb), updated_at = now() WHERE id = $1`, [id, JSON.stringify(patch)]);
   }
 
-  async finish(id: string, state: 'succeeded' | 'failed', outcome: { result?: Record<string, unknown>; error?: string }): Promise<void> {
+  /** Ends an open job; given an owner, only while that owner still holds it (a runner that lost its lease ends nothing). */
+  async finish(id: string, state: 'succeeded' | 'failed', outcome: { result?: Record<string, unknown>; error?: string }, owner?: string): Promise<void> {
     await this.db.exec(
       `UPDATE backup_runs SET state = $2, result = $3::jsonb, error = $4, owner = NULL, lease_until = NULL, finished_at = now(), updated_at = now()
-        WHERE id = $1 AND state IN ('pending', 'running')`,
-      [id, state, outcome.result === undefined ? null : JSON.stringify(outcome.result), outcome.error ?? null],
+        WHERE id = $1 AND state IN ('pending', 'running') AND ($5::text IS NULL OR owner = $5)`,
+      [id, state, outcome.result === undefined ? null : JSON.stringify(outcome.result), outcome.error ?? null, owner ?? null],
     );
   }
 

@@ -124,11 +124,12 @@ export class SchemaChangeStore {
     );
   }
 
-  async finish(id: string, state: Exclude<ChangeState, 'pending' | 'running'>, error: string | null = null): Promise<void> {
+  /** Ends an open change; given an owner, only while that owner still holds it (a runner that lost its lease ends nothing). */
+  async finish(id: string, state: Exclude<ChangeState, 'pending' | 'running'>, error: string | null = null, owner?: string): Promise<void> {
     await this.db.exec(
       `UPDATE schema_changes SET state = $2, error = $3, owner = NULL, lease_until = NULL, updated_at = now(), finished_at = now()
-        WHERE id = $1 AND state IN ('pending', 'running')`,
-      [id, state, error],
+        WHERE id = $1 AND state IN ('pending', 'running') AND ($4::text IS NULL OR owner = $4)`,
+      [id, state, error, owner ?? null],
     );
   }
 

@@ -21,8 +21,8 @@ export class StillPending extends Error {
   }
 }
 
-/** Another pod holds the transaction now: stop touching it. */
-export class LeaseLost extends Error {}
+/** Another pod holds the transaction now: stop touching it (the one error every leased runner stops on). */
+export { LeaseLost } from '../leases/held-lease.js';
 
 export interface StepRunnerOptions {
   /** this gateway's id, as owner in the log */

@@ -400,6 +400,31 @@ describe('online schema changes across the fleet', function () {
     }
   });
 
+  it('a change waiting on a lock longer than its lease keeps it: no other gateway takes it over, and it succeeds', async () => {
+    const col = `kept_${run}`;
+    const release = await holdLock();
+    // each lock attempt waits 3 s, three leases: the runner renews while its statement waits, or
+    // the other gateway (scanning every lease) takes the change over between two attempts
+    const runner = await TestGateway.start({ moves: { leaseMs: 1000 }, schemaChanges: { lockTimeoutMs: 3000 } });
+    const other = await TestGateway.start({ moves: { leaseMs: 1000 } });
+    try {
+      const res = await runner.admin('POST', '/admin/schema-changes', { ddl: `ALTER TABLE products ADD COLUMN ${col} text` });
+      expect(res.status, res.text).to.equal(202);
+      const owners = new Set<string>();
+      for (const until = Date.now() + 7000; Date.now() < until; await sleep(100)) {
+        const [row] = await sql<{ owner: string | null }>(testCluster().catalog, 'SELECT owner FROM schema_changes WHERE id = $1', [res.body.id]);
+        if (row?.owner) owners.add(row.owner);
+      }
+      expect(owners.size, [...owners].join(', ')).to.equal(1);
+      await release();
+      expect((await waitFor(res.body.id as string)).state).to.equal('succeeded');
+    } finally {
+      await release().catch(() => undefined);
+      await other.stop();
+      await runner.stop();
+    }
+  });
+
   it('a cancelled change stops before its next statement, or its next attempt at a lock', async () => {
     const col = `cancelled_${run}`;
     const release = await holdLock();

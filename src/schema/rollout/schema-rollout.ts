@@ -4,6 +4,7 @@ import type { SchemaChange, SchemaChangeStore, StoredStatement } from '../../cat
 import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
 import { ConflictError, NotFoundError, ShardUnavailableError, ValidationError } from '../../errors/errors.js';
 import { uuidv7 } from '../../models/index.js';
+import { HeldLease, LeaseLost } from '../../leases/held-lease.js';
 import type { PgTls } from '../../transport/pg-tls.js';
 import { readShardSchema, type ReadShardSchema } from './read-shard-schema.js';
 import { ShardDdl, type ShardDdlReport } from './shard-ddl.js';
@@ -157,16 +158,35 @@ export class SchemaRollout {
   }
 
   async #claimAndRun(id: string): Promise<void> {
-    if (this.#running.has(id)) return this.#running.get(id);
-    if (!(await this.deps.store.claim(id, this.options.owner, this.options.leaseMs))) return;
-    const run = this.#run(id)
+    const running = this.#running.get(id);
+    if (running) return running;
+    // registered before the claim's round trip: two scans of this gateway never run one change twice
+    const run = this.#claimed(id)
       .catch((err: unknown) => this.deps.logger.error({ change: id, err: (err as Error).message }, 'schema change run crashed'))
       .finally(() => this.#running.delete(id));
     this.#running.set(id, run);
     return run;
   }
 
-  async #run(id: string): Promise<void> {
+  async #claimed(id: string): Promise<void> {
+    const { store, logger } = this.deps;
+    const { owner, leaseMs } = this.options;
+    if (!(await store.claim(id, owner, leaseMs))) return;
+    const lease = new HeldLease(`schema change ${id}`, leaseMs, () => store.claim(id, owner, leaseMs), (err) =>
+      logger.warn({ change: id, err: err.message }, 'schema change lease renewal failed'),
+    );
+    try {
+      await this.#run(id, lease);
+    } catch (err) {
+      // the gateway that took the change over carries it on from the shard's last recorded step
+      if (!(err instanceof LeaseLost)) throw err;
+      logger.warn({ change: id, err: err.message }, 'schema change taken over by another gateway');
+    } finally {
+      lease.release();
+    }
+  }
+
+  async #run(id: string, lease: HeldLease): Promise<void> {
     const { store, logger } = this.deps;
     // a shard that joined the fleet after the change was logged (its catch-up ran before the
     // change succeeded, so it would never replay it) gets it too, before the change ends
@@ -176,55 +196,54 @@ export class SchemaRollout {
       const joined = [...rows.keys()].filter((shard) => !change.shards.some((s) => s.shard === shard));
       if (round > 0 && joined.length === 0) break;
       for (const shard of joined) await store.addShard(id, shard);
-      if (!(await this.#runShards(id, joined.length > 0 ? (await store.get(id))! : change, rows))) return;
+      if (!(await this.#runShards(id, joined.length > 0 ? (await store.get(id))! : change, rows, lease))) return;
     }
-    await store.finish(id, 'succeeded');
+    lease.check();
+    await store.finish(id, 'succeeded', null, this.options.owner);
     logger.info({ change: id }, 'schema change applied to every shard');
   }
 
   /** One pass over the change's shards; false when the change stopped (failed, cancelled, taken over). */
-  async #runShards(id: string, change: SchemaChange, rows: ReadonlyMap<string, ShardRow>): Promise<boolean> {
+  async #runShards(id: string, change: SchemaChange, rows: ReadonlyMap<string, ShardRow>, lease: HeldLease): Promise<boolean> {
     const { store, logger } = this.deps;
-    let lastRenew = performance.now();
-    const renew = async () => {
-      if (performance.now() - lastRenew < this.options.leaseMs / 3) return;
-      lastRenew = performance.now();
-      if (!(await store.claim(id, this.options.owner, this.options.leaseMs))) throw new Error(`schema change ${id} is no longer ours`);
-    };
+    const { owner } = this.options;
     for (const shard of change.shards) {
       if (shard.state === 'done') continue;
+      lease.check();
       const row = rows.get(shard.shard);
       if (!row) {
         await store.updateShard(id, shard.shard, { state: 'failed', error: 'the shard is no longer in the catalog' });
-        await store.finish(id, 'failed', `shard ${shard.shard} is gone`);
+        await store.finish(id, 'failed', `shard ${shard.shard} is gone`, owner);
         return false;
       }
       await store.updateShard(id, shard.shard, { state: 'running', error: null });
       const report: ShardDdlReport = {
         step: async (done, summary) => {
+          lease.check();
           await store.updateShard(id, shard.shard, { step: done, progress: null, error: null });
           if (summary) await store.updateShard(id, shard.shard, { progress: summary });
-          await renew();
         },
         waiting: async (attempt, reason) => {
+          lease.check();
           await store.updateShard(id, shard.shard, { attemptsDelta: 1, progress: { waiting: reason, attempt } });
-          await renew();
         },
         progress: async (detail) => {
+          lease.check();
           await store.updateShard(id, shard.shard, { progress: detail });
-          await renew();
         },
         cancelled: async () => (await store.state(id)) === 'cancelled',
       };
       try {
         const outcome = await this.deps.ddl.apply(adminPrimaryUrl(row), change, shard.step, report, shard.progress ?? {});
         if (outcome === 'cancelled') return false;
+        lease.check();
         // what the last statement left (a backfill's counts) stays; what it waited on goes
         await store.updateShard(id, shard.shard, { state: 'done', progress: { waiting: null, attempt: null } });
       } catch (err) {
+        if (err instanceof LeaseLost || lease.lost) throw err;
         const message = (err as Error).message;
         await store.updateShard(id, shard.shard, { state: 'failed', error: message });
-        await store.finish(id, 'failed', `${shard.shard}: ${message}`);
+        await store.finish(id, 'failed', `${shard.shard}: ${message}`, owner);
         logger.error({ change: id, shard: shard.shard, err: message }, 'schema change failed on a shard');
         return false;
       }
