@@ -261,6 +261,7 @@ export class Gateway {
     cacheStack.bus?.onMessage((message, own) => {
       if (own) return;
       if (message.kind === 'tenant' || message.kind === 'credentials') authenticator.invalidate(message.tenantId);
+      if (message.kind === 'catalog' && message.placed) placement.placed(BigInt(message.version), new Map(Object.entries(message.placed)));
       if (message.kind === 'catalog') void placement.refresh().catch(() => undefined);
     });
     // a placement change made here (a move's cutover, a ring change): this gateway reloads,

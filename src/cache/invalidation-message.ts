@@ -6,8 +6,11 @@ export type InvalidationMessage =
   | { readonly kind: 'tenant'; readonly tenantId: string }
   /** a tenant's API key was revoked: drop its cached keys (its cached reads stay) */
   | { readonly kind: 'credentials'; readonly tenantId: string }
-  /** the placement catalog changed to this version */
-  | { readonly kind: 'catalog'; readonly version: string };
+  /**
+   * the placement catalog changed to this version; `placed`: tenants a move just placed
+   * (tenant → shard), routed there at once, before the reload that confirms it
+   */
+  | { readonly kind: 'catalog'; readonly version: string; readonly placed?: Readonly<Record<string, string>> };
 
 /** A message on the wire: the message plus the id of the process that published it. */
 export type InvalidationEnvelope = InvalidationMessage & { readonly origin: string };
@@ -18,6 +21,10 @@ export function encodeInvalidation(message: InvalidationMessage, origin: string)
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
 /** Parses a message from the channel; anything malformed (another version, another app) is undefined. */
@@ -38,7 +45,9 @@ export function decodeInvalidation(raw: string): InvalidationEnvelope | undefine
     case 'credentials':
       return typeof m.tenantId === 'string' ? { kind: m.kind, tenantId: m.tenantId, origin: m.origin } : undefined;
     case 'catalog':
-      return typeof m.version === 'string' ? { kind: 'catalog', version: m.version, origin: m.origin } : undefined;
+      if (typeof m.version !== 'string' || !/^\d{1,19}$/.test(m.version)) return undefined;
+      if (m.placed === undefined) return { kind: 'catalog', version: m.version, origin: m.origin };
+      return isStringRecord(m.placed) ? { kind: 'catalog', version: m.version, placed: m.placed, origin: m.origin } : undefined;
     default:
       return undefined;
   }

@@ -1,11 +1,30 @@
 import type { Transaction } from 'sequelize';
 import type { CatalogDatabase } from './catalog-database.js';
-import { pinFromRow, type PinRow } from './catalog-rows.js';
-import { TURN_OVER_PLACEMENT } from './tenant-store.js';
+import { pinFromRow, type PinRow, type ShardRow } from './catalog-rows.js';
+import { turnOverPlacement } from './tenant-store.js';
 
 const SET_PIN = `INSERT INTO pins (tenant_id, shard_id, reason) VALUES ($1, $2, $3)
          ON CONFLICT (tenant_id) DO UPDATE SET shard_id = EXCLUDED.shard_id, reason = EXCLUDED.reason`;
 const DELETE_PIN = 'DELETE FROM pins WHERE tenant_id = $1';
+
+/** The active shards, as the placement ring is built from them: what a pin decision depends on. */
+const ACTIVE_RING = `(SELECT coalesce(string_agg(id || '@' || weight, ',' ORDER BY id COLLATE "C"), '') FROM shards WHERE state = 'active')`;
+const RING_HOLDS = '(SELECT ok FROM ring_ok)';
+
+/** $1 tenant, $2 shard, $3 pin reason (null: no pin), $4 the ring fingerprint the decision was made on. */
+const PLACE = `WITH ring_ok AS (SELECT ${ACTIVE_RING} = $4 AS ok),
+  pin_set AS (INSERT INTO pins (tenant_id, shard_id, reason) SELECT $1, $2, $3::text WHERE $3::text IS NOT NULL AND ${RING_HOLDS}
+              ON CONFLICT (tenant_id) DO UPDATE SET shard_id = EXCLUDED.shard_id, reason = EXCLUDED.reason),
+  pin_unset AS (DELETE FROM pins WHERE tenant_id = $1 AND $3::text IS NULL AND ${RING_HOLDS}),
+  ${turnOverPlacement(RING_HOLDS).join(',\n  ')}
+UPDATE catalog_meta SET version = version + 1 WHERE ${RING_HOLDS} RETURNING version::text AS version`;
+
+/** The fingerprint PinStore.place compares with the catalog's active shards (ids and weights, in id order). */
+export function ringFingerprint(shards: ReadonlyArray<Pick<ShardRow, 'id' | 'weight' | 'state'>>): string {
+  // code-point order, as COLLATE "C" sorts
+  const active = shards.filter((s) => s.state === 'active').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return active.map((s) => `${s.id}@${s.weight}`).join(',');
+}
 
 /** Pins: placements that override the ring, one tenant each. Every change bumps the catalog version. */
 export class PinStore {
@@ -22,13 +41,16 @@ export class PinStore {
   /**
    * A move's cutover: the tenant placed on the shard — pinned there with `pinReason`, or
    * unpinned where the ring puts it there already — and its placement history turned over
-   * to the shard at the same instant; a retried cutover changes nothing more.
+   * to the shard at the same instant; a retried cutover changes nothing more. `ring` is the
+   * active shards as the caller decided on the pin (`ringFingerprint`, read before the
+   * tenant's write pause): when they changed since, nothing is written and the answer is
+   * undefined (decide again). Else the catalog version the change made.
    */
-  async place(tenantId: string, shardId: string, pinReason: string | undefined): Promise<void> {
-    // inside the tenant's write pause: one statement (data-modifying CTEs are atomic with the
-    // version bump) rather than a transaction of five round trips
-    if (pinReason === undefined) await this.db.execBumpingVersion(DELETE_PIN, [tenantId, shardId], TURN_OVER_PLACEMENT);
-    else await this.db.execBumpingVersion(SET_PIN, [tenantId, shardId, pinReason], TURN_OVER_PLACEMENT);
+  async place(tenantId: string, shardId: string, pinReason: string | undefined, ring: string): Promise<bigint | undefined> {
+    // inside the tenant's write pause: one statement, one round trip; data-modifying CTEs
+    // all run to completion, so each one carries the ring guard itself
+    const rows = await this.db.select(PLACE, [tenantId, shardId, pinReason ?? null, ring]);
+    return rows.length === 0 ? undefined : BigInt(rows[0]!.version as string);
   }
 
   /**

@@ -26,17 +26,19 @@ const NOW_MS = "date_trunc('milliseconds', now())";
  * The tenant ($1) placed on a shard ($2) from now on: its open row closed and the next one
  * opened at the same instant, never before the row it closes began (a catalog clock that
  * stepped back). Nothing changes when the history has it there already: a cutover retried.
- * CTEs for the statement that changes the pin (`PinStore.place`).
+ * CTEs for the statement that changes the pin (`PinStore.place`), each acting only when `guard` holds.
  */
-export const TURN_OVER_PLACEMENT: readonly string[] = [
-  `placement_closed AS (
-     UPDATE tenant_placements SET to_at = greatest(${NOW_MS}, from_at + interval '1 millisecond')
-      WHERE tenant_id = $1 AND to_at IS NULL AND shard_id <> $2 RETURNING to_at)`,
-  `placement_opened AS (
-     INSERT INTO tenant_placements (tenant_id, shard_id, from_at)
-     SELECT $1, $2, coalesce((SELECT to_at FROM placement_closed), ${NOW_MS})
-      WHERE NOT EXISTS (SELECT 1 FROM tenant_placements WHERE tenant_id = $1 AND to_at IS NULL AND shard_id = $2))`,
-];
+export function turnOverPlacement(guard = 'true'): string[] {
+  return [
+    `placement_closed AS (
+       UPDATE tenant_placements SET to_at = greatest(${NOW_MS}, from_at + interval '1 millisecond')
+        WHERE tenant_id = $1 AND to_at IS NULL AND shard_id <> $2 AND ${guard} RETURNING to_at)`,
+    `placement_opened AS (
+       INSERT INTO tenant_placements (tenant_id, shard_id, from_at)
+       SELECT $1, $2, coalesce((SELECT to_at FROM placement_closed), ${NOW_MS})
+        WHERE NOT EXISTS (SELECT 1 FROM tenant_placements WHERE tenant_id = $1 AND to_at IS NULL AND shard_id = $2) AND ${guard})`,
+  ];
+}
 
 /** markErasure's ($1 tenant, $2 status): the last of the tenant's rows is gone once it is `erased`, and so is its placement. */
 const CLOSE_PLACEMENT_IF_ERASED = `placement_closed AS (

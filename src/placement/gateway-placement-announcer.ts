@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import type { ReadThroughCache } from '../cache/read-through-cache.js';
-import type { PlacementService } from './placement-service.js';
+import type { PlacementChange, PlacementService } from './placement-service.js';
 
 export interface GatewayPlacementAnnouncerDeps {
   readonly placement: PlacementService;
@@ -19,10 +19,18 @@ export interface GatewayPlacementAnnouncerDeps {
 export class GatewayPlacementAnnouncer {
   constructor(private readonly deps: GatewayPlacementAnnouncerDeps) {}
 
-  async announce(tenantIds: readonly string[]): Promise<void> {
+  async announce(tenantIds: readonly string[], change?: PlacementChange): Promise<void> {
     const { placement, bus, cache, logger } = this.deps;
-    await placement.reload();
-    await bus?.publish({ kind: 'catalog', version: placement.table.version.toString() });
+    if (change) {
+      // a move's flip, inside its tenant's write pause: the held writes go to the new shard
+      // now, here and (by broadcast) on every gateway; the reloads confirming it follow
+      placement.placed(change.version, change.placed);
+      await bus?.publish({ kind: 'catalog', version: change.version.toString(), placed: Object.fromEntries(change.placed) });
+      void placement.reload().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'placement reload after a move failed; the next refresh retries'));
+    } else {
+      await placement.reload();
+      await bus?.publish({ kind: 'catalog', version: placement.table.version.toString() });
+    }
     // not awaited: a cutover waits for announce inside the tenant's write pause, and dropping
     // a tenant's cached reads scans Redis' keyspace; the rows they hold are the same on the
     // new shard, so this is hygiene, not correctness

@@ -45,11 +45,16 @@ describe('invalidation messages', () => {
     expect(decodeInvalidation(raw)).to.deep.equal({ kind: 'keys', keys: ['k1', 'k2'], origin: 'proc-1' });
     expect(decodeInvalidation(encodeInvalidation({ kind: 'tenant', tenantId: 't' }, 'p'))).to.deep.equal({ kind: 'tenant', tenantId: 't', origin: 'p' });
     expect(decodeInvalidation(encodeInvalidation({ kind: 'catalog', version: '7' }, 'p'))).to.deep.equal({ kind: 'catalog', version: '7', origin: 'p' });
+    expect(decodeInvalidation(encodeInvalidation({ kind: 'catalog', version: '8', placed: { acme: 'shard-2' } }, 'p'))).to.deep.equal({
+      kind: 'catalog', version: '8', placed: { acme: 'shard-2' }, origin: 'p',
+    });
   });
 
   it('ignores anything malformed', () => {
     for (const raw of ['', 'nope', '1', 'null', '{"kind":"keys","keys":"k","origin":"p"}', '{"kind":"keys","keys":[1],"origin":"p"}',
-      '{"kind":"tenant","origin":"p"}', '{"kind":"other","origin":"p"}', '{"kind":"keys","keys":[]}']) {
+      '{"kind":"tenant","origin":"p"}', '{"kind":"other","origin":"p"}', '{"kind":"keys","keys":[]}',
+      '{"kind":"catalog","version":"x1","origin":"p"}', '{"kind":"catalog","version":"1","placed":["shard-2"],"origin":"p"}',
+      '{"kind":"catalog","version":"1","placed":{"acme":2},"origin":"p"}']) {
       expect(decodeInvalidation(raw), raw).to.equal(undefined);
     }
   });

@@ -1,15 +1,20 @@
-import type { PinStore } from '../../catalog/pin-store.js';
+import { ringFingerprint, type PinStore } from '../../catalog/pin-store.js';
 import type { ShardStore } from '../../catalog/shard-store.js';
-import type { PlacementChanges } from './placement-changes.js';
+import type { PlacementChanges, PlacementDecision } from './placement-changes.js';
 import type { PlacementAnnouncer } from '../placement-announcer.js';
 import { PlacementTable } from '../../placement/placement-table.js';
 import { ringOf } from '../../placement/ring.js';
 
+/** Decisions made on a ring that changed before the flip are made again, this many times at most. */
+const MAX_DECISIONS = 3;
+
 /**
  * A move's placement change in the catalog: the pin is dropped when the ring (of the
- * active shards, read now) already puts the tenant on its new shard — a rebalance or
- * drain — and kept when an operator moved it where the ring would not; the tenant's
- * placement history turns over in the same statement.
+ * active shards) already puts the tenant on its new shard — a rebalance or drain — and
+ * kept when an operator moved it where the ring would not. The ring is read before the
+ * tenant's write pause; the flip itself is one statement (pin, placement history, version)
+ * that writes nothing if the active shards changed since, and every gateway is told the
+ * new placement with the version it made.
  */
 export class CatalogPlacement implements PlacementChanges {
   constructor(
@@ -18,12 +23,22 @@ export class CatalogPlacement implements PlacementChanges {
     private readonly announcer: PlacementAnnouncer,
   ) {}
 
-  async place(tenantId: string, shardId: string, reason: string): Promise<{ pinned: boolean }> {
-    const ring = ringOf(await this.shards.list(), ['active']);
-    const pinned = ring.get(tenantId) !== shardId;
-    await this.pins.place(tenantId, shardId, pinned ? reason : undefined);
-    await this.announcer.announce([tenantId]);
-    return { pinned };
+  async decide(tenantId: string, shardId: string): Promise<PlacementDecision> {
+    const shards = await this.shards.list();
+    return { tenantId, shardId, pinned: ringOf(shards, ['active']).get(tenantId) !== shardId, ring: ringFingerprint(shards) };
+  }
+
+  async place(decision: PlacementDecision, reason: string): Promise<{ pinned: boolean }> {
+    let current = decision;
+    for (let i = 1; ; i++) {
+      const version = await this.pins.place(current.tenantId, current.shardId, current.pinned ? reason : undefined, current.ring);
+      if (version !== undefined) {
+        await this.announcer.announce([current.tenantId], { version, placed: new Map([[current.tenantId, current.shardId]]) });
+        return { pinned: current.pinned };
+      }
+      if (i >= MAX_DECISIONS) throw new Error(`the active shards kept changing while ${current.tenantId} was placed on ${current.shardId}`);
+      current = await this.decide(current.tenantId, current.shardId);
+    }
   }
 
   /** The shard the catalog places the tenant on now (its pin, else the ring). */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { openAdminClient, type AdminClient, type AdminClientOptions } from '../shard-sql/admin-client.js';
 import type { FenceHold } from '../shard-sql/fence.js';
 import { checkTransition } from './move-stage.js';
+import type { PlacementDecision } from './placement-changes.js';
 import type { ShardDirectory } from './shard-directory.js';
 import type { JobStore } from '../../catalog/job-store.js';
 import type { MovePatch, MoveRecord } from '../../catalog/job-rows.js';
@@ -61,6 +62,10 @@ export class MoveContext {
   fence: FenceHold | undefined;
   /** performance.now() when the fence lock was requested in this run */
   fenceStartedAt: number | undefined;
+  /** a change advance() made in memory only, written with the next update() */
+  #unwritten: MovePatch | undefined;
+  /** where the cutover places the tenant, decided (the ring read) before the fence */
+  placement: PlacementDecision | undefined;
   /** per side, the transactions open when change tracking started: the baseline waits them out */
   untracked: { readonly source: readonly string[]; readonly target: readonly string[] } | undefined;
   /** per side, the unfenced checksums and their snapshots: the fenced verification adds the changes since */
@@ -135,7 +140,27 @@ export class MoveContext {
    */
   async update(patch: MovePatch): Promise<void> {
     if (patch.stage !== undefined) checkTransition(this.move.stage, patch.stage);
-    await this.store.updateMove(this.move.id, patch);
+    const unwritten = this.#unwritten;
+    const merged: MovePatch = unwritten
+      ? { ...unwritten, ...patch, detail: unwritten.detail || patch.detail ? { ...unwritten.detail, ...patch.detail } : undefined }
+      : patch;
+    await this.store.updateMove(this.move.id, merged);
+    this.#unwritten = undefined;
+    this.#apply(patch);
+  }
+
+  /**
+   * Moves the in-memory record on without a catalog write (a stage nothing resumes from,
+   * inside the tenant's write pause); the next update() writes it along.
+   */
+  advance(patch: MovePatch): void {
+    if (patch.stage !== undefined) checkTransition(this.move.stage, patch.stage);
+    const unwritten = this.#unwritten;
+    this.#unwritten = unwritten ? { ...unwritten, ...patch, detail: { ...unwritten.detail, ...patch.detail } } : patch;
+    this.#apply(patch);
+  }
+
+  #apply(patch: MovePatch): void {
     this.move = {
       ...this.move,
       ...(patch.stage ? { stage: patch.stage } : {}),

@@ -15,7 +15,9 @@ import { stopTracking } from '../shard-sql/change-tracking.js';
 export async function cutover(ctx: MoveContext, placement: PlacementChanges): Promise<StageFindings> {
   const [source, target] = await Promise.all([ctx.source(), ctx.target()]);
   await Promise.all([ensureFenceRow(source, ctx.move.tenantId, ctx.move.id), unfence(target, ctx.move.tenantId)]);
-  const { pinned } = await placement.place(ctx.move.tenantId, ctx.move.target, `move:${ctx.move.jobId}`);
+  // a resumed cutover (another run decided before its fence) decides again
+  const decision = ctx.placement ?? (await placement.decide(ctx.move.tenantId, ctx.move.target));
+  const { pinned } = await placement.place(decision, `move:${ctx.move.jobId}`);
   const fenceMs = ctx.fenceStartedAt === undefined ? undefined : Math.round(performance.now() - ctx.fenceStartedAt);
   return { detail: { pinKept: pinned, ...(fenceMs !== undefined ? { fenceMs } : {}) } };
 }

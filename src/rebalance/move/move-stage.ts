@@ -10,7 +10,8 @@ import type { MoveStage } from '../../catalog/job-rows.js';
  * - copying:     publication on the source, subscription on the target, initial copy
  * - catching_up: the subscription streams changes until it is close to the source's WAL
  * - fenced:      the source refuses the tenant's writes; wait until the target has them all
- * - verified:    row counts and checksums per table agree on both sides (persisted before checking)
+ * - verified:    row counts and checksums per table agree on both sides (in memory only: it is
+ *                resumed like fenced, so it rides on cutover's write, inside the pause)
  * - cutover:     the catalog places the tenant on the target; gateways are told
  * - cleanup:     subscription, publication and slot dropped, the source's rows deleted
  */

@@ -1,4 +1,5 @@
 import { FenceHold } from '../shard-sql/fence.js';
+import type { PlacementChanges } from './placement-changes.js';
 import type { MoveContext } from './move-context.js';
 import type { MovePatch } from '../../catalog/job-rows.js';
 import {
@@ -179,8 +180,10 @@ export async function catchUp(ctx: MoveContext): Promise<void> {
  * the fence, and flush the target's WAL: it durably holds every write the source ever
  * accepted for the tenant.
  */
-export async function fence(ctx: MoveContext): Promise<StageFindings> {
+export async function fence(ctx: MoveContext, placement: PlacementChanges): Promise<StageFindings> {
   const target = await ctx.target();
+  // the ring is read now: the flip inside the pause is then one catalog statement
+  ctx.placement = await placement.decide(ctx.move.tenantId, ctx.move.target);
   const placed = await FenceHold.place(await ctx.sourceUrl(), ctx.timings.admin, ctx.move.tenantId, ctx.move.id, ctx.timings.fenceTimeoutMs);
   ctx.fence = placed.hold;
   ctx.fenceStartedAt = placed.fencedFrom;

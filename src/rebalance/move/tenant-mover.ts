@@ -72,7 +72,11 @@ export class TenantMover {
         const stageMs = { ...ctx.move.detail.stageMs, [stage]: Math.round(performance.now() - started) };
         stage = nextStage(stage);
         // what the stage learnt rides on the next stage's write: one catalog round trip less while fenced
-        if (stage) await ctx.update({ ...found, stage, detail: { ...found?.detail, stageMs } });
+        if (stage === 'verified') {
+          // inside the pause, and nothing to resume from (a move interrupted fenced or verified is
+          // rolled back alike): verified is recorded with cutover's write
+          ctx.advance({ ...found, stage, detail: { ...found?.detail, stageMs } });
+        } else if (stage) await ctx.update({ ...found, stage, detail: { ...found?.detail, stageMs } });
       }
       this.deps.hooks?.finished?.('done', ctx.move);
       ctx.logger.info({ detail: ctx.move.detail, rows: ctx.move.rowsCopied }, 'tenant moved');
@@ -122,7 +126,7 @@ export class TenantMover {
       case 'catching_up':
         return catchUp(ctx);
       case 'fenced':
-        return fence(ctx);
+        return fence(ctx, this.deps.placement);
       case 'verified':
         return verify(ctx);
       case 'cutover':
