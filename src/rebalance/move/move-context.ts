@@ -64,6 +64,8 @@ export class MoveContext {
   fenceStartedAt: number | undefined;
   /** a change advance() made in memory only, written with the next update() */
   #unwritten: MovePatch | undefined;
+  /** whether the target had a fence row (an earlier move's, away from it) before this run's fence: cutover lifts it */
+  targetFenced: boolean | undefined;
   /** where the cutover places the tenant, decided (the ring read) before the fence */
   placement: PlacementDecision | undefined;
   /** per side, the transactions open when change tracking started: the baseline waits them out */

@@ -13,8 +13,12 @@ import { stopTracking } from '../shard-sql/change-tracking.js';
  * left; then the catalog places the tenant on the target and every gateway is told.
  */
 export async function cutover(ctx: MoveContext, placement: PlacementChanges): Promise<StageFindings> {
-  const [source, target] = await Promise.all([ctx.source(), ctx.target()]);
-  await Promise.all([ensureFenceRow(source, ctx.move.tenantId, ctx.move.id), unfence(target, ctx.move.tenantId)]);
+  // this run's own fence holds its row already, and a target without a fence row needs no
+  // lifting: in a move's usual cutover neither costs a round trip inside the pause
+  await Promise.all([
+    ctx.fence ? undefined : ensureFenceRow(await ctx.source(), ctx.move.tenantId, ctx.move.id),
+    ctx.targetFenced === false ? undefined : unfence(await ctx.target(), ctx.move.tenantId),
+  ]);
   // a resumed cutover (another run decided before its fence) decides again
   const decision = ctx.placement ?? (await placement.decide(ctx.move.tenantId, ctx.move.target));
   const { pinned } = await placement.place(decision, `move:${ctx.move.jobId}`);

@@ -1,4 +1,4 @@
-import { FenceHold } from '../shard-sql/fence.js';
+import { FenceHold, fenceOf } from '../shard-sql/fence.js';
 import type { PlacementChanges } from './placement-changes.js';
 import type { MoveContext } from './move-context.js';
 import type { MovePatch } from '../../catalog/job-rows.js';
@@ -182,8 +182,11 @@ export async function catchUp(ctx: MoveContext): Promise<void> {
  */
 export async function fence(ctx: MoveContext, placement: PlacementChanges): Promise<StageFindings> {
   const target = await ctx.target();
-  // the ring is read now: the flip inside the pause is then one catalog statement
+  // read now, not inside the pause: the ring (the flip is then one catalog statement), and
+  // whether the target keeps a fence an earlier move away from it left (none can appear
+  // meanwhile: one move per tenant at a time)
   ctx.placement = await placement.decide(ctx.move.tenantId, ctx.move.target);
+  ctx.targetFenced = (await fenceOf(target, ctx.move.tenantId)) !== undefined;
   const placed = await FenceHold.place(await ctx.sourceUrl(), ctx.timings.admin, ctx.move.tenantId, ctx.move.id, ctx.timings.fenceTimeoutMs);
   ctx.fence = placed.hold;
   ctx.fenceStartedAt = placed.fencedFrom;

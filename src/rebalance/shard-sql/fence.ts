@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { openAdminClient, type AdminClient, type AdminClientOptions } from './admin-client.js';
 
 /** Advisory lock class of the fence: the trigger tries (7301, hashtext(tenant)) shared. */
@@ -34,18 +35,25 @@ export class FenceHold {
       // the fence row's commit must be flushed before its position is read (the server may commit asynchronously)
       await client.query('SET synchronous_commit = on');
       const started = performance.now();
-      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [FENCE_LOCK_CLASS, tenantId]);
-      const drainMs = performance.now() - started;
-      await client.query(
-        `INSERT INTO tenant_fences (tenant_id, move_id, fenced_at) VALUES ($1, $2, now())
-         ON CONFLICT (tenant_id) DO UPDATE SET move_id = EXCLUDED.move_id, fenced_at = EXCLUDED.fenced_at`,
-        [tenantId, moveId],
-      );
-      // the flushed position, not the written one: the walsender streams only flushed WAL,
-      // so a position past it (WAL of other sessions written, not yet flushed) would keep
-      // the target from ever "receiving" it until the WAL writer's next flush (seconds when idle)
-      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
-      return { hold: new FenceHold(client), lsn: rows[0]!.lsn, drainMs, fencedFrom: started };
+      const tenant = client.escapeLiteral(tenantId);
+      // one round trip inside the pause: the lock (waiting for the writes in flight), the
+      // fence row committed (and flushed), then — after that commit — the flushed position;
+      // the flushed one, not the written one: the walsender streams only flushed WAL, so a
+      // position past it (other sessions' WAL written, not yet flushed) would keep the target
+      // from ever "receiving" it until the WAL writer's next flush (seconds when idle)
+      const results = (await client.query(
+        `SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms;
+         SELECT pg_advisory_lock(${FENCE_LOCK_CLASS}, hashtext(${tenant}));
+         SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms;
+         BEGIN;
+         INSERT INTO tenant_fences (tenant_id, move_id, fenced_at) VALUES (${tenant}, ${client.escapeLiteral(moveId)}, now())
+           ON CONFLICT (tenant_id) DO UPDATE SET move_id = EXCLUDED.move_id, fenced_at = EXCLUDED.fenced_at;
+         COMMIT;
+         SELECT pg_current_wal_flush_lsn()::text AS lsn`,
+      )) as unknown as Array<pg.QueryResult<{ ms?: string; lsn?: string }>>;
+      const drainMs = Number(results[2]!.rows[0]!.ms) - Number(results[0]!.rows[0]!.ms);
+      const lsn = results[6]!.rows[0]!.lsn!;
+      return { hold: new FenceHold(client), lsn, drainMs, fencedFrom: started };
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
@@ -56,6 +64,12 @@ export class FenceHold {
   async release(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }
+}
+
+/** The move whose fence (or tombstone) the tenant has on this shard, if any. */
+export async function fenceOf(client: AdminClient, tenantId: string): Promise<string | undefined> {
+  const { rows } = await client.query<{ move_id: string | null }>('SELECT move_id FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
+  return rows.length === 0 ? undefined : (rows[0]!.move_id ?? '');
 }
 
 /** Puts the fence row back (a resumed move whose session, and so its lock, is gone). */

@@ -1,4 +1,4 @@
-import { inAdminTransaction, type AdminClient } from './admin-client.js';
+import type { AdminClient } from './admin-client.js';
 import { parseLsn } from '../../cluster/lsn.js';
 import {
   createPublicationSql, createSubscriptionSql, detachSlotSql, disableSubscriptionSql, dropPublicationSql, dropSubscriptionSql, type TenantTable,
@@ -75,10 +75,13 @@ export async function subscriptionReceived(target: AdminClient, name: string, ls
  * and its flush covers every commit before it, the apply worker's included.
  */
 export async function flushTarget(target: AdminClient): Promise<void> {
-  await inAdminTransaction(target, async () => {
-    await target.query('SET LOCAL synchronous_commit = on');
-    await target.query('SELECT pg_current_xact_id()');
-  });
+  // one round trip: it runs inside the tenant's write pause
+  try {
+    await target.query('BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); COMMIT');
+  } catch (err) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
