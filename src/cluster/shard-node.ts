@@ -1,3 +1,4 @@
+import { beginInOneStatement } from './transaction-statements.js';
 import { Sequelize, type Transaction } from 'sequelize';
 import type { Lsn } from './lsn.js';
 import { parseLsn } from './lsn.js';
@@ -109,6 +110,7 @@ export class ShardNode {
       },
       retry: { max: 0 },
     });
+    beginInOneStatement(this.sequelize);
     this.models = defineShardModels(this.sequelize, modelDeps);
     this.requestRole = settings.requestRole;
     this.tls = settings.tls;
