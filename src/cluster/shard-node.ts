@@ -1,8 +1,8 @@
-import { beginInOneStatement } from './transaction-statements.js';
-import { Sequelize, type Transaction } from 'sequelize';
+import { beginInOneStatement, scopedTo } from './transaction-statements.js';
+import { Sequelize, type Transaction, type TransactionOptions } from 'sequelize';
 import type { Lsn } from './lsn.js';
 import { parseLsn } from './lsn.js';
-import { TenantScopedQuery, scopeStatement } from './tenant-scoped-query.js';
+import { TenantScopedQuery } from './tenant-scoped-query.js';
 import { defineShardModels, type ModelDeps, type ShardModels } from '../models/index.js';
 import type { PgTls } from '../transport/pg-tls.js';
 
@@ -158,12 +158,12 @@ export class ShardNode {
   }
 
   /**
-   * The statement that scopes a transaction to a tenant (row-level security), to run first
-   * inside it; see TenantScopedQuery for statements outside one.
+   * A transaction on this node scoped to the tenant (row-level security) from its first
+   * statement, which carries the scope: one round trip for START TRANSACTION, its isolation
+   * level and the scope. See TenantScopedQuery for statements outside a transaction.
    */
-  async scopeTransaction(transaction: Transaction, tenantId: string): Promise<void> {
-    const { text, values } = scopeStatement({ tenantId, role: this.requestRole });
-    await this.sequelize.query(text, { bind: values, transaction });
+  transaction<T>(tenantId: string, options: TransactionOptions, work: (t: Transaction) => Promise<T>): Promise<T> {
+    return this.sequelize.transaction(scopedTo({ tenantId, role: this.requestRole }, options), work);
   }
 
   /**

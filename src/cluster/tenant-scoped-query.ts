@@ -21,6 +21,16 @@ export function scopeStatement(scope: Scope): { text: string; values: string[] }
 }
 
 /**
+ * The scope statement with its values as literals (pg's escapeLiteral), for a simple-protocol
+ * query that carries it behind START TRANSACTION: a statement with bind parameters cannot
+ * share a round trip with another.
+ */
+export function scopeStatementLiteral(scope: Scope): string {
+  const { text, values } = scopeStatement(scope);
+  return text.replace(/\$(\d)/g, (_m, i: string) => pg.escapeLiteral(values[Number(i) - 1]!));
+}
+
+/**
  * Server-side prepared statements a connection keeps at most; past it the least recently
  * used is closed. Statement texts come from code, so a connection normally holds a few
  * dozen; the cap only guards against a caller that builds texts from data.

@@ -30,10 +30,9 @@ export async function nodeTransaction<T>(node: ShardNode, work: (t: Transaction,
   if (node.role !== 'primary') throw new Error(`refusing to open a write transaction on ${node.shardId}/${node.name}`);
   const isolationLevel = LEVELS[options.isolation ?? 'READ COMMITTED'];
   const once = (attempt: number) =>
-    node.sequelize.transaction({ isolationLevel }, async (t) => {
+    // begun scoped to the tenant: until the scope runs, row-level security shows no row
+    node.transaction(options.tenantId, { isolationLevel }, async (t) => {
       if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
-      // first statement of every transaction: until it runs, row-level security shows no row
-      await node.scopeTransaction(t, options.tenantId);
       return work(t, attempt);
     });
   return options.retry === undefined ? once(1) : retrySerializable(once, options.retry, options.retryHooks);

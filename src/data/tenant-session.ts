@@ -122,12 +122,7 @@ export class TenantSession {
    * to the tenant: pass `transaction` to every query, or row-level security shows nothing.
    */
   readModels<T>(work: (t: Transaction, node: ShardNode) => Promise<T>): Promise<T> {
-    return this.#routedRead((node) =>
-      node.sequelize.transaction(async (t) => {
-        await node.scopeTransaction(t, this.tenantId);
-        return work(t, node);
-      }),
-    );
+    return this.#routedRead((node) => node.transaction(this.tenantId, {}, (t) => work(t, node)));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { QueryTypes, Sequelize, Transaction } from 'sequelize';
-import { beginInOneStatement } from '../../src/cluster/transaction-statements.js';
+import { beginInOneStatement, scopedTo } from '../../src/cluster/transaction-statements.js';
 import { testCluster } from '../support/test-cluster.js';
 
 // Issue 20: a write transaction's isolation level rides on START TRANSACTION instead of a
@@ -40,5 +40,25 @@ describe('transactions begin in one statement, at the isolation level asked for'
     const statements = sent.map((s) => s.replace(/^Executing \([^)]*\): /, ''));
     expect(statements[0]).to.equal('START TRANSACTION;');
     expect(statements.some((s) => /^SAVEPOINT "/.test(s)), statements.join('\n')).to.equal(true);
+  });
+
+  it('a scoped transaction names its tenant in the same round trip, before anything else runs in it, whatever the id holds', async () => {
+    for (const tenantId of ["acme", "o'brien", 'back\\slash', "x'); DROP TABLE users; --"]) {
+      sent.length = 0;
+      const seen = await sequelize.transaction(scopedTo({ tenantId }, { isolationLevel: Transaction.ISOLATION_LEVELS.REPEATABLE_READ }), async (t) => {
+        const rows = await sequelize.query<{ tenant: string; level: string }>(
+          "SELECT current_setting('shardgate.tenant_id') AS tenant, current_setting('transaction_isolation') AS level",
+          { transaction: t, type: QueryTypes.SELECT },
+        );
+        return rows[0]!;
+      });
+      expect(seen).to.deep.equal({ tenant: tenantId, level: 'repeatable read' });
+      const statements = sent.map((s) => s.replace(/^Executing \([^)]*\): /, ''));
+      expect(statements[0], statements.join('\n')).to.match(/^START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT set_config\('shardgate\.tenant_id', +E?'.*', true\);$/s);
+      expect(statements.filter((s) => /set_config/.test(s)), 'no scope statement of its own').to.have.length(1);
+    }
+    // transaction-local: gone after the commit
+    const after = await sequelize.query<{ tenant: string | null }>("SELECT current_setting('shardgate.tenant_id', true) AS tenant", { type: QueryTypes.SELECT });
+    expect(after[0]!.tenant ?? '').to.equal('');
   });
 });
