@@ -19,6 +19,8 @@ export interface RoundResult {
   readonly errors: number;
   /** share of answers with X-Cache: hit, when the scenario counts them */
   readonly cache_hit_ratio?: number;
+  /** share of the gateway's statements replicas answered during the round, when the scenario counts them */
+  readonly replica_share?: number;
   /** the server process's CPU time per response (µs), when it can be read */
   readonly cpu_us_per_req?: number;
   /** the shard servers' CPU time per response (µs): every PostgreSQL process of the fleet, when local */
@@ -83,7 +85,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function optionalMedian(rounds: readonly RoundResult[], key: 'cache_hit_ratio' | 'cpu_us_per_req' | 'db_cpu_us_per_req'): Partial<RoundResult> {
+function optionalMedian(rounds: readonly RoundResult[], key: 'cache_hit_ratio' | 'replica_share' | 'cpu_us_per_req' | 'db_cpu_us_per_req'): Partial<RoundResult> {
   const values = rounds.map((r) => r[key]).filter((v): v is number => v !== undefined);
   return values.length === 0 ? {} : { [key]: median(values) };
 }
@@ -96,6 +98,7 @@ export function summarize(rounds: readonly RoundResult[]): RoundResult {
     p99_ms: median(rounds.map((r) => r.p99_ms)),
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     ...optionalMedian(rounds, 'cache_hit_ratio'),
+    ...optionalMedian(rounds, 'replica_share'),
     ...optionalMedian(rounds, 'cpu_us_per_req'),
     ...optionalMedian(rounds, 'db_cpu_us_per_req'),
   };

@@ -31,6 +31,11 @@ export interface Ratios {
   readonly write_vs_naive: number | null;
 }
 
+export interface Checks {
+  /** share of the routed-read scenario's statements replicas answered (target ≥ 0.95); null when it did not run */
+  readonly routed_read_replica_share: number | null;
+}
+
 export interface BenchReport {
   readonly machine: Machine;
   readonly settings: Record<string, unknown>;
@@ -38,6 +43,8 @@ export interface BenchReport {
   readonly ratios: Ratios;
   /** the same ratios from server CPU per request instead of rps (requests per CPU-second) */
   readonly cpu_ratios: Ratios;
+  /** that the scenarios measured what their names say */
+  readonly checks: Checks;
   readonly routing: RoutingResult | null;
   /** what row-level security adds to a point read; null when its pair did not run */
   readonly rls: RlsCost | null;
@@ -123,6 +130,11 @@ export function ratios(results: readonly ScenarioResult[], metric: 'rps' | 'per_
   };
 }
 
+/** What the routed read's ratios stand for only if it held: its reads were the replicas'. */
+export function checks(results: readonly ScenarioResult[]): Checks {
+  return { routed_read_replica_share: results.find((r) => r.name === 'shardgate-read-cache-off')?.replica_share ?? null };
+}
+
 /** Targets from issue 8: quoted next to the ratios, never asserted. */
 const TARGETS: Record<string, string> = {
   routed_read_vs_express_raw: '≥ 0.85',
@@ -138,6 +150,8 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
   const lines = [`${m.date.slice(0, 10)} · ${m.cpu} · nproc ${m.nproc} · ${m.memory_gb} GB · Node ${m.node.slice(1)} · load average ${m.loadavg_start.toFixed(1)} → ${m.loadavg_end.toFixed(1)}`];
   // `--only move` runs no load scenario: no empty tables
   if (report.scenarios.length > 0) lines.push('', ...scenarioTables(report, labels));
+  const share = report.checks.routed_read_replica_share;
+  if (share !== null) lines.push('', `Check: ${(share * 100).toFixed(1)} % of the routed reads' statements ran on a replica (target ≥ 95 %: otherwise the routed-read ratios measure the primary).`);
   const x = report.rls;
   if (x !== null) {
     const share = x.share_of_read === null ? 'n/a' : `${(x.share_of_read * 100).toFixed(1)} %`;
@@ -158,7 +172,9 @@ function scenarioTables(report: BenchReport, labels: ReadonlyMap<string, string>
     '| scenario | | req/s | p50 ms | p99 ms | server CPU µs/req | database CPU µs/req | errors |',
     '|---|---|--:|--:|--:|--:|--:|--:|',
     ...report.scenarios.map((s) => {
-      const hits = s.cache_hit_ratio === undefined ? '' : ` — ${(s.cache_hit_ratio * 100).toFixed(0)}% cache hits`;
+      const hits =
+        (s.cache_hit_ratio === undefined ? '' : ` — ${(s.cache_hit_ratio * 100).toFixed(0)}% cache hits`) +
+        (s.replica_share === undefined ? '' : ` — ${(s.replica_share * 100).toFixed(0)}% of statements on replicas`);
       const cpu = s.cpu_us_per_req === undefined ? 'n/a' : s.cpu_us_per_req.toFixed(0);
       const db = s.db_cpu_us_per_req === undefined ? 'n/a' : s.db_cpu_us_per_req.toFixed(0);
       return `| \`${s.name}\` | ${labels.get(s.name) ?? ''}${hits} | ${Math.round(s.rps)} | ${s.p50_ms.toFixed(1)} | ${s.p99_ms.toFixed(1)} | ${cpu} | ${db} | ${s.errors} |`;

@@ -14,7 +14,8 @@ import { ensureSeed } from './seed.js';
 import { runRound, summarize, type RoundResult } from './load.js';
 import { readSet } from './workloads.js';
 import { BASELINE_IDS, baselineSpec, SCENARIO_CONTENDERS, scenarios, SHARDGATE_IDS, shardgateSpec, type ContenderId, type Scenario, type ScenarioName } from './scenarios.js';
-import { machine, ratios, rlsCost, table, writeReport, type BenchReport, type ScenarioResult } from './report.js';
+import { replicaShare } from './served-by.js';
+import { checks, machine, ratios, rlsCost, table, writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import type { RoutingResult } from './routing.js';
 import { probe } from './http.js';
 import { cpuMicros, postmasterPids, serverCpuMeter } from './cpu.js';
@@ -65,15 +66,22 @@ function moverSettings(ctx: Parameters<typeof shardgateSpec>[1]): unknown {
 async function measure(list: readonly Scenario[], contenders: ReadonlyMap<ContenderId, Contender>, o: BenchOptions, postmasters: readonly number[]): Promise<ScenarioResult[]> {
   const rounds = new Map<string, RoundResult[]>(list.map((s) => [s.name, []]));
   const once = async (s: Scenario, durationS: number): Promise<RoundResult> => {
-    const { url, pid } = contenders.get(s.contender)!;
+    const { url, pid, adminUrl } = contenders.get(s.contender)!;
     await s.beforeRound?.(url);
-    return runRound(url, s.workload, {
-      connections: o.connections,
-      durationS,
-      countCacheHits: s.countCacheHits ?? false,
-      cpu: () => cpuMicros(pid),
-      dbCpu: serverCpuMeter(postmasters),
+    const round = () =>
+      runRound(url, s.workload, {
+        connections: o.connections,
+        durationS,
+        countCacheHits: s.countCacheHits ?? false,
+        cpu: () => cpuMicros(pid),
+        dbCpu: serverCpuMeter(postmasters),
+      });
+    if (!s.countReplicaReads || adminUrl === undefined) return round();
+    let result!: RoundResult;
+    const share = await replicaShare(adminUrl, async () => {
+      result = await round();
     });
+    return { ...result, replica_share: share };
   };
   for (const s of list) {
     const url = contenders.get(s.contender)!.url;
@@ -208,6 +216,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     scenarios: results,
     ratios: ratios(results),
     cpu_ratios: ratios(results, 'per_cpu'),
+    checks: checks(results),
     rls: rlsCost(results),
     routing,
     move,

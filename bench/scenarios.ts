@@ -21,6 +21,8 @@ export interface Scenario {
   readonly check?: (url: string) => Promise<void>;
   /** count X-Cache: hit answers during the rounds (reported as cache_hit_ratio) */
   readonly countCacheHits?: boolean;
+  /** count the statements replicas answered, from the gateway's metrics (replica_share; checks.routed_read_replica_share for the routed read) */
+  readonly countReplicaReads?: boolean;
 }
 
 export interface SpawnContext {
@@ -148,7 +150,7 @@ export function scenarios(seed: Seed, smoke: boolean): Scenario[] {
     'baseline-express-pg-read': { label: 'Express 5 + pg, point read (ceiling)', workload: pointReads(reads.targets, 'tenant-header') },
     'baseline-naive-sequelize-read': { label: 'naive Express + Sequelize `replication`, findOne', workload: pointReads(reads.targets, 'tenant-header') },
     'baseline-naive-sequelize-write': { label: 'naive Express + Sequelize, create', workload: creates(reads.tenants, 'tenant-header') },
-    'shardgate-read-cache-off': { label: 'shardgate GET /v1/products/:id, replica, cache off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
+    'shardgate-read-cache-off': { label: 'shardgate GET /v1/products/:id, replica, cache off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff, countReplicaReads: true },
     'shardgate-read-cache-off-tracing-off': { label: 'the same, tracing off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-off-trace-all': { label: 'the same, every trace recorded', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-hit': { label: `shardgate GET, cache hits (${reads.hot.length} hot keys)`, workload: pointReads(reads.hot, 'api-key'), check: expectCache(reads.hot[0]!, 'hit'), countCacheHits: true },

@@ -68,7 +68,11 @@ describe('bench: npm run bench -- --smoke', function () {
     expect(run.code, run.output).to.equal(0);
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
-    expect(report).to.include.all.keys('machine', 'scenarios', 'ratios', 'cpu_ratios', 'routing', 'move', 'rls');
+    expect(report).to.include.all.keys('machine', 'scenarios', 'ratios', 'cpu_ratios', 'checks', 'routing', 'move', 'rls');
+    // the routed read counts who served it: replicas, unless routing broke (a brief lag spike may send a few to the primary)
+    const share = (report.checks as Record<string, unknown>).routed_read_replica_share;
+    expectFinite(share, 'checks.routed_read_replica_share');
+    expect(share as number, 'checks.routed_read_replica_share').to.be.within(0.5, 1);
     const machine = report.machine as Record<string, unknown>;
     expect(machine.cpu).to.be.a('string');
     expectFinite(machine.nproc, 'machine.nproc');
