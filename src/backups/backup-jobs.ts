@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { BackupRun, BackupStore } from '../catalog/backup-store.js';
 import type { ShardTopology } from '../cluster/shard-registry.js';
 import { ConflictError, NotFoundError } from '../errors/errors.js';
-import { HeldLease, LeaseLost } from '../leases/held-lease.js';
+import { LeaseLost, type HeldLease } from '../leases/held-lease.js';
+import { LeasedRuns } from '../leases/leased-runs.js';
 import { uuidv7 } from '../models/index.js';
 import type { BaseBackups } from './base-backups.js';
 import type { RestoreInto, TenantRestore } from './tenant-restore.js';
@@ -23,7 +24,7 @@ type Shard = Pick<ShardTopology, 'id' | 'primary' | 'admin'>;
  * which clears the interrupted backup and goes on with the shards not yet done.
  */
 export class BackupJobs {
-  readonly #running = new Map<string, Promise<void>>();
+  readonly #runs: LeasedRuns;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -35,7 +36,14 @@ export class BackupJobs {
       readonly logger: Logger;
     },
     private readonly options: BackupJobsOptions,
-  ) {}
+  ) {
+    const { store, logger } = deps;
+    this.#runs = new LeasedRuns({ what: 'backup job', logKey: 'job', owner: options.owner, leaseMs: options.leaseMs, claim: (id, o, ms) => store.claim(id, o, ms), logger });
+  }
+
+  #claimAndRun(id: string): Promise<void> {
+    return this.#runs.run(id, (lease) => this.#run(id, lease));
+  }
 
   /** Starts a backup of every shard; 409 while another backup job is open. */
   async submit(): Promise<BackupRun> {
@@ -83,32 +91,7 @@ export class BackupJobs {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await Promise.allSettled(this.#running.values());
-  }
-
-  async #claimAndRun(id: string): Promise<void> {
-    const running = this.#running.get(id);
-    if (running) return running;
-    // registered before the claim's round trip: two scans of this gateway never run one job twice
-    const run = this.#claimed(id)
-      .catch((err: unknown) => this.deps.logger.error({ job: id, err: (err as Error).message }, 'backup job crashed'))
-      .finally(() => this.#running.delete(id));
-    this.#running.set(id, run);
-    return run;
-  }
-
-  async #claimed(id: string): Promise<void> {
-    const { store, logger } = this.deps;
-    const { owner, leaseMs } = this.options;
-    if (!(await store.claim(id, owner, leaseMs))) return;
-    const lease = new HeldLease(`backup job ${id}`, leaseMs, () => store.claim(id, owner, leaseMs), (err) =>
-      logger.warn({ job: id, err: err.message }, 'backup job lease renewal failed'),
-    );
-    try {
-      await this.#run(id, lease);
-    } finally {
-      lease.release();
-    }
+    await this.#runs.settled();
   }
 
   async #run(id: string, lease: HeldLease): Promise<void> {
@@ -146,11 +129,8 @@ export class BackupJobs {
       lease.check();
       await store.finish(id, 'succeeded', { result: { backups: made } }, owner);
     } catch (err) {
-      // the gateway that took the job over resumes it from its recorded progress
-      if (err instanceof LeaseLost || lease.lost) {
-        logger.warn({ job: id, err: (err as Error).message }, 'backup job taken over by another gateway');
-        return;
-      }
+      // lost to another gateway: it resumes the job from its recorded progress (LeasedRuns logs it)
+      if (err instanceof LeaseLost || lease.lost) throw err;
       logger.error({ job: id, err: (err as Error).message }, 'backup or restore job failed');
       await store.finish(id, 'failed', { error: (err as Error).message }, owner);
     }

@@ -48,7 +48,7 @@ export class Moves {
   readonly transfer: TenantTransfer;
 
   constructor(deps: MovesDeps) {
-    const { config, catalog, logger, announcer, migrator } = deps;
+    const { config, catalog, logger, announcer, migrator, latencies } = deps;
     const admin = { statementTimeoutMs: config.statementTimeoutMs, connectTimeoutMs: deps.connectTimeoutMs, tls: deps.tls };
     const store = catalog.jobs;
     const placement = new CatalogPlacement(catalog.shards, catalog.pins, announcer);
@@ -58,7 +58,7 @@ export class Moves {
       placement,
       migrator,
       schemaChanges: catalog.schemaChanges,
-      timings: { ...config, admin, ...(deps.latencies ? { observedLatency: (shardId: string) => deps.latencies?.recent(shardId) } : {}) },
+      timings: { ...config, admin, ...(latencies ? { observedLatency: (shardId: string) => latencies.recent(shardId) } : {}) },
       logger: logger.child({ component: 'mover' }),
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
     });

@@ -2,6 +2,10 @@ import { expect } from 'chai';
 import { HeldLease, LeaseLost } from '../../src/leases/held-lease.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Polls until `done` or 5 s: a loaded machine delays the lease's 250 ms timer, so no fixed sleep decides a test. */
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5000; !done() && Date.now() < deadline; ) await sleep(20);
+}
 
 describe('HeldLease', () => {
   it('renews on its own timer while the work waits, and holds while renewals succeed', async () => {
@@ -10,9 +14,13 @@ describe('HeldLease', () => {
       renewals += 1;
       return true;
     });
+    const began = performance.now();
     try {
-      await sleep(900);
-      expect(renewals).to.be.within(2, 4);
+      await until(() => renewals >= 2);
+      expect(renewals).to.be.at.least(2);
+      // and no faster than three times a lease's life (a 250 ms timer never fires early)
+      expect(performance.now() - began, 'two renewals took at least two intervals').to.be.at.least(490);
+      expect(renewals).to.be.at.most(Math.floor((performance.now() - began) / 240));
       expect(lease.lost).to.equal(false);
       lease.check();
     } finally {
@@ -23,7 +31,8 @@ describe('HeldLease', () => {
   it('is lost once another owner took it: check() throws LeaseLost naming the record', async () => {
     const lease = new HeldLease('schema change x', 750, async () => false);
     try {
-      await sleep(400);
+      expect(lease.lost, 'before its first renewal').to.equal(false);
+      await until(() => lease.lost);
       expect(lease.lost).to.equal(true);
       expect(() => lease.check())
         .to.throw(LeaseLost)
@@ -46,7 +55,7 @@ describe('HeldLease', () => {
       throw new Error('catalog down');
     });
     try {
-      await sleep(1000);
+      await until(() => down.lost && calls >= 2);
       expect(errors).to.include('connection reset');
       expect(flaky.lost).to.equal(false);
       expect(down.lost).to.equal(true);

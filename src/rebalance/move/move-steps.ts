@@ -1,4 +1,4 @@
-import { FenceHold, fenceOf } from '../shard-sql/fence.js';
+import { FenceHold, hasFence } from '../shard-sql/fence.js';
 import type { PlacementChanges } from './placement-changes.js';
 import type { MoveContext } from './move-context.js';
 import type { MovePatch } from '../../catalog/job-rows.js';
@@ -186,7 +186,7 @@ export async function fence(ctx: MoveContext, placement: PlacementChanges): Prom
   // whether the target keeps a fence an earlier move away from it left (none can appear
   // meanwhile: one move per tenant at a time)
   ctx.placement = await placement.decide(ctx.move.tenantId, ctx.move.target);
-  ctx.targetFenced = (await fenceOf(target, ctx.move.tenantId)) !== undefined;
+  ctx.targetFenced = await hasFence(target, ctx.move.tenantId);
   const placed = await FenceHold.place(await ctx.sourceUrl(), ctx.timings.admin, ctx.move.tenantId, ctx.move.id, ctx.timings.fenceTimeoutMs);
   ctx.fence = placed.hold;
   ctx.fenceStartedAt = placed.fencedFrom;

@@ -66,10 +66,10 @@ export class FenceHold {
   }
 }
 
-/** The move whose fence (or tombstone) the tenant has on this shard, if any. */
-export async function fenceOf(client: AdminClient, tenantId: string): Promise<string | undefined> {
-  const { rows } = await client.query<{ move_id: string | null }>('SELECT move_id FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
-  return rows.length === 0 ? undefined : (rows[0]!.move_id ?? '');
+/** Whether the tenant has a fence (or an earlier move's tombstone) on this shard. */
+export async function hasFence(client: AdminClient, tenantId: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM tenant_fences WHERE tenant_id = $1', [tenantId]);
+  return (rowCount ?? 0) > 0;
 }
 
 /** Puts the fence row back (a resumed move whose session, and so its lock, is gone). */

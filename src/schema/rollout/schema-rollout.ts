@@ -4,7 +4,8 @@ import type { SchemaChange, SchemaChangeStore, StoredStatement } from '../../cat
 import { adminPrimaryUrl } from '../../cluster/shard-registry.js';
 import { ConflictError, NotFoundError, ShardUnavailableError, ValidationError } from '../../errors/errors.js';
 import { uuidv7 } from '../../models/index.js';
-import { HeldLease, LeaseLost } from '../../leases/held-lease.js';
+import { LeaseLost, type HeldLease } from '../../leases/held-lease.js';
+import { LeasedRuns } from '../../leases/leased-runs.js';
 import type { PgTls } from '../../transport/pg-tls.js';
 import { readShardSchema, type ReadShardSchema } from './read-shard-schema.js';
 import { ShardDdl, type ShardDdlReport } from './shard-ddl.js';
@@ -40,13 +41,16 @@ export interface SchemaRolloutOptions {
  * later replays every change that succeeded, in order, before it takes tenants (`catchUp`).
  */
 export class SchemaRollout {
-  readonly #running = new Map<string, Promise<void>>();
+  readonly #runs: LeasedRuns;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: SchemaRolloutDeps,
     private readonly options: SchemaRolloutOptions,
-  ) {}
+  ) {
+    const { store, logger } = deps;
+    this.#runs = new LeasedRuns({ what: 'schema change', logKey: 'change', owner: options.owner, leaseMs: options.leaseMs, claim: (id, o, ms) => store.claim(id, o, ms), logger });
+  }
 
   /** the log, for listing */
   get store(): Pick<SchemaChangeStore, 'list'> {
@@ -61,7 +65,7 @@ export class SchemaRollout {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await Promise.allSettled(this.#running.values());
+    await this.#runs.settled();
   }
 
   /** Checks and plans the statement against the fleet's schema, logs it, starts it; 400 when unsafe, 409 when a change is open. */
@@ -99,7 +103,7 @@ export class SchemaRollout {
   /** Resolves once the change has ended (whoever runs it); its final record. */
   async settled(id: string, pollMs = 500): Promise<SchemaChange> {
     for (;;) {
-      await this.#running.get(id);
+      await this.#runs.running(id);
       const change = await this.get(id);
       if (change.state !== 'pending' && change.state !== 'running') return change;
       await new Promise((resolve) => setTimeout(resolve, pollMs));
@@ -157,33 +161,8 @@ export class SchemaRollout {
     return n;
   }
 
-  async #claimAndRun(id: string): Promise<void> {
-    const running = this.#running.get(id);
-    if (running) return running;
-    // registered before the claim's round trip: two scans of this gateway never run one change twice
-    const run = this.#claimed(id)
-      .catch((err: unknown) => this.deps.logger.error({ change: id, err: (err as Error).message }, 'schema change run crashed'))
-      .finally(() => this.#running.delete(id));
-    this.#running.set(id, run);
-    return run;
-  }
-
-  async #claimed(id: string): Promise<void> {
-    const { store, logger } = this.deps;
-    const { owner, leaseMs } = this.options;
-    if (!(await store.claim(id, owner, leaseMs))) return;
-    const lease = new HeldLease(`schema change ${id}`, leaseMs, () => store.claim(id, owner, leaseMs), (err) =>
-      logger.warn({ change: id, err: err.message }, 'schema change lease renewal failed'),
-    );
-    try {
-      await this.#run(id, lease);
-    } catch (err) {
-      // the gateway that took the change over carries it on from the shard's last recorded step
-      if (!(err instanceof LeaseLost)) throw err;
-      logger.warn({ change: id, err: err.message }, 'schema change taken over by another gateway');
-    } finally {
-      lease.release();
-    }
+  #claimAndRun(id: string): Promise<void> {
+    return this.#runs.run(id, (lease) => this.#run(id, lease));
   }
 
   async #run(id: string, lease: HeldLease): Promise<void> {
