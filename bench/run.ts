@@ -118,7 +118,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const loadStart = os.loadavg()[0] ?? 0;
   const cluster = resolveCluster(o.cluster);
   const sink = await OtlpSink.start();
-  const ctx = { cluster, gatewayConfig: benchGatewayConfig(cluster), adminToken: randomBytes(24).toString('base64url'), cpuProfDir: o.cpuProfDir, otlpEndpoint: sink.endpoint };
+  // one keyring for every gateway, as one Secret serves a fleet: each gateway reseals the
+  // catalog's shard passwords under its current key at start, which a gateway holding
+  // another key could then not open
+  const encryptionKeys = `bench:${randomBytes(32).toString('base64')}`;
+  const ctx = { cluster, gatewayConfig: benchGatewayConfig(cluster), adminToken: randomBytes(24).toString('base64url'), encryptionKeys, cpuProfDir: o.cpuProfDir, otlpEndpoint: sink.endpoint };
   const names = (Object.keys(SCENARIO_CONTENDERS) as ScenarioName[]).filter((n) => o.only.length === 0 || o.only.some((w) => n.includes(w)));
   const moves = o.only.length === 0 || o.only.some((w) => MOVE_SCENARIO.includes(w));
   const series = o.only.length === 0 || o.only.some((w) => SERIES_SCENARIO.includes(w));

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { SpawnSpec } from './contenders.js';
 import type { ClusterFile } from './cluster.js';
@@ -28,6 +27,8 @@ export interface Scenario {
 export interface SpawnContext {
   readonly cluster: ClusterFile;
   readonly adminToken: string;
+  /** SHARDGATE_ENCRYPTION_KEYS, the same for every gateway of the run */
+  readonly encryptionKeys: string;
   readonly cpuProfDir: string | undefined;
   /** where tracing-on gateways export (bench/otlp-sink.ts) */
   readonly otlpEndpoint: string;
@@ -59,7 +60,7 @@ export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {
     PORT: '0',
     ADMIN_PORT: '0',
     GATEWAY_ADMIN_TOKEN: ctx.adminToken,
-    SHARDGATE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    SHARDGATE_ENCRYPTION_KEYS: ctx.encryptionKeys,
   };
   if (id !== 'shardgate') env.CACHE_ENABLED = '0';
   if (id === 'shardgate-cache-off-tracing-off') env.OTEL_SDK_DISABLED = 'true';
