@@ -1,6 +1,6 @@
 /**
- * Loaded with `--import` before the application so instrumentation can patch http,
- * express, pg and ioredis as they load. Configured by the standard OTEL_* variables;
+ * Loaded with `--import` before the application so instrumentation can patch pg and
+ * ioredis as they load (the HTTP server span is the gateway's own: telemetry/server-spans.ts). Configured by the standard OTEL_* variables;
  * `OTEL_SDK_DISABLED=true` turns tracing off; `SHARDGATE_SQLCOMMENTER=1` appends the
  * trace context to every SQL statement as a sqlcommenter comment. The sampler is
  * `telemetry.traceSampleRatio` of the configuration (production: 10 %) unless

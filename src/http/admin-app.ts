@@ -4,6 +4,7 @@ import { errorHandler, notFoundHandler } from './problem.js';
 import { RouteTable } from './route-table.js';
 import type { RoutedApp } from './tenant-app.js';
 import { requestScope } from './middleware/request-scope.js';
+import { ServerSpans } from '../telemetry/server-spans.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { jsonBody } from './middleware/json-body.js';
 import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
@@ -41,7 +42,7 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.trustProxy);
-  app.use(requestScope());
+  app.use(requestScope(new ServerSpans()));
   routes.mount(app, '/', healthRoutes(deps.lifecycle));
   // Prometheus scrapes without the admin token: the admin port is reachable only from
   // inside the cluster (NetworkPolicy), and metrics carry no tenant ids or secrets

@@ -14,6 +14,7 @@ import { errorHandler, notFoundHandler } from './problem.js';
 import { RouteTable } from './route-table.js';
 import { healthRoutes, type Lifecycle } from './lifecycle.js';
 import { requestScope } from './middleware/request-scope.js';
+import { ServerSpans } from '../telemetry/server-spans.js';
 import { jsonBody } from './middleware/json-body.js';
 import { observeRequests } from './middleware/observe-requests.js';
 import { tenantContext, type TenantContextDeps } from './middleware/tenant-context.js';
@@ -71,7 +72,7 @@ export function createTenantApp(deps: TenantAppDeps): RoutedApp {
   app.set('trust proxy', deps.trustProxy);
   app.set('query parser', 'simple');
 
-  app.use(requestScope());
+  app.use(requestScope(new ServerSpans()));
   routes.mount(app, '/', healthRoutes(deps.lifecycle));
   app.use(observeRequests(deps.metrics, deps.logger, 1000));
 

@@ -1,27 +1,8 @@
-import { context, trace, type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
-import { getRPCMetadata, RPCType } from '@opentelemetry/core';
+import { trace, type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
 
-/**
- * The HTTP server span of the current request, through the RPC metadata the http
- * instrumentation leaves in the context (the active span may be a child of it).
- */
-export function serverSpan(): Span | undefined {
-  return getRPCMetadata(context.active())?.span ?? trace.getActiveSpan();
-}
-
-/**
- * The route template (`/v1/products/:id`) of the current request, for the server span: the
- * http instrumentation names the span and sets `http.route` from it when the response closes.
- */
-export function nameServerRoute(route: string): void {
-  const metadata = getRPCMetadata(context.active());
-  if (metadata?.type === RPCType.HTTP) metadata.route = route;
-}
-
-/** Tags both the server span and the currently active span. */
-export function tagRequest(attributes: Attributes): void {
-  const server = serverSpan();
-  server?.setAttributes(attributes);
+/** Tags the request's server span and, if another is active inside it, that one too. */
+export function tagRequest(server: Span, attributes: Attributes): void {
+  server.setAttributes(attributes);
   const active = trace.getActiveSpan();
   if (active !== undefined && active !== server) active.setAttributes(attributes);
 }

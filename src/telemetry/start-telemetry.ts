@@ -1,7 +1,6 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Attributes } from '@opentelemetry/api';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -37,14 +36,11 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
     ...(chosen ? { sampler: chosen } : {}),
     instrumentations: [
-      new HttpInstrumentation({
-        // health probes would otherwise be most of the traces
-        ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
-      }),
-      // No Express instrumentation: it wraps every layer of every request (route strings
-      // built per layer even for layers it does not trace) for one handler span that only
-      // repeated the server span; the matched route reaches the server span from the
-      // access log's route template (http/observe.ts, `nameServerRoute`).
+      // No http or Express instrumentation: the gateway makes each request's server span
+      // itself (telemetry/server-spans.ts), at no cost when the request is not sampled. The
+      // http instrumentation wrapped every request, response and outgoing call (the gateway
+      // makes none) and built its attributes before sampling; the Express one wrapped every
+      // layer for a handler span that only repeated the server span.
       new PgInstrumentation({
         requireParentSpan: true,
         addSqlCommenterCommentToQueries: options.sqlCommenter ?? false,

@@ -1,6 +1,6 @@
 /**
- * Loaded by mocha before any spec (see .mocharc.json), so instrumentation patches http,
- * express and pg before they load. Spans land in memory for the tracing tests.
+ * Loaded by mocha before any spec (see .mocharc.json), so instrumentation patches pg and
+ * ioredis before they load. Spans land in memory for the tracing tests.
  */
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startTelemetry } from '../../src/telemetry/start-telemetry.js';

@@ -2,7 +2,6 @@ import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../../telemetry/gateway-metrics.js';
 import { currentContext } from '../../context/request-context.js';
-import { nameServerRoute } from '../../telemetry/spans.js';
 
 /**
  * Per-request metrics, the access log and the server span's route. The route label is the
@@ -15,8 +14,9 @@ export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs:
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const routePath = (req.route as { path?: string } | undefined)?.path;
       const route = routePath === undefined ? 'unmatched' : `${req.baseUrl}${routePath === '/' ? '' : routePath}` || '/';
-      if (routePath !== undefined) nameServerRoute(route);
       const ctx = currentContext();
+      // the server span is named by it when the response closes
+      if (routePath !== undefined && ctx !== undefined) ctx.route = route;
       const shard = ctx?.shardId ?? 'none';
       metrics.httpDuration.observe({ route, status: String(res.statusCode), shard, method: req.method }, seconds);
       const line = {
