@@ -29,6 +29,8 @@ export interface Ratios {
   readonly routed_read_vs_naive: number | null;
   readonly cache_hit_vs_routed_read: number | null;
   readonly write_vs_naive: number | null;
+  /** the routed read over the same read with every statement parsed anew (db.preparedStatements off) */
+  readonly prepared_vs_unprepared: number | null;
 }
 
 export interface Checks {
@@ -127,6 +129,7 @@ export function ratios(results: readonly ScenarioResult[], metric: 'rps' | 'per_
     routed_read_vs_naive: ratio(results, m, routed, 'baseline-naive-sequelize-read'),
     cache_hit_vs_routed_read: ratio(results, m, 'shardgate-read-cache-hit', routed),
     write_vs_naive: ratio(results, m, 'shardgate-write', 'baseline-naive-sequelize-write'),
+    prepared_vs_unprepared: ratio(results, m, routed, 'shardgate-read-cache-off-unprepared'),
   };
 }
 
@@ -152,6 +155,8 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
   if (report.scenarios.length > 0) lines.push('', ...scenarioTables(report, labels));
   const share = report.checks.routed_read_replica_share;
   if (share !== null) lines.push('', `Check: ${(share * 100).toFixed(1)} % of the routed reads' statements ran on a replica (target ≥ 95 %: otherwise the routed-read ratios measure the primary).`);
+  const prepared = preparedLine(report.scenarios);
+  if (prepared !== undefined) lines.push('', prepared);
   const x = report.rls;
   if (x !== null) {
     const share = x.share_of_read === null ? 'n/a' : `${(x.share_of_read * 100).toFixed(1)} %`;
@@ -165,6 +170,15 @@ export function table(report: BenchReport, labels: ReadonlyMap<string, string>):
   lines.push('', ...(report.series === null ? ['Time series: not measured (not selected).'] : seriesTable(report.series)));
   lines.push('', ...(report.transfers === null ? ['Transfers: not measured (not selected).'] : transfersTable(report.transfers)));
   return lines.join('\n');
+}
+
+/** Prepared statements save the database more than the gateway: both sides of the routed read, with and without. */
+function preparedLine(results: readonly ScenarioResult[]): string | undefined {
+  const on = results.find((r) => r.name === 'shardgate-read-cache-off');
+  const off = results.find((r) => r.name === 'shardgate-read-cache-off-unprepared');
+  if (on === undefined || off === undefined) return undefined;
+  const us = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(0));
+  return `Prepared statements: a routed read costs ${us(on.cpu_us_per_req)} µs gateway CPU and ${us(on.db_cpu_us_per_req)} µs database CPU prepared, ${us(off.cpu_us_per_req)} and ${us(off.db_cpu_us_per_req)} with every statement parsed anew (prepared_vs_unprepared above).`;
 }
 
 function scenarioTables(report: BenchReport, labels: ReadonlyMap<string, string>): string[] {

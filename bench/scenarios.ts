@@ -7,7 +7,16 @@ import type { Seed } from './seed.js';
 import { expectStatus, productBody, request } from './http.js';
 import { creates, mix, pointReads, readSet, type ReadSet } from './workloads.js';
 
-export type ContenderId = 'raw-http' | 'raw-http-rls' | 'express-pg' | 'naive-sequelize' | 'shardgate' | 'shardgate-cache-off' | 'shardgate-cache-off-tracing-off' | 'shardgate-cache-off-trace-all';
+export type ContenderId =
+  | 'raw-http'
+  | 'raw-http-rls'
+  | 'express-pg'
+  | 'naive-sequelize'
+  | 'shardgate'
+  | 'shardgate-cache-off'
+  | 'shardgate-cache-off-unprepared'
+  | 'shardgate-cache-off-tracing-off'
+  | 'shardgate-cache-off-trace-all';
 
 export interface Scenario {
   readonly name: string;
@@ -36,7 +45,7 @@ export interface SpawnContext {
   readonly gatewayConfig: string;
 }
 
-export const SHARDGATE_IDS: readonly ContenderId[] = ['shardgate', 'shardgate-cache-off', 'shardgate-cache-off-tracing-off', 'shardgate-cache-off-trace-all'];
+export const SHARDGATE_IDS: readonly ContenderId[] = ['shardgate', 'shardgate-cache-off', 'shardgate-cache-off-unprepared', 'shardgate-cache-off-tracing-off', 'shardgate-cache-off-trace-all'];
 export const BASELINE_IDS: readonly ContenderId[] = ['raw-http', 'raw-http-rls', 'express-pg', 'naive-sequelize'];
 
 function profiling(ctx: SpawnContext, name: string): string[] {
@@ -49,7 +58,8 @@ function profiling(ctx: SpawnContext, name: string): string[] {
  * routing headers off, pool.max 20), a real encryption key and admin token. Tracing "on" is
  * the SDK with production's sampler (parent-based, 10 % of new traces: telemetry.traceSampleRatio)
  * exporting OTLP/HTTP (protobuf) to a local sink, as it would to a collector; "trace-all"
- * records every trace (OTEL_TRACES_SAMPLER=parentbased_always_on). Not the no-endpoint default: there
+ * records every trace (OTEL_TRACES_SAMPLER=parentbased_always_on); "unprepared" parses every
+ * statement anew (DB_PREPARED_STATEMENTS=0, as behind a pooler that keeps no prepared statements). Not the no-endpoint default: there
  * src/instrument.ts sets OTEL_TRACES_EXPORTER=none, and NodeSDK then registers no tracer
  * provider at all, so no span is recorded and that would measure tracing as nearly free.
  */
@@ -63,6 +73,7 @@ export function shardgateSpec(id: ContenderId, ctx: SpawnContext): SpawnSpec {
     SHARDGATE_ENCRYPTION_KEYS: ctx.encryptionKeys,
   };
   if (id !== 'shardgate') env.CACHE_ENABLED = '0';
+  if (id === 'shardgate-cache-off-unprepared') env.DB_PREPARED_STATEMENTS = '0';
   if (id === 'shardgate-cache-off-tracing-off') env.OTEL_SDK_DISABLED = 'true';
   else env.OTEL_EXPORTER_OTLP_ENDPOINT = ctx.otlpEndpoint;
   if (id === 'shardgate-cache-off-trace-all') env.OTEL_TRACES_SAMPLER = 'parentbased_always_on';
@@ -128,6 +139,7 @@ export const SCENARIO_CONTENDERS = {
   'baseline-naive-sequelize-read': 'naive-sequelize',
   'baseline-naive-sequelize-write': 'naive-sequelize',
   'shardgate-read-cache-off': 'shardgate-cache-off',
+  'shardgate-read-cache-off-unprepared': 'shardgate-cache-off-unprepared',
   'shardgate-read-cache-off-tracing-off': 'shardgate-cache-off-tracing-off',
   'shardgate-read-cache-off-trace-all': 'shardgate-cache-off-trace-all',
   'shardgate-read-cache-hit': 'shardgate',
@@ -152,6 +164,7 @@ export function scenarios(seed: Seed, smoke: boolean): Scenario[] {
     'baseline-naive-sequelize-read': { label: 'naive Express + Sequelize `replication`, findOne', workload: pointReads(reads.targets, 'tenant-header') },
     'baseline-naive-sequelize-write': { label: 'naive Express + Sequelize, create', workload: creates(reads.tenants, 'tenant-header') },
     'shardgate-read-cache-off': { label: 'shardgate GET /v1/products/:id, replica, cache off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff, countReplicaReads: true },
+    'shardgate-read-cache-off-unprepared': { label: 'the same, prepared statements off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-off-tracing-off': { label: 'the same, tracing off', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-off-trace-all': { label: 'the same, every trace recorded', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-hit': { label: `shardgate GET, cache hits (${reads.hot.length} hot keys)`, workload: pointReads(reads.hot, 'api-key'), check: expectCache(reads.hot[0]!, 'hit'), countCacheHits: true },

@@ -193,6 +193,7 @@ export class Gateway {
         idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
         connectTimeoutMs: config.db.connectTimeoutMs,
         requestRole: config.db.requestRole,
+        preparedStatements: config.db.preparedStatements,
         tls: pgTls,
       },
       modelDeps,

@@ -42,6 +42,8 @@ export interface NodeSettings {
    * is privileged and cannot be changed (the embedded default's single superuser backend).
    */
   readonly requestRole?: string | undefined;
+  /** tenant-scoped statements prepared once per connection (TenantScopedQuery); false: parsed with each run */
+  readonly preparedStatements?: boolean;
   /** TLS of this node's connections (its pool and its health probe) */
   readonly tls: PgTls;
 }
@@ -75,6 +77,7 @@ export class ShardNode {
   health: NodeHealth = { healthy: false, lsn: undefined, lagBytes: 0, lagMs: 0, checkedAt: 0, error: 'not checked yet' };
   /** connections checked out of the pool now, by anyone (models, transactions, `query`) */
   readonly #inUse = new Set<PooledConnection>();
+  readonly #prepared: boolean;
 
   constructor(
     readonly shardId: string,
@@ -113,6 +116,7 @@ export class ShardNode {
     beginInOneStatement(this.sequelize);
     this.models = defineShardModels(this.sequelize, modelDeps);
     this.requestRole = settings.requestRole;
+    this.#prepared = settings.preparedStatements ?? true;
     this.tls = settings.tls;
     this.#trackCheckouts();
   }
@@ -240,7 +244,7 @@ export class ShardNode {
   #scopedQuery<R>(connection: PooledConnection, text: string, values: readonly unknown[], tenantId: string): Promise<{ rows: R[] }> {
     return new Promise((resolve, reject) => {
       const callback = (err: Error | null, res: { rows: R[] }) => (err ? reject(err) : resolve(res));
-      connection.query(new TenantScopedQuery({ text, values: values as unknown[], callback }, { tenantId, role: this.requestRole }));
+      connection.query(new TenantScopedQuery({ text, values: values as unknown[], callback }, { tenantId, role: this.requestRole }, this.#prepared));
     });
   }
 

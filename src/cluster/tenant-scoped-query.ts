@@ -105,7 +105,8 @@ function cacheOf(connection: Connection): StatementCache {
  * row-level security every parse also expands the policy, and parsing and planning each
  * statement anew was most of what RLS cost (bench: `rls`). A scope that takes a role (the
  * embedded default, whose one backend session every connection shares: names would
- * collide there) parses both with each statement instead.
+ * collide there), or `prepare` false (`db.preparedStatements`: a pooler in transaction
+ * mode), parses both with each statement instead.
  */
 export class TenantScopedQuery extends pg.Query {
   #scopeDone = false;
@@ -116,6 +117,7 @@ export class TenantScopedQuery extends pg.Query {
   constructor(
     config: pg.QueryConfig & { callback: (err: Error | null, result: pg.QueryResult) => void },
     scope: Scope,
+    prepare = true,
   ) {
     // name '' is pg's unnamed statement, as without a name; but the pg instrumentation's
     // sqlcommenter takes a query object with *no* name for a plain config and replaces it
@@ -124,7 +126,7 @@ export class TenantScopedQuery extends pg.Query {
     // The name the statement is prepared under is set in `prepare`, per connection.
     super({ ...config, name: '' } as pg.QueryConfig);
     this.#scoped = scopeStatement(scope);
-    this.#prepare = scope.role === undefined;
+    this.#prepare = prepare && scope.role === undefined;
   }
 
   // pg's Query calls these from the client's message loop; the scope statement answers first

@@ -76,6 +76,12 @@ export const gatewayConfigShape = z
          */
         requestRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional(),
         /**
+         * the hot statements (point reads, creates) as named prepared statements, parsed once
+         * per connection; off behind a pooler in transaction mode that does not keep them
+         * (PgBouncer before 1.21), or to measure what they buy
+         */
+        preparedStatements: z.boolean().default(true),
+        /**
          * TLS of every PostgreSQL connection (shards, catalog, migrations, moves), libpq's
          * sslmode meanings; TLS parameters in URLs are dropped, only this applies
          */
@@ -199,6 +205,11 @@ export const gatewayConfigShape = z
         shardConcurrency: z.number().int().min(1).max(1_000_000),
         /** ms a concurrency slot's lease counts without renewal: a killed pod's slots come back after this (running requests renew every third of it) */
         concurrencyLeaseTtlMs: z.number().int().min(300).max(60_000),
+        /**
+         * ms a released slot stays leased to its pod for the tenant's next request on the shard,
+         * saving that request's two Redis round trips; others may find it taken that much longer
+         */
+        slotLingerMs: z.number().int().min(0).max(1000).default(25),
         /** requests of one tenant waiting (on this pod) for a slot; more are refused at once */
         maxQueuedPerTenant: z.number().int().min(0).max(100_000),
         /** max ms a request waits for a slot before a 429 (the tenant's cap) or 503 (the shard's) */

@@ -65,6 +65,9 @@ function envLayer(env: NodeJS.ProcessEnv): Json {
   if (env.LOG_LEVEL) layer.log = { level: env.LOG_LEVEL };
   if (env.SLOW_QUERY_MS) layer.log = { ...(layer.log as Json | undefined), slowQueryMs: intFromEnv('SLOW_QUERY_MS', env.SLOW_QUERY_MS) };
   if (env.CACHE_ENABLED !== undefined && env.CACHE_ENABLED !== '') layer.cache = { enabled: env.CACHE_ENABLED === '1' || env.CACHE_ENABLED === 'true' };
+  if (env.DB_PREPARED_STATEMENTS !== undefined && env.DB_PREPARED_STATEMENTS !== '') {
+    layer.db = { preparedStatements: env.DB_PREPARED_STATEMENTS === '1' || env.DB_PREPARED_STATEMENTS === 'true' };
+  }
   if (env.LIMITS_ENABLED !== undefined && env.LIMITS_ENABLED !== '') layer.limits = { ...(layer.limits as Json | undefined), enabled: env.LIMITS_ENABLED === '1' || env.LIMITS_ENABLED === 'true' };
   if (env.ROUTING_HEADERS !== undefined && env.ROUTING_HEADERS !== '') {
     layer.routing = { routingHeaders: env.ROUTING_HEADERS === '1' || env.ROUTING_HEADERS === 'true' };

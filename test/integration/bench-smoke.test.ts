@@ -14,6 +14,7 @@ const SCENARIOS = [
   'baseline-naive-sequelize-read',
   'baseline-naive-sequelize-write',
   'shardgate-read-cache-off',
+  'shardgate-read-cache-off-unprepared',
   'shardgate-read-cache-off-tracing-off',
   'shardgate-read-cache-off-trace-all',
   'shardgate-read-cache-hit',
@@ -22,7 +23,7 @@ const SCENARIOS = [
   'shardgate-read-token',
 ];
 const MOVE_KEYS = ['rows_per_s', 'pg_copy_rows_per_s', 'copy_vs_pg_copy', 'write_pause_p50_ms', 'write_pause_p99_ms', 'write_pause_max_ms', 'fence_ms_p99', 'others_p99_ratio', 'writes', 'write_errors', 'lost_writes', 'moves_failed'];
-const RATIOS = ['routed_read_vs_raw', 'routed_read_vs_express_raw', 'routed_read_vs_naive', 'cache_hit_vs_routed_read', 'write_vs_naive'];
+const RATIOS = ['routed_read_vs_raw', 'routed_read_vs_express_raw', 'routed_read_vs_naive', 'cache_hit_vs_routed_read', 'write_vs_naive', 'prepared_vs_unprepared'];
 
 /**
  * What `npm run bench -- args…` runs, minus npm and the tsx CLI in between: on a timeout the

@@ -85,6 +85,8 @@ describe('concurrency budget: slots leased in Redis, shared by two gateway proce
     const tenant = { id: created.body.id as string, apiKey, shard: created.body.shard as string, userId: user.body.id as string };
     // both pods resolve the key now, so a later Redis freeze finds it cached
     for (const pod of [a, b]) expect((await list(pod, tenant)).status).to.equal(200);
+    // those requests' slots linger on their pods (limits.slotLingerMs) before going back: a test starts without them
+    await waitFor('the new tenant\'s slots back', async () => (await tenantLeases(tenant)) === 0, 2000);
     return tenant;
   }
 

@@ -4,9 +4,9 @@ import { TestGateway, TestTenant, sql, testCluster, type ClusterShard } from '..
 import { SCOPE_SQL, STATEMENT_CACHE_SIZE, TenantScopedQuery, type Scope } from '../../src/cluster/tenant-scoped-query.js';
 
 /** One statement under a tenant scope on `client`, as ShardNode.query sends it. */
-function scoped(client: pg.Client, text: string, values: unknown[], scope: Scope): Promise<pg.QueryResult> {
+function scoped(client: pg.Client, text: string, values: unknown[], scope: Scope, prepare = true): Promise<pg.QueryResult> {
   return new Promise((resolve, reject) => {
-    void client.query(new TenantScopedQuery({ text, values, callback: (err, result) => (err ? reject(err) : resolve(result)) }, scope));
+    void client.query(new TenantScopedQuery({ text, values, callback: (err, result) => (err ? reject(err) : resolve(result)) }, scope, prepare));
   });
 }
 
@@ -206,6 +206,11 @@ describe('row-level security: the second wall in the database', function () {
       const before = (await prepared()).length;
       const role = await scoped(client, 'SELECT current_user::text AS r', [], { tenantId: a.id, role: 'shardgate_request' });
       expect(role.rows[0].r).to.equal('shardgate_request');
+      expect(await prepared()).to.have.length(before);
+      // nor with prepared statements off (db.preparedStatements: a pooler in transaction mode), still scoped
+      const unpreparedSql = 'SELECT count(*)::int AS unprepared FROM products';
+      expect((await scoped(client, unpreparedSql, [], { tenantId: a.id }, false)).rows[0].unprepared).to.equal(1);
+      expect((await scoped(client, unpreparedSql, [], { tenantId: 'nobody' }, false)).rows[0].unprepared).to.equal(0);
       expect(await prepared()).to.have.length(before);
       // texts made from data cannot grow the server's statements without bound: the least recently used are closed
       for (let i = 0; i < STATEMENT_CACHE_SIZE + 20; i++) expect((await scoped(client, `SELECT ${i}::int AS n`, [], { tenantId: a.id })).rows[0].n).to.equal(i);

@@ -26,6 +26,9 @@ describe('loadConfig', () => {
     expect(config.pool.max).to.equal(10); // from default.json
     expect(config.routing.routingHeaders).to.equal(false);
     expect(config.shards[0]!.id).to.equal('shard-1');
+    expect(config.db.preparedStatements).to.equal(true);
+    const unprepared = loadConfig({ NODE_ENV: 'test', GATEWAY_CONFIG: topology, DB_PREPARED_STATEMENTS: '0' }).db;
+    expect(unprepared).to.include({ preparedStatements: false, statementTimeoutMs: 5000 });
   });
 
   it('binds loopback on the embedded default and every address with a catalog, unless HOST says otherwise', () => {

@@ -51,6 +51,7 @@ export class TenantLimits {
       // the fleet cap may exceed one pod's pool; one pod still keeps a connection for other tenants
       podTenantCeiling: Math.max(1, io.poolMax - 1),
       leaseTtlMs: limits.concurrencyLeaseTtlMs,
+      lingerMs: limits.slotLingerMs,
       maxQueued: limits.maxQueuedPerTenant,
       queueTimeoutMs: limits.queueTimeoutMs,
       logger: io.logger,
