@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ShardSlots, SlotLease } from './shard-slots.js';
 import { decide, podLimits, pollDelayMs, renewIntervalMs, type SlotLimits } from './slot-math.js';
 import type { Release } from './tenant-semaphores.js';
+import { LingeringSlots } from './lingering-slots.js';
 
 /** Which cap refused a slot: the tenant's own (429) or the shard's (503). */
 export type SlotRefusal = 'tenant' | 'shard';
@@ -55,12 +56,6 @@ interface Waiter {
   readonly settle: (grant: SlotGrant) => void;
 }
 
-/** A released slot this pod still leases, kept for its tenant's next request on the shard. */
-interface Idle {
-  readonly lease: SlotLease;
-  readonly timer: NodeJS.Timeout;
-}
-
 interface Pump {
   kicked: boolean;
   wake: () => void;
@@ -87,8 +82,7 @@ export class ConcurrencyBudget {
   #seq = 0;
   /** every lease this pod holds in Redis: in use, and lingering */
   readonly #held = new Map<string, SlotLease>();
-  /** lingering leases by tenant and shard, the most recently released last */
-  readonly #idle = new Map<string, Idle[]>();
+  readonly #lingering: LingeringSlots;
   readonly #byTenant = new Map<string, number>();
   readonly #byShard = new Map<string, number>();
   readonly #queues = new Map<string, Waiter[]>();
@@ -106,6 +100,7 @@ export class ConcurrencyBudget {
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.#shared = options.slots !== undefined;
+    this.#lingering = new LingeringSlots(options.lingerMs ?? 0, (lease) => void this.#giveBack(lease));
   }
 
   /** True while slots are leased in Redis; false while each pod decides alone (or there is no Redis). */
@@ -120,9 +115,7 @@ export class ConcurrencyBudget {
 
   /** Released slots this pod still leases (lingering), in all. */
   lingering(): number {
-    let n = 0;
-    for (const list of this.#idle.values()) n += list.length;
-    return n;
+    return this.#lingering.size;
   }
 
   /** Slots this pod holds for one tenant, and its requests waiting here. */
@@ -227,12 +220,8 @@ export class ConcurrencyBudget {
   /** One attempt: Redis when it can answer, else this pod's share. */
   async #try(tenantId: string, shardId: string): Promise<Attempt> {
     if ((this.#byTenant.get(tenantId) ?? 0) >= (this.options.podTenantCeiling ?? Infinity)) return { ok: false, reason: 'tenant' };
-    const idle = this.#idle.get(idleKey(tenantId, shardId))?.pop();
-    if (idle !== undefined) {
-      clearTimeout(idle.timer);
-      if (this.#idle.get(idleKey(tenantId, shardId))?.length === 0) this.#idle.delete(idleKey(tenantId, shardId));
-      return { ok: true, release: this.#hold(idle.lease) };
-    }
+    const kept = this.#lingering.take(tenantId, shardId);
+    if (kept !== undefined) return { ok: true, release: this.#hold(kept) };
     const lease: SlotLease = { id: `${this.#podId}:${(this.#seq++).toString(36)}`, tenantId, shardId };
     const slots = this.options.slots;
     if (slots !== undefined) {
@@ -243,7 +232,7 @@ export class ConcurrencyBudget {
         if (probe) this.#probing = true;
         try {
           let reply = await slots.acquire(lease, this.options.limits);
-          if (reply.verdict === 'shard' && this.#lingeringOn(shardId)) {
+          if (reply.verdict === 'shard' && this.#lingering.on(shardId)) {
             // slots this pod keeps for other tenants fill the shard: they go back, and Redis is asked again
             await Promise.all(this.#returnIdle((held) => held.shardId === shardId));
             reply = await slots.acquire(lease, this.options.limits);
@@ -294,24 +283,9 @@ export class ConcurrencyBudget {
 
   /** Keeps a released lease for the tenant's next request, when it is Redis's and nobody here waits for its shard. */
   #linger(lease: SlotLease): boolean {
-    const lingerMs = this.options.lingerMs ?? 0;
-    if (lingerMs <= 0 || this.#closed || !this.#shared || this.options.slots?.connected !== true) return false;
+    if ((this.options.lingerMs ?? 0) <= 0 || this.#closed || !this.#shared || this.options.slots?.connected !== true) return false;
     for (const queue of this.#queues.values()) if (queue[0]?.shardId === lease.shardId) return false;
-    const key = idleKey(lease.tenantId, lease.shardId);
-    const list = this.#idle.get(key) ?? [];
-    const idle: Idle = {
-      lease,
-      timer: setTimeout(() => {
-        const i = list.indexOf(idle);
-        if (i < 0) return;
-        list.splice(i, 1);
-        if (list.length === 0 && this.#idle.get(key) === list) this.#idle.delete(key);
-        void this.#giveBack(lease);
-      }, lingerMs),
-    };
-    idle.timer.unref();
-    list.push(idle);
-    this.#idle.set(key, list);
+    this.#lingering.keep(lease);
     return true;
   }
 
@@ -332,23 +306,9 @@ export class ConcurrencyBudget {
       .finally(() => this.#kick(lease));
   }
 
-  #lingeringOn(shardId: string): boolean {
-    for (const list of this.#idle.values()) if (list[0]!.lease.shardId === shardId) return true;
-    return false;
-  }
-
   /** Lingering leases back: all (closing, or Redis failed: decisions are per pod now), or a shard's (another tenant needs it). */
-  #returnIdle(which: (lease: SlotLease) => boolean = () => true): Array<Promise<void>> {
-    const returned: Array<Promise<void>> = [];
-    for (const [key, list] of this.#idle) {
-      if (!which(list[0]!.lease)) continue;
-      this.#idle.delete(key);
-      for (const idle of list) {
-        clearTimeout(idle.timer);
-        returned.push(this.#giveBack(idle.lease));
-      }
-    }
-    return returned;
+  #returnIdle(which?: (lease: SlotLease) => boolean): Array<Promise<void>> {
+    return this.#lingering.drain(which).map((lease) => this.#giveBack(lease));
   }
 
   /** A slot came free: the waiting tenants it may serve ask again now rather than at their next poll. */
@@ -403,10 +363,6 @@ export class ConcurrencyBudget {
     this.#shared = true;
     this.options.logger.info('concurrency budget: Redis answers again; slots shared across pods');
   }
-}
-
-function idleKey(tenantId: string, shardId: string): string {
-  return `${tenantId}\u0000${shardId}`;
 }
 
 function decrement(counts: Map<string, number>, key: string): void {
