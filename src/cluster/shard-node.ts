@@ -53,6 +53,8 @@ interface PooledConnection {
   query<R>(text: string, values: unknown[]): Promise<{ rows: R[] }>;
   query(submittable: TenantScopedQuery): unknown;
   _invalid?: boolean;
+  /** pg's pipeline mode: queries are sent without waiting for the ones before them to be answered */
+  pipeline?: boolean;
   /** pg's wire connection: its socket is what `abortInFlight` cuts */
   connection?: { stream?: { destroy(): void } };
 }
@@ -156,7 +158,7 @@ export class ShardNode {
 
   /** The primary's current WAL write position (after a commit: covers that commit). */
   async currentWalLsn(): Promise<Lsn | undefined> {
-    const rows = await this.query<{ lsn: string | null }>('SELECT pg_current_wal_lsn()::text AS lsn', []);
+    const rows = await this.query<{ lsn: string | null }>(WAL_POSITION_SQL, []);
     const text = rows[0]?.lsn;
     return text ? parseLsn(text) : undefined;
   }
@@ -195,6 +197,49 @@ export class ShardNode {
             });
       this.observer?.(this, performance.now() - started, text);
       return result.rows;
+    } catch (err) {
+      throw this.#driverError(connection, err);
+    } finally {
+      void manager.releaseConnection(connection);
+    }
+  }
+
+  /**
+   * One tenant-scoped statement, autocommitted, and then this node's WAL position, in one
+   * round trip: the position is read in a second batch pipelined behind the statement's Sync
+   * (pg's pipeline mode, on this checked-out connection only), so it runs once the statement
+   * has committed and is past its commit record — a write's consistency token without a
+   * round trip of its own. `lsn` is undefined when the position could not be read with it.
+   */
+  async queryCommitted<R>(text: string, values: readonly unknown[], tenantId: string): Promise<{ rows: R[]; lsn: Lsn | undefined }> {
+    const manager = this.sequelize.connectionManager as unknown as PoolManager;
+    const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
+    const started = performance.now();
+    try {
+      let statement: Promise<{ rows: R[] }>;
+      let position: Promise<{ rows: Array<{ lsn: string | null }> }>;
+      connection.pipeline = true;
+      try {
+        statement = this.#scopedQuery<R>(connection, text, values, tenantId);
+        position = connection.query<{ lsn: string | null }>(WAL_POSITION_SQL, []);
+        await Promise.allSettled([statement, position]);
+      } finally {
+        connection.pipeline = false;
+      }
+      let rows: R[];
+      let lsn: Lsn | undefined;
+      try {
+        rows = (await statement).rows;
+        const at = (await position.catch(() => undefined))?.rows[0]?.lsn;
+        lsn = at ? parseLsn(at) : undefined;
+      } catch (err) {
+        if (!isStalePlan(err)) throw err;
+        // made again (see `query`), on its own: the position read beside the failed run predates it
+        rows = (await this.#scopedQuery<R>(connection, text, values, tenantId)).rows;
+        lsn = undefined;
+      }
+      this.observer?.(this, performance.now() - started, text);
+      return { rows, lsn };
     } catch (err) {
       throw this.#driverError(connection, err);
     } finally {
@@ -258,6 +303,8 @@ export class ShardNode {
     await this.sequelize.close();
   }
 }
+
+const WAL_POSITION_SQL = 'SELECT pg_current_wal_lsn()::text AS lsn';
 
 /** PostgreSQL's refusal to run a prepared statement whose result columns changed since it was planned. */
 function isStalePlan(err: unknown): boolean {

@@ -3,6 +3,7 @@ import type { Shard } from '../cluster/shard.js';
 import type { Destination, ShardRouter } from '../cluster/shard-router.js';
 import type { ConsistencyToken, ConsistencyTokens } from '../cluster/consistency-token.js';
 import type { ShardNode } from '../cluster/shard-node.js';
+import type { Lsn } from '../cluster/lsn.js';
 import { GatewayError, ShardUnavailableError } from '../errors/errors.js';
 import { translateDbError, type UniqueFields } from './translate-db-error.js';
 import { nodeTransaction, type TransactionOptions } from './node-transaction.js';
@@ -130,7 +131,19 @@ export class TenantSession {
    * they have committed, the consistency token.
    */
   async write<T>(work: (node: TenantNode) => Promise<T>, options: WriteOptions = {}): Promise<T> {
-    return this.#write((node) => work(this.#scoped(node)), options);
+    if (this.#listener.onToken === undefined) return this.#write((node) => work(this.#scoped(node)), options);
+    // each statement brings the WAL position after its commit: the last one is the token's
+    let position: Lsn | undefined;
+    const tenantId = this.tenantId;
+    const committed = (node: ShardNode): TenantNode => ({
+      node,
+      query: async <R>(text: string, values: readonly unknown[]) => {
+        const { rows, lsn } = await node.queryCommitted<R>(text, values, tenantId);
+        position = lsn;
+        return rows;
+      },
+    });
+    return this.#write((node) => work(committed(node)), options, () => position);
   }
 
   /**
@@ -160,10 +173,10 @@ export class TenantSession {
     }
   }
 
-  async #write<T>(work: (node: ShardNode) => Promise<T>, options: WriteOptions): Promise<T> {
+  async #write<T>(work: (node: ShardNode) => Promise<T>, options: WriteOptions, position?: () => Lsn | undefined): Promise<T> {
     const primary = this.#forWrite().node;
     const result = await this.#translated(primary, work, options.uniqueFields);
-    await this.#issueToken();
+    await this.#issueToken(position?.());
     return result;
   }
 
@@ -211,15 +224,16 @@ export class TenantSession {
   }
 
   /**
-   * The token for a committed write: the primary's WAL position now, which is past the
-   * write's commit record. If the primary cannot be asked, the write has still committed:
-   * answer without a token rather than turn a success into an error the client might retry.
+   * The token for a committed write: the primary's WAL position read after its commit (with
+   * the last statement, or asked now), which is past the write's commit record. If the
+   * primary cannot be asked, the write has still committed: answer without a token rather
+   * than turn a success into an error the client might retry.
    */
-  async #issueToken(): Promise<void> {
+  async #issueToken(known?: Lsn): Promise<void> {
     if (this.#listener.onToken === undefined) return;
     let token: string | undefined;
     try {
-      const lsn = await this.shard.primary.currentWalLsn();
+      const lsn = known ?? (await this.shard.primary.currentWalLsn());
       token = lsn === undefined ? undefined : this.#tokens.seal({ shardId: this.shard.id, lsn }, this.tenantId);
     } catch {
       token = undefined;
