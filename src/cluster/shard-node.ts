@@ -1,5 +1,5 @@
 import { beginInOneStatement, scopedTo } from './transaction-statements.js';
-import { Sequelize, type Transaction, type TransactionOptions } from 'sequelize';
+import { QueryTypes, Sequelize, type Transaction, type TransactionOptions } from 'sequelize';
 import type { Lsn } from './lsn.js';
 import { parseLsn } from './lsn.js';
 import { TenantScopedQuery } from './tenant-scoped-query.js';
@@ -173,6 +173,37 @@ export class ShardNode {
   }
 
   /**
+   * `transaction`, committed with the node's WAL position read after the commit in the same
+   * round trip (`COMMIT; SELECT pg_current_wal_lsn()` as one simple-protocol query: the select
+   * runs only once the commit has succeeded, and is past its commit record) — a write
+   * transaction's consistency token without a round trip of its own. Committed here rather
+   * than by Sequelize, whose commit discards its statement's result; a failed commit leaves
+   * the connection's state unknown, so it is destroyed, as Sequelize does.
+   */
+  async transactionCommitted<T>(tenantId: string, options: TransactionOptions, work: (t: Transaction) => Promise<T>): Promise<{ result: T; lsn: Lsn | undefined }> {
+    const t = (await this.sequelize.transaction(scopedTo({ tenantId, role: this.requestRole }, options))) as Transaction & Finishable;
+    let result: T;
+    try {
+      result = await work(t);
+    } catch (err) {
+      if (!t.finished) await t.rollback().catch(() => undefined);
+      throw err;
+    }
+    let rows: Array<{ lsn: string | null }>;
+    try {
+      rows = await this.sequelize.query<{ lsn: string | null }>(`COMMIT; ${WAL_POSITION_SQL}`, { transaction: t, type: QueryTypes.SELECT });
+    } catch (err) {
+      t.finished = 'commit';
+      await t.forceCleanup();
+      throw err;
+    }
+    t.finished = 'commit';
+    t.cleanup();
+    const at = rows[0]?.lsn;
+    return { result, lsn: at ? parseLsn(at) : undefined };
+  }
+
+  /**
    * One parameterised statement (no transaction) on a connection of this node's pool, for
    * the hottest paths: `sequelize.query` spends more CPU than the driver does on a point
    * read (options cloning, a uuid per query, rewriting $n parameters, hooks, a retry
@@ -305,6 +336,13 @@ export class ShardNode {
 }
 
 const WAL_POSITION_SQL = 'SELECT pg_current_wal_lsn()::text AS lsn';
+
+/** What committing a Sequelize transaction by hand has to do that its `commit()` does (sequelize 6's Transaction). */
+interface Finishable {
+  finished?: string;
+  cleanup(): void;
+  forceCleanup(): Promise<void>;
+}
 
 /** PostgreSQL's refusal to run a prepared statement whose result columns changed since it was planned. */
 function isStalePlan(err: unknown): boolean {

@@ -1,5 +1,6 @@
 import { Transaction } from 'sequelize';
 import type { ShardNode } from '../cluster/shard-node.js';
+import type { Lsn } from '../cluster/lsn.js';
 import { retrySerializable, type RetryHooks, type RetryPolicy } from './retry-serializable.js';
 
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
@@ -18,6 +19,8 @@ export interface TransactionOptions {
   /** re-run the whole transaction on 40001/40P01 (then `work` must be safe to re-run) */
   readonly retry?: RetryPolicy | undefined;
   readonly retryHooks?: RetryHooks | undefined;
+  /** told the node's WAL position read after the commit, in the commit's round trip (ShardNode.transactionCommitted) */
+  readonly onCommitted?: ((lsn: Lsn | undefined) => void) | undefined;
 }
 
 /**
@@ -29,11 +32,19 @@ export interface TransactionOptions {
 export async function nodeTransaction<T>(node: ShardNode, work: (t: Transaction, attempt: number) => Promise<T>, options: TransactionOptions): Promise<T> {
   if (node.role !== 'primary') throw new Error(`refusing to open a write transaction on ${node.shardId}/${node.name}`);
   const isolationLevel = LEVELS[options.isolation ?? 'READ COMMITTED'];
-  const once = (attempt: number) =>
-    // begun scoped to the tenant: until the scope runs, row-level security shows no row
-    node.transaction(options.tenantId, { isolationLevel }, async (t) => {
-      if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
-      return work(t, attempt);
-    });
+  const checked = (attempt: number) => async (t: Transaction) => {
+    if ((t as unknown as { sequelize: unknown }).sequelize !== node.models.User.sequelize) throw new Error('transaction and models belong to different connections');
+    return work(t, attempt);
+  };
+  const onCommitted = options.onCommitted;
+  // begun scoped to the tenant: until the scope runs, row-level security shows no row
+  const once =
+    onCommitted === undefined
+      ? (attempt: number) => node.transaction(options.tenantId, { isolationLevel }, checked(attempt))
+      : async (attempt: number) => {
+          const { result, lsn } = await node.transactionCommitted(options.tenantId, { isolationLevel }, checked(attempt));
+          onCommitted(lsn);
+          return result;
+        };
   return options.retry === undefined ? once(1) : retrySerializable(once, options.retry, options.retryHooks);
 }

@@ -132,18 +132,23 @@ export class TenantSession {
    */
   async write<T>(work: (node: TenantNode) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     if (this.#listener.onToken === undefined) return this.#write((node) => work(this.#scoped(node)), options);
-    // each statement brings the WAL position after its commit: the last one is the token's
+    // each statement brings the WAL position after its commit: the last one is the token's —
+    // unless the work reached for the node itself, which may commit in ways this does not follow
     let position: Lsn | undefined;
+    let followed = true;
     const tenantId = this.tenantId;
     const committed = (node: ShardNode): TenantNode => ({
-      node,
+      get node() {
+        followed = false;
+        return node;
+      },
       query: async <R>(text: string, values: readonly unknown[]) => {
         const { rows, lsn } = await node.queryCommitted<R>(text, values, tenantId);
         position = lsn;
         return rows;
       },
     });
-    return this.#write((node) => work(committed(node)), options, () => position);
+    return this.#write((node) => work(committed(node)), options, () => (followed ? position : undefined));
   }
 
   /**
@@ -152,7 +157,10 @@ export class TenantSession {
    * broadcasts) belong after this resolves: Sequelize's after-hooks run before COMMIT.
    */
   async transaction<T>(work: (t: Transaction, node: ShardNode) => Promise<T>, options: WriteOptions & Omit<TransactionOptions, 'tenantId'> = {}): Promise<T> {
-    return this.#write((node) => nodeTransaction(node, (t) => work(t, node), { ...options, tenantId: this.tenantId }), options);
+    if (this.#listener.onToken === undefined) return this.#write((node) => nodeTransaction(node, (t) => work(t, node), { ...options, tenantId: this.tenantId }), options);
+    let position: Lsn | undefined;
+    const onCommitted = (lsn: Lsn | undefined) => (position = lsn);
+    return this.#write((node) => nodeTransaction(node, (t) => work(t, node), { ...options, tenantId: this.tenantId, onCommitted }), options, () => position);
   }
 
   /**

@@ -49,6 +49,27 @@ describe('a write and its consistency token in one round trip', function () {
     }
   });
 
+  it("reads the WAL position in the COMMIT's round trip for a transaction's write (PATCH), and its token finds the change", async () => {
+    const created = await tenant.request('POST', '/v1/products', { body: { name: 'to patch', price: 3, stock: 1 } });
+    expect(created.status).to.equal(201);
+    const id = created.body.id as string;
+    for (let i = 1; i <= 5; i++) {
+      const traceId = randomBytes(16).toString('hex');
+      const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+      const patched = await tenant.request('PATCH', `/v1/products/${id}`, { body: { stock: 10 + i }, headers: { traceparent } });
+      expect(patched.status, patched.text).to.equal(200);
+      const token = patched.headers.get('x-consistency-token')!;
+      expect(token).to.be.a('string');
+      await new Promise((r) => setTimeout(r, 50));
+      const statements = spanExporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId && s.kind === SpanKind.CLIENT).map(statementOf);
+      // the commit brings the position; no statement of its own asks for it afterwards
+      expect(statements.filter((q) => /^COMMIT; SELECT pg_current_wal_lsn\(\)/.test(q)), statements.join('\n')).to.have.length(1);
+      expect(statements.filter((q) => /^SELECT pg_current_wal_lsn/.test(q)), statements.join('\n')).to.have.length(0);
+      const read = await tenant.request('GET', `/v1/products/${id}`, { headers: { 'x-consistency-token': token } });
+      expect(read.body.stock).to.equal(10 + i);
+    }
+  });
+
   it('returns the rows and a position past the commit; a failed statement fails alone and the pool keeps serving', async () => {
     const before = (await node.currentWalLsn())!;
     const name = `pos-${Date.now()}`;
