@@ -2,7 +2,7 @@ import autocannon from 'autocannon';
 
 /** One request of a workload: the load generator asks for the next one each time. */
 export interface NextRequest {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PATCH';
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body?: string;

@@ -5,7 +5,7 @@ import { primaryUrl, replicaUrl } from './cluster.js';
 import type { Workload } from './load.js';
 import type { Seed } from './seed.js';
 import { expectStatus, productBody, request } from './http.js';
-import { creates, mix, pointReads, readSet, type ReadSet } from './workloads.js';
+import { creates, mix, pointReads, readSet, updates, type ReadSet } from './workloads.js';
 
 export type ContenderId =
   | 'raw-http'
@@ -144,6 +144,7 @@ export const SCENARIO_CONTENDERS = {
   'shardgate-read-cache-off-trace-all': 'shardgate-cache-off-trace-all',
   'shardgate-read-cache-hit': 'shardgate',
   'shardgate-write': 'shardgate',
+  'shardgate-write-patch': 'shardgate',
   'shardgate-mix-90-10': 'shardgate',
   'shardgate-read-token': 'shardgate',
 } as const satisfies Record<string, ContenderId>;
@@ -169,6 +170,7 @@ export function scenarios(seed: Seed, smoke: boolean): Scenario[] {
     'shardgate-read-cache-off-trace-all': { label: 'the same, every trace recorded', workload: pointReads(reads.targets, 'api-key'), check: cacheOff },
     'shardgate-read-cache-hit': { label: `shardgate GET, cache hits (${reads.hot.length} hot keys)`, workload: pointReads(reads.hot, 'api-key'), check: expectCache(reads.hot[0]!, 'hit'), countCacheHits: true },
     'shardgate-write': { label: 'shardgate POST /v1/products', workload: creates(reads.tenants, 'api-key') },
+    'shardgate-write-patch': { label: 'shardgate PATCH /v1/products/:id (a transaction: lock, update, audit row)', workload: updates(reads.targets, 'api-key') },
     'shardgate-mix-90-10': { label: `shardgate 90/10 read/create, ${seed.tenants.length} tenants, all shards`, workload: mix(seed, 10_000), countCacheHits: true },
     'shardgate-read-token': {
       label: 'shardgate GET with X-Consistency-Token',

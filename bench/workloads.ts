@@ -39,6 +39,18 @@ export function creates(tenants: readonly SeedTenant[], addressing: Addressing):
   return cycle(requests);
 }
 
+/** PATCH of the targets' stock, in turn: each a transaction (row lock, update, audit row, commit) and a token. */
+export function updates(targets: readonly Target[], addressing: Addressing): Workload {
+  return cycle(
+    targets.map((t, i) => ({
+      method: 'PATCH' as const,
+      path: `/v1/products/${t.productId}`,
+      headers: { ...headersFor(t.tenant, addressing), 'content-type': 'application/json' },
+      body: JSON.stringify({ stock: 100 + (i % 50) }),
+    })),
+  );
+}
+
 /** 90% point reads, 10% creates, tenants and products drawn pseudo-randomly (fixed seed) from all of them. */
 export function mix(seed: Seed, size: number): Workload {
   let state = 0x9e3779b9;

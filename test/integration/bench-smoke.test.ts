@@ -19,6 +19,7 @@ const SCENARIOS = [
   'shardgate-read-cache-off-trace-all',
   'shardgate-read-cache-hit',
   'shardgate-write',
+  'shardgate-write-patch',
   'shardgate-mix-90-10',
   'shardgate-read-token',
 ];
