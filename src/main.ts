@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { loadConfig, describeConfig, ConfigError } from './config/load-config.js';
 import type { GatewayConfig } from './config/gateway-config.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, logDestination } from './telemetry/logger.js';
 import { shutdownTelemetry } from './telemetry/spans.js';
 import { Gateway } from './gateway.js';
 import { REQUEST_ROLE as REQUEST_GROUP_ROLE } from '../shards/migrations/shard/0004-row-level-security.js';
@@ -14,7 +14,7 @@ const DEMO_TENANT = 'demo';
 /** Process entry: config, embedded databases when no catalog is configured, signals. */
 async function main(): Promise<void> {
   let config = loadConfig(process.env);
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log.level, logDestination(config.log.format, config.nodeEnv));
   // what `${env:NAME}` in shard URLs reads, PGPASSWORD included, before it leaves the environment
   const secretEnv = Object.freeze({ ...process.env });
   if (process.env.PGPASSWORD !== undefined) {

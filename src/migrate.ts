@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { loadConfig, ConfigError } from './config/load-config.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, logDestination } from './telemetry/logger.js';
 import { Catalog } from './catalog/catalog.js';
 import { ShardSecrets } from './catalog/shard-secrets.js';
 import { seedRows } from './gateway.js';
@@ -21,7 +21,7 @@ import { placementRing } from './placement/ring.js';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log.level, logDestination(config.log.format, config.nodeEnv));
   if (config.catalog === undefined) throw new ConfigError('migrate needs a catalog (GATEWAY_CONFIG or CATALOG_URL)');
   const tls = PgTls.fromConfig(config.db.tls, config.db.connectTimeoutMs);
   const catalog = new Catalog({

@@ -310,6 +310,11 @@ export const gatewayConfigShape = z
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
         /** queries slower than this are logged (SQL with literals masked) and counted */
         slowQueryMs: z.number().int().min(0).default(200),
+        /**
+         * `json` (one object a line, for collectors), `pretty` (human-readable, coloured), or
+         * `auto`: pretty in development when stdout is a terminal, JSON everywhere else
+         */
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
       })
       .strict(),
   })

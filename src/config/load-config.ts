@@ -63,6 +63,7 @@ function envLayer(env: NodeJS.ProcessEnv): Json {
   if (env.LIMITS_REDIS_URL) layer.limits = { redis: env.LIMITS_REDIS_URL };
   if (env.CATALOG_URL) layer.catalog = env.CATALOG_URL;
   if (env.LOG_LEVEL) layer.log = { level: env.LOG_LEVEL };
+  if (env.LOG_FORMAT) layer.log = { ...(layer.log as Json | undefined), format: env.LOG_FORMAT };
   if (env.SLOW_QUERY_MS) layer.log = { ...(layer.log as Json | undefined), slowQueryMs: intFromEnv('SLOW_QUERY_MS', env.SLOW_QUERY_MS) };
   if (env.CACHE_ENABLED !== undefined && env.CACHE_ENABLED !== '') layer.cache = { enabled: env.CACHE_ENABLED === '1' || env.CACHE_ENABLED === 'true' };
   if (env.DB_PREPARED_STATEMENTS !== undefined && env.DB_PREPARED_STATEMENTS !== '') {

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { traceIds } from './spans.js';
 
 export type { Logger };
@@ -26,4 +27,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
     destination,
   );
+}
+
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/**
+ * Where log lines go: to a person at a terminal in development, readable lines (pino-pretty,
+ * coloured when `out` is a terminal; redaction has happened before); to anything else — a
+ * collector, a file, a pipe — the JSON lines as pino writes them (undefined: stdout).
+ */
+export function logDestination(format: LogFormat, nodeEnv: string, out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): pino.DestinationStream | undefined {
+  const terminal = out.isTTY === true;
+  const human = format === 'pretty' || (format === 'auto' && nodeEnv === 'development' && terminal);
+  if (!human) return out === process.stdout ? undefined : (out as pino.DestinationStream);
+  return pretty({ destination: out, colorize: terminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true });
 }
