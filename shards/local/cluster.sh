@@ -325,7 +325,10 @@ write_node_conf() { # name; returns 1 when the file was already up to date
     "wal_keep_size = 256MB" \
     "log_destination = 'stderr'" \
     "logging_collector = off" \
-    "log_min_messages = warning"
+    "log_min_messages = warning" \
+    "shared_preload_libraries = 'pg_stat_statements'" \
+    "pg_stat_statements.track = top" \
+    "pg_stat_statements.track_utility = off"
   { IFS= read -r -d '' cur <"$d/shardgate.conf"; } 2>/dev/null || true
   [[ $cur != "$want" ]] || return 1
   if [[ -f $d/shardgate.conf ]]; then

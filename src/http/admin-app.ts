@@ -23,6 +23,8 @@ import { adminTransactionsRoutes, type AdminTransactionsDeps } from './routes/ad
 import { adminSchemaChangesRoutes, type AdminSchemaChangesDeps } from './routes/admin/schema-changes-routes.js';
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
 import { adminTenantImportRoutes, type AdminTenantImportDeps } from './routes/admin/tenant-import-routes.js';
+import { queryStatsRoutes } from './routes/insights/query-stats-routes.js';
+import { QueryStats } from '../insights/query-stats.js';
 
 export interface AdminAppDeps extends AdminBackupsDeps, AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
   readonly logger: Logger;
@@ -72,6 +74,9 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   routes.mount(admin, '/', adminSchemaChangesRoutes(deps), '/admin');
   routes.mount(admin, '/', adminTenantExportRoutes(deps), '/admin');
   routes.mount(admin, '/', adminBackupsRoutes(deps), '/admin');
+  // insights: what the fleet's statements cost (issue 21)
+  const queryStats = new QueryStats(() => deps.registry.all().map((s) => ({ id: s.id, primary: s.primary })));
+  routes.mount(admin, '/query-stats', queryStatsRoutes({ queryStats, knownShard: (id) => deps.registry.has(id), logger: deps.logger }), '/admin');
   app.use('/admin', admin);
 
   app.use(notFoundHandler());
