@@ -67,7 +67,10 @@ export class QueryStats {
         entry.calls += row.calls;
         entry.totalMs += row.total_ms;
         entry.rows += row.rows;
-        entry.shards.push({ id: answer.id, calls: row.calls, totalMs: round(row.total_ms) });
+        // one text may be several entries of one shard: another role ran it, or its table was made anew (another OID)
+        const same = entry.shards.find((x) => x.id === answer.id);
+        if (same === undefined) entry.shards.push({ id: answer.id, calls: row.calls, totalMs: round(row.total_ms) });
+        else entry.shards.splice(entry.shards.indexOf(same), 1, { id: answer.id, calls: same.calls + row.calls, totalMs: round(same.totalMs + row.total_ms) });
         merged.set(row.query, entry);
       }
     }

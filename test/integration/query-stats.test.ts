@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { TestGateway, TestTenant, testCluster } from '../support/test-cluster.js';
+import { TestGateway, TestTenant, sql, testCluster } from '../support/test-cluster.js';
 
 interface Statement {
   query: string;
@@ -60,6 +60,27 @@ describe('GET /admin/query-stats: statements merged across shards', function () 
     const narrowed = (await gw.admin('GET', `/admin/query-stats?shard=${one}&top=50`)).body as unknown as Statement[];
     expect(narrowed.length).to.be.greaterThan(0);
     for (const s of narrowed) expect(s.shards.map((x) => x.id)).to.deep.equal([one]);
+  });
+
+  it('merges one text the server counts twice on a shard (its table made anew: another OID, another query id)', async () => {
+    const shard = testCluster().shards.find((s) => s.id === tenants[0]!.shard)!;
+    const node = gw.gateway.registry.get(shard.id).primary;
+    const table = `qstats_probe_${Date.now()}`;
+    const make = `CREATE TABLE ${table} (a int); GRANT SELECT ON ${table} TO PUBLIC`;
+    try {
+      await sql(shard.admin.primary, make);
+      await node.query(`SELECT count(*) FROM ${table}`, []);
+      await sql(shard.admin.primary, `DROP TABLE ${table}; ${make}`);
+      await node.query(`SELECT count(*) FROM ${table}`, []);
+      await node.query(`SELECT count(*) FROM ${table}`, []);
+      const stats = (await gw.admin('GET', `/admin/query-stats?shard=${shard.id}&top=500&sort=calls`)).body as unknown as Statement[];
+      const probe = stats.filter((s) => s.query === `SELECT count(*) FROM ${table}`);
+      expect(probe, stats.map((s) => s.query.slice(0, 60)).join('\n')).to.have.length(1);
+      expect(probe[0]!.calls).to.equal(3);
+      expect(probe[0]!.shards).to.deep.equal([{ id: shard.id, calls: 3, totalMs: probe[0]!.totalMs }]);
+    } finally {
+      await sql(shard.admin.primary, `DROP TABLE IF EXISTS ${table}`);
+    }
   });
 
   it('refuses bad parameters with a 400 naming them, an unknown shard with a 404, and callers without the admin token', async () => {
