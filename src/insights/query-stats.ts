@@ -60,7 +60,8 @@ export class QueryStats {
   async report(options: { readonly sort: QueryStatsSort; readonly top: number; readonly shard?: string | undefined }): Promise<QueryStatsReport> {
     const shards = this.primaries().filter((s) => options.shard === undefined || s.id === options.shard);
     const answers = await Promise.all(shards.map(async (s) => ({ id: s.id, ...(await this.#read(s.primary)) })));
-    const merged = new Map<string, { calls: number; totalMs: number; rows: number; shards: ShardStatementCost[] }>();
+    // sums unrounded; rounded once, on the way out
+    const merged = new Map<string, { calls: number; totalMs: number; rows: number; shards: Array<{ id: string; calls: number; totalMs: number }> }>();
     for (const answer of answers) {
       for (const row of answer.rows ?? []) {
         const entry = merged.get(row.query) ?? { calls: 0, totalMs: 0, rows: 0, shards: [] };
@@ -69,12 +70,15 @@ export class QueryStats {
         entry.rows += row.rows;
         // one text may be several entries of one shard: another role ran it, or its table was made anew (another OID)
         const same = entry.shards.find((x) => x.id === answer.id);
-        if (same === undefined) entry.shards.push({ id: answer.id, calls: row.calls, totalMs: round(row.total_ms) });
-        else entry.shards.splice(entry.shards.indexOf(same), 1, { id: answer.id, calls: same.calls + row.calls, totalMs: round(same.totalMs + row.total_ms) });
+        if (same === undefined) entry.shards.push({ id: answer.id, calls: row.calls, totalMs: row.total_ms });
+        else {
+          same.calls += row.calls;
+          same.totalMs += row.total_ms;
+        }
         merged.set(row.query, entry);
       }
     }
-    const statements = [...merged].map(([query, e]) => ({ query, calls: e.calls, totalMs: round(e.totalMs), meanMs: round(e.calls === 0 ? 0 : e.totalMs / e.calls), rows: e.rows, shards: e.shards }));
+    const statements = [...merged].map(([query, e]) => ({ query, calls: e.calls, totalMs: round(e.totalMs), meanMs: round(e.calls === 0 ? 0 : e.totalMs / e.calls), rows: e.rows, shards: e.shards.map((x): ShardStatementCost => ({ id: x.id, calls: x.calls, totalMs: round(x.totalMs) })) }));
     const key: Record<QueryStatsSort, (s: StatementCost) => number> = { totalTime: (s) => s.totalMs, meanTime: (s) => s.meanMs, calls: (s) => s.calls };
     statements.sort((a, b) => key[options.sort](b) - key[options.sort](a) || a.query.localeCompare(b.query));
     const unavailable = answers.filter((a) => a.reason !== undefined).map((a) => ({ id: a.id, reason: a.reason! }));
