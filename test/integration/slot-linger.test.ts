@@ -56,8 +56,9 @@ describe('ConcurrencyBudget on a real Redis: a released slot lingers for its ten
 
   it("gives the tenant its released slot again with no Redis round trip, still counted fleet-wide, and gives it back once the linger is over", async () => {
     const shard = `s-${randomUUID().slice(0, 8)}`;
-    const pod = budget(400);
-    const other = budget(400, 0);
+    // long enough that no stall of a busy machine ends it before the other pod asks
+    const pod = budget(1500);
+    const other = budget(1500, 0);
     granted(await pod.acquire('a', shard))();
     const runs = await scriptRuns();
     for (let i = 0; i < 5; i++) granted(await pod.acquire('a', shard))();
