@@ -33,6 +33,7 @@ import { Lifecycle } from './http/lifecycle.js';
 import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
+import { QueryStats } from './insights/query-stats.js';
 import type { TwoPhaseHooks } from './transactions/two-phase-commit.js';
 import type { TransactionRecovery } from './transactions/transaction-recovery.js';
 import { distributedTransactions } from './transactions/transactions.js';
@@ -334,7 +335,7 @@ export class Gateway {
       tenants: catalog.tenants, apiKeys: catalog.apiKeys, placement, registry, authenticator, metrics,
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       partnerships: catalog.partnerships, transactions: catalog.transactions, eraser: coordinator, schemaChanges: schemaRollout,
-      backups, shardIds: async () => (await fleetShards()).map((s) => s.id),
+      backups, shardIds: async () => (await fleetShards()).map((s) => s.id), queryStats: new QueryStats(registry),
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });

@@ -217,26 +217,16 @@ export class ShardNode {
    * in one round trip (TenantScopedQuery).
    */
   async query<R>(text: string, values: readonly unknown[], tenantId?: string): Promise<R[]> {
-    const manager = this.sequelize.connectionManager as unknown as PoolManager;
-    const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
-    const started = performance.now();
-    try {
-      const result =
-        tenantId === undefined
-          ? await connection.query<R>(text, values as unknown[])
-          : await this.#scopedQuery<R>(connection, text, values, tenantId).catch((err: unknown) => {
-              // a prepared statement whose table changed shape (a column added under `RETURNING *`)
-              // fails before it runs, once per connection; made again, it runs
-              if (!isStalePlan(err)) throw err;
-              return this.#scopedQuery<R>(connection, text, values, tenantId);
-            });
-      this.observer?.(this, performance.now() - started, text);
-      return result.rows;
-    } catch (err) {
-      throw this.#driverError(connection, err);
-    } finally {
-      void manager.releaseConnection(connection);
-    }
+    return this.#pooled(text, async (connection) =>
+      tenantId === undefined
+        ? (await connection.query<R>(text, values as unknown[])).rows
+        : // a prepared statement whose table changed shape (a column added under `RETURNING *`)
+          // fails before it runs, once per connection; made again, it runs
+          (await this.#scopedQuery<R>(connection, text, values, tenantId).catch((err: unknown) => {
+            if (!isStalePlan(err)) throw err;
+            return this.#scopedQuery<R>(connection, text, values, tenantId);
+          })).rows,
+    );
   }
 
   /**
@@ -247,10 +237,7 @@ export class ShardNode {
    * round trip of its own. `lsn` is undefined when the position could not be read with it.
    */
   async queryCommitted<R>(text: string, values: readonly unknown[], tenantId: string): Promise<{ rows: R[]; lsn: Lsn | undefined }> {
-    const manager = this.sequelize.connectionManager as unknown as PoolManager;
-    const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
-    const started = performance.now();
-    try {
+    return this.#pooled(text, async (connection) => {
       let statement: Promise<{ rows: R[] }>;
       let position: Promise<{ rows: Array<{ lsn: string | null }> }>;
       connection.pipeline = true;
@@ -261,20 +248,30 @@ export class ShardNode {
       } finally {
         connection.pipeline = false;
       }
-      let rows: R[];
-      let lsn: Lsn | undefined;
       try {
-        rows = (await statement).rows;
+        const rows = (await statement).rows;
         const at = (await position.catch(() => undefined))?.rows[0]?.lsn;
-        lsn = at ? parseLsn(at) : undefined;
+        return { rows, lsn: at ? parseLsn(at) : undefined };
       } catch (err) {
         if (!isStalePlan(err)) throw err;
         // made again (see `query`), on its own: the position read beside the failed run predates it
-        rows = (await this.#scopedQuery<R>(connection, text, values, tenantId)).rows;
-        lsn = undefined;
+        return { rows: (await this.#scopedQuery<R>(connection, text, values, tenantId)).rows, lsn: undefined };
       }
+    });
+  }
+
+  /**
+   * `run` on a connection of this node's pool, released after: its duration goes to the
+   * query observer, its failure comes back as Sequelize's error (`#driverError`).
+   */
+  async #pooled<T>(text: string, run: (connection: PooledConnection) => Promise<T>): Promise<T> {
+    const manager = this.sequelize.connectionManager as unknown as PoolManager;
+    const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
+    const started = performance.now();
+    try {
+      const result = await run(connection);
       this.observer?.(this, performance.now() - started, text);
-      return { rows, lsn };
+      return result;
     } catch (err) {
       throw this.#driverError(connection, err);
     } finally {

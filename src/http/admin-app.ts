@@ -23,10 +23,9 @@ import { adminTransactionsRoutes, type AdminTransactionsDeps } from './routes/ad
 import { adminSchemaChangesRoutes, type AdminSchemaChangesDeps } from './routes/admin/schema-changes-routes.js';
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
 import { adminTenantImportRoutes, type AdminTenantImportDeps } from './routes/admin/tenant-import-routes.js';
-import { queryStatsRoutes } from './routes/insights/query-stats-routes.js';
-import { QueryStats } from '../insights/query-stats.js';
+import { queryStatsRoutes, type QueryStatsRoutesDeps } from './routes/insights/query-stats-routes.js';
 
-export interface AdminAppDeps extends AdminBackupsDeps, AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps {
+export interface AdminAppDeps extends AdminBackupsDeps, AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps, Omit<QueryStatsRoutesDeps, 'logger'> {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -75,8 +74,7 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   routes.mount(admin, '/', adminTenantExportRoutes(deps), '/admin');
   routes.mount(admin, '/', adminBackupsRoutes(deps), '/admin');
   // insights: what the fleet's statements cost (issue 21)
-  const queryStats = new QueryStats(() => deps.registry.all().map((s) => ({ id: s.id, primary: s.primary })));
-  routes.mount(admin, '/query-stats', queryStatsRoutes({ queryStats, knownShard: (id) => deps.registry.has(id), logger: deps.logger }), '/admin');
+  routes.mount(admin, '/query-stats', queryStatsRoutes(deps), '/admin');
   app.use('/admin', admin);
 
   app.use(notFoundHandler());

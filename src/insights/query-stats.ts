@@ -25,6 +25,12 @@ export interface QueryStatsReport {
   readonly unavailable: ReadonlyArray<{ readonly id: string; readonly reason: string }>;
 }
 
+/** The shards this gateway is connected to (the ShardRegistry). */
+export interface ConnectedShards {
+  all(): ReadonlyArray<{ readonly id: string; readonly primary: ShardNode }>;
+  has(shardId: string): boolean;
+}
+
 /** Statements each shard contributes at most, its costliest by total time. */
 const PER_SHARD = 1000;
 
@@ -55,10 +61,15 @@ interface Row {
  * = off`, set by cluster:up and the manifests).
  */
 export class QueryStats {
-  constructor(private readonly primaries: () => ReadonlyArray<{ readonly id: string; readonly primary: ShardNode }>) {}
+  constructor(private readonly fleet: ConnectedShards) {}
+
+  /** Whether `shardId` names a shard this gateway is connected to. */
+  knows(shardId: string): boolean {
+    return this.fleet.has(shardId);
+  }
 
   async report(options: { readonly sort: QueryStatsSort; readonly top: number; readonly shard?: string | undefined }): Promise<QueryStatsReport> {
-    const shards = this.primaries().filter((s) => options.shard === undefined || s.id === options.shard);
+    const shards = this.fleet.all().filter((s) => options.shard === undefined || s.id === options.shard);
     const answers = await Promise.all(shards.map(async (s) => ({ id: s.id, ...(await this.#read(s.primary)) })));
     // sums unrounded; rounded once, on the way out
     const merged = new Map<string, { calls: number; totalMs: number; rows: number; shards: Array<{ id: string; calls: number; totalMs: number }> }>();

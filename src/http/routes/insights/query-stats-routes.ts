@@ -15,8 +15,6 @@ const QUERY_STATS_QUERY = z
 
 export interface QueryStatsRoutesDeps {
   readonly queryStats: QueryStats;
-  /** whether a shard id names a shard of the fleet */
-  readonly knownShard: (id: string) => boolean;
   readonly logger: Logger;
 }
 
@@ -29,7 +27,7 @@ export function queryStatsRoutes(deps: QueryStatsRoutesDeps): Router {
   const router = express.Router();
   router.get('/', async (req, res) => {
     const q = parseInput(QUERY_STATS_QUERY, req.query);
-    if (q.shard !== undefined && !deps.knownShard(q.shard)) throw new NotFoundError('shard', q.shard);
+    if (q.shard !== undefined && !deps.queryStats.knows(q.shard)) throw new NotFoundError('shard', q.shard);
     const report = await deps.queryStats.report(q);
     if (report.unavailable.length > 0) {
       res.setHeader('Shardgate-Stats-Unavailable', report.unavailable.map((u) => u.id).join(', '));
