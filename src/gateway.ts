@@ -34,6 +34,7 @@ import { createTenantApp } from './http/tenant-app.js';
 import { TenantLimits } from './http/middleware/tenant-limits.js';
 import { createAdminApp } from './http/admin-app.js';
 import { QueryStats } from './insights/query-stats.js';
+import { Insights } from './insights/insights.js';
 import type { TwoPhaseHooks } from './transactions/two-phase-commit.js';
 import type { TransactionRecovery } from './transactions/transaction-recovery.js';
 import { distributedTransactions } from './transactions/transactions.js';
@@ -80,12 +81,6 @@ function nodeSnapshots(registry: ShardRegistry): NodeSnapshot[] {
   return registry.all().flatMap((shard) =>
     shard.nodes.map((n) => ({ shard: shard.id, node: n.name, role: n.role, healthy: n.health.healthy, lagMs: n.health.lagMs, lagBytes: n.health.lagBytes, pool: n.poolStats() })),
   );
-}
-
-/** SQL for a log line: string literals masked, length bounded (values never reach logs). */
-export function maskSql(sql: string): string {
-  const masked = sql.replace(/^Executing \([^)]*\): /, '').replace(/'(?:[^']|'')*'/g, "'?'");
-  return masked.length > 500 ? `${masked.slice(0, 500)}…` : masked;
 }
 
 /**
@@ -154,6 +149,8 @@ export class Gateway {
     readonly schemaRollout: SchemaRollout,
     /** base backups and their jobs (absent where backups are the platform's) */
     readonly backups: FleetBackups | undefined,
+    /** tenant usage, slow statements and hot tenants */
+    readonly insights: Insights,
   ) {}
 
   static async start(config: Readonly<GatewayConfig>, options: GatewayOptions): Promise<Gateway> {
@@ -181,8 +178,21 @@ export class Gateway {
     await catalog.migrate();
     await catalog.shards.seed(seedRows(config), { endpoints: options.endpointsFromConfig ? 'always' : 'same-nodes' });
 
-    const slowQueryMs = config.log.slowQueryMs;
+    const cacheStack = CacheStack.create({
+      redisUrl: config.redis,
+      ttlMs: config.cache.ttlMs,
+      localTtlMs: config.cache.localTtlMs,
+      localMaxBytes: config.cache.localMaxBytes,
+      localMaxEntryBytes: config.cache.localMaxEntryBytes,
+      commandTimeoutMs: config.cache.commandTimeoutMs,
+      connectTimeoutMs: config.cache.connectTimeoutMs,
+      tls: config.redis === undefined ? undefined : redisTls.options(config.redis),
+      logger,
+      onResult: (result) => metrics.cacheRequests.inc({ result }),
+    });
     const latencies = new ShardLatencies();
+    // the registry's pools report every statement here: metrics, slow statements, tenant usage
+    const insights = new Insights({ config: config.insights, slowQueryMs: config.log.slowQueryMs, redis: cacheStack.redis, metrics, latencies, logger });
     const modelDeps = buildModelDeps(config, logger);
     const registry = new ShardRegistry(
       {
@@ -198,16 +208,10 @@ export class Gateway {
         tls: pgTls,
       },
       modelDeps,
-      (node, elapsedMs, sql) => {
-        metrics.dbDuration.observe({ shard: node.shardId, role: node.role }, elapsedMs / 1000);
-        latencies.record(node.shardId, elapsedMs);
-        if (elapsedMs >= slowQueryMs) {
-          metrics.slowQueries.inc({ shard: node.shardId, role: node.role });
-          logger.warn({ shard: node.shardId, node: node.name, ms: elapsedMs, sql: maskSql(sql) }, 'slow query');
-        }
-      },
+      insights.observer,
     );
     metrics.readNodesFrom(() => nodeSnapshots(registry));
+    insights.readNodesFrom((shard, name) => registry.node(shard, name));
     const placement = new PlacementService(catalog, { refreshIntervalMs: config.placement.refreshIntervalMs }, logger);
     // shards another gateway added show up on reload; open connections to them
     placement.onReload((shards) => {
@@ -247,18 +251,6 @@ export class Gateway {
     const authenticator = new TenantAuthenticator(catalog.apiKeys, config.tenants, logger);
     await authenticator.start();
 
-    const cacheStack = CacheStack.create({
-      redisUrl: config.redis,
-      ttlMs: config.cache.ttlMs,
-      localTtlMs: config.cache.localTtlMs,
-      localMaxBytes: config.cache.localMaxBytes,
-      localMaxEntryBytes: config.cache.localMaxEntryBytes,
-      commandTimeoutMs: config.cache.commandTimeoutMs,
-      connectTimeoutMs: config.cache.connectTimeoutMs,
-      tls: config.redis === undefined ? undefined : redisTls.options(config.redis),
-      logger,
-      onResult: (result) => metrics.cacheRequests.inc({ result }),
-    });
     // another gateway changed a tenant's status: drop its cached key lookup here too
     cacheStack.bus?.onMessage((message, own) => {
       if (own) return;
@@ -299,10 +291,13 @@ export class Gateway {
     const keysRevoked = (tenantId: string) => void Promise.all([authenticator.invalidate(tenantId), cacheStack.bus?.publish({ kind: 'credentials', tenantId })]);
     const txDeps = { catalog, sessions, registry, products: productCache, logger, twoPhaseHooks: options.twoPhaseHooks, rows: moves.transfer, cache: cacheStack.cache, keysRevoked };
     const { coordinator, recovery } = distributedTransactions(txDeps, config.transactions);
+    const tenantExists = async (id: string) => (await catalog.tenants.get(id)) !== undefined;
+    const isolation = insights.isolation({ shards: fleetShards, shardOf: (id) => placement.table.shardFor(id).shardId, tenantExists, startMove: (id, to) => moves.jobs.startMove(id, to) });
 
     const tenant = createTenantApp({
       logger,
       metrics,
+      requestFinished: insights.requestFinished,
       lifecycle,
       bodyLimit: config.http.bodyLimit,
       seriesBodyLimit: config.http.seriesBodyLimit,
@@ -336,6 +331,7 @@ export class Gateway {
       moveJobs: moves.jobs, shardProvisioner: moves.provisioner, tenantTransfer: moves.transfer,
       partnerships: catalog.partnerships, transactions: catalog.transactions, eraser: coordinator, schemaChanges: schemaRollout,
       backups, shardIds: async () => (await fleetShards()).map((s) => s.id), queryStats: new QueryStats(registry),
+      usage: insights.usage, slowQueries: insights.slowQueries, isolation, tenantExists,
       onTenantChanged: (tenantId) => void cacheStack.cache.invalidateTenant(tenantId),
       onKeyRevoked: (tenantId) => void cacheStack.bus?.publish({ kind: 'credentials', tenantId }),
     });
@@ -359,9 +355,10 @@ export class Gateway {
     recovery.start();
     schemaRollout.start();
     backups?.jobs.start();
+    insights.start();
     logger.info({ port: tenantListener.port, adminPort: adminListener.port, shards: registry.all().map((s) => s.id) }, 'gateway ready');
     const routes = { tenant: tenant.routes, admin: admin.routes };
-    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, routes, limitsRedis, recovery, schemaRollout, backups);
+    return new Gateway(config, lifecycle, catalog, registry, health, placement, authenticator, sessions, cacheStack, tenantListener, adminListener, logger, moves, limits, seriesPartitions, routes, limitsRedis, recovery, schemaRollout, backups, insights);
   }
 
   get tenantUrl(): string {
@@ -389,6 +386,8 @@ export class Gateway {
     this.placement.stop();
     await this.authenticator.stop();
     await this.health.stop();
+    // its last counts flushed while Redis is still open
+    await this.insights.stop();
     await this.cacheStack.close();
     this.limitsRedis?.check.stop();
     if (this.limitsRedis) closeRedisClient(this.limitsRedis.redis);

@@ -5,8 +5,9 @@ import { parseLsn } from './lsn.js';
 import { TenantScopedQuery } from './tenant-scoped-query.js';
 import { defineShardModels, type ModelDeps, type ShardModels } from '../models/index.js';
 import type { PgTls } from '../transport/pg-tls.js';
+import { observeConnection, type NodeRole, type StatementObserver } from './statement-observer.js';
 
-export type NodeRole = 'primary' | 'replica';
+export type { NodeRole } from './statement-observer.js';
 
 export interface NodeHealth {
   healthy: boolean;
@@ -17,9 +18,6 @@ export interface NodeHealth {
   checkedAt: number;
   error: string | undefined;
 }
-
-/** Told about every query a node runs: its duration feeds metrics and the slow-query log. */
-export type QueryObserver = (node: { shardId: string; role: NodeRole; name: string }, elapsedMs: number, sql: string) => void;
 
 export interface PoolStats {
   readonly size: number;
@@ -90,16 +88,16 @@ export class ShardNode {
     readonly url: string,
     settings: NodeSettings,
     modelDeps: ModelDeps,
-    private readonly observer?: QueryObserver,
+    /** told of every statement this node's pool runs (metrics, the slow-query log, tenant usage) */
+    private readonly observer?: StatementObserver,
   ) {
     // TLS comes from db.tls alone: the URL's own TLS parameters are dropped
     const connection = settings.tls.sequelize(url);
     this.sequelize = new Sequelize(connection.url, {
       dialect: 'postgres',
       hooks: connection.hooks,
-      // with benchmark on, Sequelize hands each query's duration to `logging`
-      logging: observer ? (sql: string, elapsed?: number) => observer(this, elapsed ?? 0, sql) : false,
-      benchmark: observer !== undefined,
+      // statements are observed on the connection (observeConnection), with their rows and the request they ran for
+      logging: false,
       pool: { max: settings.poolMax, min: settings.poolMin, idle: settings.poolIdleMs, acquire: settings.poolAcquireMs, evict: 1000 },
       dialectOptions: {
         application_name: `shardgate:${shardId}:${name}`,
@@ -148,6 +146,7 @@ export class ShardNode {
     manager.getConnection = async (options) => {
       const connection = await getConnection(options);
       this.#inUse.add(connection);
+      if (this.observer) observeConnection(connection as unknown as Parameters<typeof observeConnection>[0], this, this.observer);
       return connection;
     };
     manager.releaseConnection = async (connection) => {
@@ -191,7 +190,6 @@ export class ShardNode {
     }
     // straight on the transaction's connection: Sequelize's query path costs more CPU than the round trip it saves
     const connection = t.connection;
-    const started = performance.now();
     let results: unknown;
     try {
       results = await connection.query(`COMMIT; ${WAL_POSITION_SQL}`);
@@ -202,7 +200,6 @@ export class ShardNode {
     }
     t.finished = 'commit';
     t.cleanup();
-    this.observer?.(this, performance.now() - started, 'COMMIT');
     const at = (Array.isArray(results) ? (results[1] as { rows?: Array<{ lsn?: string | null }> } | undefined)?.rows?.[0]?.lsn : undefined) ?? undefined;
     return { result, lsn: at ? parseLsn(at) : undefined };
   }
@@ -211,13 +208,13 @@ export class ShardNode {
    * One parameterised statement (no transaction) on a connection of this node's pool, for
    * the hottest paths: `sequelize.query` spends more CPU than the driver does on a point
    * read (options cloning, a uuid per query, rewriting $n parameters, hooks, a retry
-   * wrapper). Same pool, connection settings and type parsers; the query observer sees it;
+   * wrapper). Same pool, connection settings and type parsers; the statement observer sees it;
    * failures come back as Sequelize's errors, so `translateDbError` maps them as before.
    * With a tenant, the statement runs under that tenant's row-level security scope, still
    * in one round trip (TenantScopedQuery).
    */
   async query<R>(text: string, values: readonly unknown[], tenantId?: string): Promise<R[]> {
-    return this.#pooled(text, async (connection) =>
+    return this.#pooled(async (connection) =>
       tenantId === undefined
         ? (await connection.query<R>(text, values as unknown[])).rows
         : // a prepared statement whose table changed shape (a column added under `RETURNING *`)
@@ -237,7 +234,7 @@ export class ShardNode {
    * round trip of its own. `lsn` is undefined when the position could not be read with it.
    */
   async queryCommitted<R>(text: string, values: readonly unknown[], tenantId: string): Promise<{ rows: R[]; lsn: Lsn | undefined }> {
-    return this.#pooled(text, async (connection) => {
+    return this.#pooled(async (connection) => {
       let statement: Promise<{ rows: R[] }>;
       let position: Promise<{ rows: Array<{ lsn: string | null }> }>;
       connection.pipeline = true;
@@ -261,17 +258,14 @@ export class ShardNode {
   }
 
   /**
-   * `run` on a connection of this node's pool, released after: its duration goes to the
-   * query observer, its failure comes back as Sequelize's error (`#driverError`).
+   * `run` on a connection of this node's pool, released after (the statement observer sees
+   * each statement sent on it); its failure comes back as Sequelize's error (`#driverError`).
    */
-  async #pooled<T>(text: string, run: (connection: PooledConnection) => Promise<T>): Promise<T> {
+  async #pooled<T>(run: (connection: PooledConnection) => Promise<T>): Promise<T> {
     const manager = this.sequelize.connectionManager as unknown as PoolManager;
     const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
-    const started = performance.now();
     try {
-      const result = await run(connection);
-      this.observer?.(this, performance.now() - started, text);
-      return result;
+      return await run(connection);
     } catch (err) {
       throw this.#driverError(connection, err);
     } finally {
@@ -291,10 +285,8 @@ export class ShardNode {
     const connection = await manager.getConnection({ type: this.role === 'primary' ? 'write' : 'read' });
     let open = false;
     const query = async <R>(text: string, values: readonly unknown[] = []): Promise<R[]> => {
-      const started = performance.now();
       try {
         const result = await connection.query<R>(text, values as unknown[]);
-        this.observer?.(this, performance.now() - started, text);
         if (/^\s*BEGIN\b/i.test(text)) open = true;
         else if (/^\s*(COMMIT|ROLLBACK|PREPARE\s+TRANSACTION)\b/i.test(text)) open = false;
         return result.rows;

@@ -1,5 +1,6 @@
 import { Shard } from './shard.js';
-import { ShardNode, type NodeSettings, type QueryObserver } from './shard-node.js';
+import { ShardNode, type NodeSettings } from './shard-node.js';
+import type { StatementObserver } from './statement-observer.js';
 import type { ModelDeps } from '../models/index.js';
 import { GatewayError } from '../errors/errors.js';
 
@@ -40,7 +41,7 @@ export class ShardRegistry {
   constructor(
     private readonly settings: NodeSettings,
     private readonly modelDeps: ModelDeps,
-    private readonly observer?: QueryObserver,
+    private readonly observer?: StatementObserver,
   ) {}
 
   /** Opens connections for a shard (idempotent for a shard already known). */
@@ -68,6 +69,11 @@ export class ShardRegistry {
 
   all(): readonly Shard[] {
     return [...this.#shards.values()];
+  }
+
+  /** A node by its shard and name ('primary' or the replica's), if the registry has it. */
+  node(shardId: string, name: string): ShardNode | undefined {
+    return this.#shards.get(shardId)?.nodes.find((n) => n.name === name);
   }
 
   async remove(shardId: string): Promise<void> {

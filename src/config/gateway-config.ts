@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { adminTokenWeakness } from './admin-token-strength.js';
 import { movesConfigShape, placementConfigShape } from './moves-config.js';
+import { insightsConfigShape } from './insights-config.js';
 
 const shardIdShape = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL');
@@ -295,6 +296,7 @@ export const gatewayConfigShape = z
       .optional(),
     placement: placementConfigShape,
     moves: movesConfigShape,
+    insights: insightsConfigShape,
     telemetry: z
       .object({
         /**
@@ -362,3 +364,4 @@ function withDefaultHost<T extends { host?: string | undefined; catalog?: string
 export type GatewayConfig = z.infer<typeof gatewayConfigShape>;
 export type ShardConfig = z.infer<typeof shardConfigShape>;
 export type ReplicaConfig = z.infer<typeof replicaConfigShape>;
+export type InsightsConfig = GatewayConfig['insights'];

@@ -13,6 +13,21 @@ export interface RequestContext {
   /** the node the request's queries run on, once routed (tags pg spans) */
   dbRole?: 'primary' | 'replica';
   dbNode?: string;
+  /** what the request's statements cost: server time summed, rows returned or changed (tenant usage) */
+  dbMs?: number;
+  rows?: number;
+  /** its statements over the slow-query bound, kept until the route that ran them is known */
+  slow?: SlowStatement[];
+}
+
+/** A statement of the request that ran past the slow-query bound, as it was sent (never logged as is). */
+export interface SlowStatement {
+  readonly at: number;
+  readonly shard: string;
+  readonly node: string;
+  readonly role: 'primary' | 'replica';
+  readonly durationMs: number;
+  readonly sql: string;
 }
 
 const REQUEST = createContextKey('shardgate.request');

@@ -24,8 +24,11 @@ import { adminSchemaChangesRoutes, type AdminSchemaChangesDeps } from './routes/
 import { adminTenantExportRoutes, type AdminTenantExportDeps } from './routes/admin/tenant-export-routes.js';
 import { adminTenantImportRoutes, type AdminTenantImportDeps } from './routes/admin/tenant-import-routes.js';
 import { queryStatsRoutes, type QueryStatsRoutesDeps } from './routes/insights/query-stats-routes.js';
+import { usageRoutes, type UsageRoutesDeps } from './routes/insights/usage-routes.js';
+import { slowQueriesRoutes, type SlowQueriesRoutesDeps } from './routes/insights/slow-queries-routes.js';
+import { findingsRoutes, type FindingsRoutesDeps } from './routes/insights/findings-routes.js';
 
-export interface AdminAppDeps extends AdminBackupsDeps, AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps, Omit<QueryStatsRoutesDeps, 'logger'> {
+export interface AdminAppDeps extends AdminBackupsDeps, AdminSchemaChangesDeps, AdminPartnershipsDeps, AdminTransactionsDeps, AdminTenantsDeps, AdminTenantKeysDeps, AdminShardsDeps, AdminShardAddDeps, AdminTenantMoveDeps, AdminTenantExportDeps, AdminTenantImportDeps, Omit<QueryStatsRoutesDeps, 'logger'>, UsageRoutesDeps, SlowQueriesRoutesDeps, FindingsRoutesDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly adminToken: string;
@@ -46,7 +49,8 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   app.use(requestScope(new ServerSpans()));
   routes.mount(app, '/', healthRoutes(deps.lifecycle));
   // Prometheus scrapes without the admin token: the admin port is reachable only from
-  // inside the cluster (NetworkPolicy), and metrics carry no tenant ids or secrets
+  // inside the cluster (NetworkPolicy), and metrics carry no secrets (tenant ids only of
+  // each pod's few busiest tenants)
   const metrics = express.Router();
   metrics.get('/metrics', async (_req, res) => {
     const { contentType, body } = await deps.metrics.render();
@@ -73,8 +77,11 @@ export function createAdminApp(deps: AdminAppDeps): RoutedApp {
   routes.mount(admin, '/', adminSchemaChangesRoutes(deps), '/admin');
   routes.mount(admin, '/', adminTenantExportRoutes(deps), '/admin');
   routes.mount(admin, '/', adminBackupsRoutes(deps), '/admin');
-  // insights: what the fleet's statements cost (issue 21)
+  // insights: what the fleet's statements and tenants cost, and the hot tenants
   routes.mount(admin, '/query-stats', queryStatsRoutes(deps), '/admin');
+  routes.mount(admin, '/slow-queries', slowQueriesRoutes(deps), '/admin');
+  routes.mount(admin, '/', usageRoutes(deps), '/admin');
+  routes.mount(admin, '/', findingsRoutes(deps), '/admin');
   app.use('/admin', admin);
 
   app.use(notFoundHandler());

@@ -1,3 +1,4 @@
+import type { RequestContext } from '../context/request-context.js';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
@@ -33,6 +34,8 @@ import { transfersRoutes, type TransfersRoutesDeps } from './routes/tenant/trans
 export interface TenantAppDeps extends TenantContextDeps {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
+  /** told as each response is finished, with the request's context (the tenant's usage) */
+  readonly requestFinished?: (ctx: RequestContext, status: number) => void;
   readonly lifecycle: Lifecycle;
   readonly bodyLimit: string;
   /** POST /v1/series carries up to 10,000 points: its own, larger limit */
@@ -74,7 +77,7 @@ export function createTenantApp(deps: TenantAppDeps): RoutedApp {
 
   app.use(requestScope(new ServerSpans()));
   routes.mount(app, '/', healthRoutes(deps.lifecycle));
-  app.use(observeRequests(deps.metrics, deps.logger, 1000));
+  app.use(observeRequests(deps.metrics, deps.logger, 1000, deps.requestFinished));
 
   const v1 = express.Router();
   v1.use(tenantContext(deps));

@@ -19,6 +19,14 @@ export interface ConcurrencySnapshot {
   readonly slotsInUse: ReadonlyMap<string, number>;
 }
 
+/** One of this pod's busiest tenants over the recent window, as the top-tenant gauges read it. */
+export interface TopTenantSnapshot {
+  readonly tenant: string;
+  readonly shard: string;
+  readonly requests: number;
+  readonly dbTimeMs: number;
+}
+
 const PREFIX = 'shardgate_';
 
 /**
@@ -62,9 +70,17 @@ export class GatewayMetrics {
 
   #concurrency: (() => ConcurrencySnapshot) | undefined;
 
+  /** The top-tenant gauges read from here on a scrape: this pod's tenant usage. */
+  readTopTenantsFrom(top: () => readonly TopTenantSnapshot[]): void {
+    this.#topTenants = top;
+  }
+
+  #topTenants: () => readonly TopTenantSnapshot[] = () => [];
+
   constructor() {
     const nodes = () => this.#nodes();
     const concurrency = () => this.#concurrency?.();
+    const topTenants = () => this.#topTenants();
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     this.httpDuration = new Histogram({
@@ -174,6 +190,27 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const [shard, n] of concurrency()?.slotsInUse ?? []) this.set({ shard }, n);
+      },
+    });
+    // tenant ids as labels, but only this pod's few busiest: the label set stays bounded
+    new Gauge({
+      name: `${PREFIX}tenant_top_requests`,
+      help: "Requests of this pod's busiest tenants (by database time) over the recent usage window (sum over pods: the fleet)",
+      labelNames: ['tenant', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of topTenants()) this.set({ tenant: t.tenant, shard: t.shard }, t.requests);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}tenant_top_db_seconds`,
+      help: "Database time of this pod's busiest tenants over the recent usage window (sum over pods: the fleet)",
+      labelNames: ['tenant', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of topTenants()) this.set({ tenant: t.tenant, shard: t.shard }, t.dbTimeMs / 1000);
       },
     });
     new Gauge({

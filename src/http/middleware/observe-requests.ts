@@ -1,13 +1,13 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../../telemetry/gateway-metrics.js';
-import { currentContext } from '../../context/request-context.js';
+import { currentContext, type RequestContext } from '../../context/request-context.js';
 
 /**
- * Per-request metrics, the access log and the server span's route. The route label is the
+ * Per-request metrics, the access log, the server span's route, and `finished` (the tenant's usage). The route label is the
  * matched route template (`/v1/users/:id`), never the raw path, so label cardinality stays bounded.
  */
-export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs: number): RequestHandler {
+export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs: number, finished?: (ctx: RequestContext, status: number) => void): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
@@ -19,6 +19,7 @@ export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs:
       if (routePath !== undefined && ctx !== undefined) ctx.route = route;
       const shard = ctx?.shardId ?? 'none';
       metrics.httpDuration.observe({ route, status: String(res.statusCode), shard, method: req.method }, seconds);
+      if (ctx !== undefined) finished?.(ctx, res.statusCode);
       const line = {
         requestId: ctx?.requestId,
         tenant: ctx?.tenantId,
