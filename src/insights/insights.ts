@@ -40,7 +40,7 @@ export class Insights {
     const store = deps.redis ? new UsageStore(deps.redis, usage.retentionMs, usage.bucketMs) : undefined;
     this.usage = new TenantUsage(store, usage, deps.logger);
     this.slowQueries = new SlowQueries(deps.redis, (shard, node) => this.#nodes(shard, node), slowQueries, deps.logger);
-    this.observer = statementWatch({ ...deps, slowQueries: this.slowQueries });
+    this.observer = statementWatch(deps);
     deps.metrics.readTopTenantsFrom(() => this.usage.podTop());
   }
 

@@ -31,6 +31,8 @@ export interface SlowQueriesOptions {
 const KEY = 'shardgate:slow-queries';
 /** plans remembered by statement fingerprint */
 const PLAN_MEMORY = 500;
+/** plans waiting to be read; past it a slow statement is kept without one */
+const PLANS_WAITING = 16;
 
 /** The node a slow statement ran on, if this gateway still has it. */
 export type NodeLookup = (shard: string, node: string) => ShardNode | undefined;
@@ -43,13 +45,15 @@ const withoutComments = (sql: string) => sql.replace(/\/\*[^*]*\*\/\s*;?\s*$/, '
  * (capped at `keep`), or this pod's own when Redis cannot answer. A statement is kept as
  * PostgreSQL's normaliser writes it — every constant `$n`, the same text pg_stat_statements
  * shows — with its generic plan (`genericPlan`), so no bound value reaches the list. A plan
- * is asked once per statement fingerprint per `planEveryMs` and one at a time: explaining
- * every slow statement of an overloaded shard would add to its load.
+ * is asked once per statement fingerprint per `planEveryMs`, one at a time, a few waiting at
+ * most: explaining every slow statement of an overloaded shard would add to its load.
  */
 export class SlowQueries {
   readonly #local: SlowQuery[] = [];
   readonly #plans = new Map<string, { plan: string | null; planError?: string; at: number }>();
-  #explaining = false;
+  /** plans are read one after another, a few waiting at most */
+  #explaining: Promise<unknown> = Promise.resolve();
+  #waiting = 0;
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -113,17 +117,26 @@ export class SlowQueries {
   async #plan(s: SlowStatement, query: string, print: string, tenant: string | undefined): Promise<{ plan: string | null; planError?: string }> {
     const known = this.#plans.get(print);
     if (known && Date.now() - known.at < this.options.planEveryMs) return known;
-    if (this.#explaining) return known ?? { plan: null, planError: 'another plan was being read' };
+    if (this.#waiting >= PLANS_WAITING) return known ?? { plan: null, planError: 'too many plans waiting' };
     const node = this.nodes(s.shard, s.node);
     if (!node) return { plan: null, planError: 'node no longer known' };
-    this.#explaining = true;
+    this.#waiting++;
+    const reading = this.#explaining.then(async () => {
+      // asked again while it waited: read once
+      const meanwhile = this.#plans.get(print);
+      if (meanwhile && Date.now() - meanwhile.at < this.options.planEveryMs) return meanwhile;
+      try {
+        return { plan: await genericPlan(node, query, tenant, this.options.planTimeoutMs) };
+      } catch (err) {
+        return { plan: null, planError: (err as Error).message };
+      }
+    });
+    this.#explaining = reading;
     let got: { plan: string | null; planError?: string };
     try {
-      got = { plan: await genericPlan(node, query, tenant, this.options.planTimeoutMs) };
-    } catch (err) {
-      got = { plan: null, planError: (err as Error).message };
+      got = await reading;
     } finally {
-      this.#explaining = false;
+      this.#waiting--;
     }
     this.#plans.delete(print);
     this.#plans.set(print, { ...got, at: Date.now() });
