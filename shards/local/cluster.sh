@@ -326,9 +326,12 @@ write_node_conf() { # name; returns 1 when the file was already up to date
     "log_destination = 'stderr'" \
     "logging_collector = off" \
     "log_min_messages = warning" \
-    "shared_preload_libraries = 'pg_stat_statements'" \
+    "shared_preload_libraries = 'pg_stat_statements,auto_explain'" \
     "pg_stat_statements.track = top" \
-    "pg_stat_statements.track_utility = off"
+    "pg_stat_statements.track_utility = off" \
+    "auto_explain.log_min_duration = '1s'" \
+    "auto_explain.log_format = json" \
+    "auto_explain.log_timing = off"
   { IFS= read -r -d '' cur <"$d/shardgate.conf"; } 2>/dev/null || true
   [[ $cur != "$want" ]] || return 1
   if [[ -f $d/shardgate.conf ]]; then
