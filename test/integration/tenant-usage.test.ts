@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { TestGateway, TestTenant, http } from '../support/test-cluster.js';
+import { TestGateway, TestTenant, http, sql, testCluster } from '../support/test-cluster.js';
 import { waitForJob } from '../support/moves.js';
+import { RedisServer } from '../support/redis-server.js';
 
 interface TopRow {
   tenant: string;
@@ -172,5 +173,68 @@ describe('hot tenants: found, then isolated (dry run first)', function () {
     expect(badBody.status).to.equal(400);
     expect(badBody.body.field).to.equal('dryRun');
     expect((await gw.admin('POST', '/admin/tenants/no-such-tenant/isolate', {})).status).to.equal(404);
+  });
+});
+
+describe('tenant usage without Redis: this pod answers alone, and says so', function () {
+  this.timeout(60_000);
+  let server: RedisServer;
+  let gw: TestGateway;
+
+  before(async () => {
+    server = await RedisServer.start();
+    gw = await TestGateway.start({ redis: server.url, ...insights() });
+  });
+  after(async () => {
+    await gw?.stop();
+    await server?.kill();
+  });
+
+  it('counts requests served while Redis is gone and answers them from this pod with Shardgate-Usage-Partial', async () => {
+    const tenant = await gw.createTenant('usage-noredis');
+    await server.kill();
+    for (let i = 0; i < 4; i++) expect((await tenant.request('GET', '/v1/users?pageSize=1')).status).to.equal(200);
+    const res = await gw.admin('GET', '/admin/usage/top?by=requests&window=1m&limit=1000');
+    expect(res.status, res.text).to.equal(200);
+    expect(res.headers.get('shardgate-usage-partial')).to.match(/this pod only/);
+    const row = (res.body as unknown as TopRow[]).find((r) => r.tenant === tenant.id);
+    expect(row).to.deep.include({ requests: 4, shard: tenant.shard });
+    const series = await gw.admin('GET', `/admin/tenants/${tenant.id}/usage?window=1m&step=1m`);
+    expect(series.status, series.text).to.equal(200);
+    expect(series.headers.get('shardgate-usage-partial')).to.match(/this pod only/);
+    expect((series.body.totals as TopRow).requests).to.equal(4);
+  });
+});
+
+describe('hot tenants in automatic mode: one pod of two moves the tenant, once', function () {
+  this.timeout(120_000);
+  let a: TestGateway;
+  let b: TestGateway;
+
+  before(async () => {
+    a = await TestGateway.start(insights({ autoIsolate: true }));
+    b = await TestGateway.start(insights({ autoIsolate: true }));
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it('moves a tenant that stays hot without an operator, and the other pod finds the cooldown taken', async () => {
+    const hot = await a.createTenant('usage-auto');
+    const onB = b.tenantFor(hot);
+    const until = Date.now() + 3200;
+    while (Date.now() < until) {
+      expect((await hot.request('GET', '/v1/products?pageSize=20', { headers: { 'x-consistency': 'strong' } })).status).to.equal(200);
+      expect((await onB.request('GET', '/v1/products?pageSize=20', { headers: { 'x-consistency': 'strong' } })).status).to.equal(200);
+    }
+    let shard = hot.shard;
+    for (let i = 0; i < 120 && shard === hot.shard; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      shard = (await a.admin('GET', `/admin/tenants/${hot.id}`)).body.shard as string;
+    }
+    expect(shard, 'moved off its shard').to.not.equal(hot.shard);
+    const moves = await sql<{ n: number }>(testCluster().catalog, 'SELECT count(*)::int AS n FROM tenant_moves WHERE tenant_id = $1', [hot.id]);
+    expect(moves[0]!.n, 'one move, by one pod').to.equal(1);
+    for (const gw of [a, b]) expect((await gw.admin('POST', `/admin/tenants/${hot.id}/isolate`, { dryRun: false })).status).to.equal(409);
   });
 });
