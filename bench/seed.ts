@@ -71,10 +71,18 @@ export async function ensureSeed(catalog: string, tenants: number, products: num
   }
   const started = Date.now();
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
+  // a line a tenth of the way (the full seed takes minutes): progress, and what is left
+  let done = 0;
+  const step = Math.max(1, Math.ceil(tenants / 10));
   const created = await pool(Array.from({ length: tenants }, (_, i) => i), 4, async (i): Promise<SeedTenant> => {
     const id = `${prefix}-${String(i).padStart(4, '0')}`;
     const { apiKey, shard } = await createTenant(target, id);
-    return { id, apiKey, shard, productIds: await createProducts(target, apiKey, products) };
+    const tenant = { id, apiKey, shard, productIds: await createProducts(target, apiKey, products) };
+    if (++done % step === 0 || done === tenants) {
+      const s = (Date.now() - started) / 1000;
+      console.log(`bench: seeding ${done}/${tenants} tenants × ${products} products (${s.toFixed(1)} s, ~${((s / done) * (tenants - done)).toFixed(0)} s left)`);
+    }
+    return tenant;
   });
   const seed: Seed = { catalog, tenants: created };
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -67,6 +67,12 @@ if [[ $EUID -eq 0 ]]; then AS_ROOT=1 AS_PG=(runuser -u postgres --); else AS_ROO
 say() { printf '%s\n' "$*"; }
 warn() { printf 'cluster.sh: %s\n' "$*" >&2; }
 die() { printf 'cluster.sh: error: %s\n' "$*" >&2; exit 1; }
+PROGRESS_T0=$EPOCHREALTIME
+# a step of a long command, with the seconds since it began (stderr: stdout is for results)
+progress() {
+  local us=$((${EPOCHREALTIME/[.,]/} - ${PROGRESS_T0/[.,]/}))
+  printf '[%3d.%ds] %s\n' $((us / 1000000)) $((us / 100000 % 10)) "$*" >&2
+}
 
 # ---------------------------------------------------------------- ports
 
@@ -775,15 +781,24 @@ cmd_up() {
   request_password >/dev/null # made once, before the parallel jobs read it
   redis_up >"$LOG_DIR/redis.up.log" 2>&1 &
   jobs[redis]=$!
+  progress "initdb of a template the nodes are copied from (PostgreSQL $PG_MAJOR in $PG_BIN_DIR)"
   prepare_template
   for name in "${SHARDS[@]}" catalog; do
     group_up "$name" >"$LOG_DIR/$name.up.log" 2>&1 &
     jobs[$name]=$!
   done
-  for name in "${!jobs[@]}"; do
+  # progress on stderr as each part is up (stdout keeps the node table)
+  local -A pending=()
+  local pid finished=0
+  for name in "${!jobs[@]}"; do pending[${jobs[$name]}]=$name; done
+  progress "starting ${#jobs[@]} parts: catalog, ${SHARDS[*]} (each a primary and a streaming replica) and redis"
+  while ((${#pending[@]} > 0)); do
     rc=0
-    wait "${jobs[$name]}" || rc=$?
-    ((rc == 0)) || failed+=("$name")
+    wait -n -p pid "${!pending[@]}" || rc=$?
+    name=${pending[$pid]}
+    unset "pending[$pid]"
+    finished=$((finished + 1))
+    if ((rc == 0)); then progress "$name up ($finished/${#jobs[@]})"; else progress "$name FAILED ($finished/${#jobs[@]})"; failed+=("$name"); fi
   done
   rm -rf "$TEMPLATE"
   for name in catalog "${SHARDS[@]}" redis; do
@@ -794,6 +809,9 @@ cmd_up() {
 
   write_json
   print_nodes || die "not everything runs after 'up'"
+  if [[ ${CLUSTER_MIGRATE:-1} == 1 ]]; then
+    progress "migrating the catalog and every shard$([[ ${CLUSTER_BACKUP:-1} == 1 ]] && printf ', then a first base backup of each')"
+  fi
   migrate_fleet
   local us=$((${EPOCHREALTIME/[.,]/} - ${t0/[.,]/}))
   printf 'cluster up in %d.%ds: %s/gateway.json, %s/spares.json (PostgreSQL %s, sockets in %s)\n' \

@@ -9,7 +9,7 @@ import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { SlowQueries } from './slow-queries.js';
 import { statementWatch } from './statement-watch.js';
 import { TenantIsolation, type TenantIsolationDeps } from './tenant-isolation.js';
-import { TenantUsage } from './tenant-usage.js';
+import { TenantUsage, UNPLACED } from './tenant-usage.js';
 import { UsageStore } from './usage-store.js';
 
 export interface InsightsDeps {
@@ -52,7 +52,7 @@ export class Insights {
   /** A tenant request's response is finished: its usage counted, its slow statements kept with its route. */
   readonly requestFinished = (ctx: RequestContext, status: number): void => {
     if (ctx.tenantId === undefined) return;
-    const shard = ctx.shardId ?? 'none';
+    const shard = ctx.shardId ?? UNPLACED;
     this.usage.record(ctx.tenantId, shard, { requests: 1, errors: status >= 500 ? 1 : 0, rows: ctx.rows ?? 0, dbTimeMs: ctx.dbMs ?? 0 });
     for (const slow of ctx.slow ?? []) this.slowQueries.capture(slow, { tenant: ctx.tenantId, route: ctx.route });
   };

@@ -13,6 +13,9 @@ export interface TenantUsageOptions {
   readonly now?: () => number;
 }
 
+/** The shard of a request that never reached one (refused before its session opened). */
+export const UNPLACED = 'none';
+
 /** Tenants one pod tracks in an interval; past it a new tenant counts in its shard's total only. */
 const MAX_TRACKED = 10_000;
 /** buckets this pod keeps of what it flushed: its own answer when Redis cannot give the fleet's */
@@ -64,7 +67,8 @@ export class TenantUsage {
     let t = this.#tenants.get(tenant);
     if (!t && this.#tenants.size < MAX_TRACKED) this.#tenants.set(tenant, (t = { shard, counts: zeroCounts() }));
     if (t) {
-      t.shard = shard;
+      // a request refused before its shard was known says nothing of where the tenant lives
+      if (shard !== UNPLACED || t.shard === UNPLACED) t.shard = shard;
       addCounts(t.counts, counts);
     }
     let s = this.#shards.get(shard);
