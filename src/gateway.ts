@@ -192,7 +192,7 @@ export class Gateway {
     });
     const latencies = new ShardLatencies();
     // the registry's pools report every statement here: metrics, slow statements, tenant usage
-    const insights = new Insights({ config: config.insights, slowQueryMs: config.log.slowQueryMs, redis: cacheStack.redis, metrics, latencies, logger });
+    const insights = new Insights({ config: config.insights, slowQueryMs: config.log.slowQueryMs, redis: cacheStack.redis, channel: cacheStack.bus, metrics, latencies, logger });
     const modelDeps = buildModelDeps(config, logger);
     const registry = new ShardRegistry(
       {

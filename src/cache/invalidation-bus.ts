@@ -69,13 +69,20 @@ export class InvalidationBus implements InvalidationChannel {
   }
 
   async publish(message: InvalidationMessage): Promise<void> {
+    await this.broadcast(message);
+  }
+
+  /** `publish`, answering how many subscribers (gateway processes, this one included when subscribed) received it; 0 when it failed. */
+  async broadcast(message: InvalidationMessage): Promise<number> {
     try {
-      await this.redis.publish(this.#channel, encodeInvalidation(message, this.origin));
+      const receivers = await this.redis.publish(this.#channel, encodeInvalidation(message, this.origin));
       this.#publishFailing = false;
+      return receivers;
     } catch (err) {
       // other gateways keep entries until their TTLs; log the first failure of a run only
       if (!this.#publishFailing) this.options.logger.warn({ err: (err as Error).message, kind: message.kind }, 'invalidation not broadcast');
       this.#publishFailing = true;
+      return 0;
     }
   }
 

@@ -10,7 +10,9 @@ export type InvalidationMessage =
    * the placement catalog changed to this version; `placed`: tenants a move just placed
    * (tenant → shard), routed there at once, before the reload that confirms it
    */
-  | { readonly kind: 'catalog'; readonly version: string; readonly placed?: Readonly<Record<string, string>> };
+  | { readonly kind: 'catalog'; readonly version: string; readonly placed?: Readonly<Record<string, string>> }
+  /** an operator reads tenant usage: flush your counts to Redis now, then count yourself in under `nonce` */
+  | { readonly kind: 'usage-flush'; readonly nonce: string };
 
 /** A message on the wire: the message plus the id of the process that published it. */
 export type InvalidationEnvelope = InvalidationMessage & { readonly origin: string };
@@ -48,6 +50,8 @@ export function decodeInvalidation(raw: string): InvalidationEnvelope | undefine
       if (typeof m.version !== 'string' || !/^\d{1,19}$/.test(m.version)) return undefined;
       if (m.placed === undefined) return { kind: 'catalog', version: m.version, origin: m.origin };
       return isStringRecord(m.placed) ? { kind: 'catalog', version: m.version, placed: m.placed, origin: m.origin } : undefined;
+    case 'usage-flush':
+      return typeof m.nonce === 'string' && /^[0-9a-f-]{1,64}$/.test(m.nonce) ? { kind: 'usage-flush', nonce: m.nonce, origin: m.origin } : undefined;
     default:
       return undefined;
   }

@@ -8,6 +8,8 @@ const usageShape = z
     retentionMs: z.number().int().min(60_000).max(7 * 86_400_000).default(6 * 3_600_000),
     /** ms between a pod's flushes of its counts to Redis */
     flushMs: z.number().int().min(100).max(60_000).default(2000),
+    /** ms a usage read waits for the other pods to flush theirs when it asks them (a pod that does not answer is read as last flushed) */
+    flushWaitMs: z.number().int().min(0).max(10_000).default(500),
     /** tenants a pod writes per flush and metric: its busiest (the rest are counted in their shard's total only) */
     topK: z.number().int().min(1).max(1000).default(50),
     /** tenants in this pod's Prometheus top-tenant gauges */

@@ -6,6 +6,7 @@ import type { StatementObserver } from '../cluster/statement-observer.js';
 import type { InsightsConfig } from '../config/gateway-config.js';
 import type { RequestContext } from '../context/request-context.js';
 import type { GatewayMetrics } from '../telemetry/gateway-metrics.js';
+import { FleetFlush, type FlushChannel } from './fleet-flush.js';
 import { SlowQueries } from './slow-queries.js';
 import { statementWatch } from './statement-watch.js';
 import { TenantIsolation, type TenantIsolationDeps } from './tenant-isolation.js';
@@ -18,6 +19,8 @@ export interface InsightsDeps {
   readonly slowQueryMs: number;
   /** where pods share usage, slow statements and isolation cooldowns (the main Redis); per pod without it */
   readonly redis: Redis | undefined;
+  /** the gateways' broadcast channel: a usage read asks every pod to flush first */
+  readonly channel: FlushChannel | undefined;
   readonly metrics: GatewayMetrics;
   readonly latencies: ShardLatencies;
   readonly logger: Logger;
@@ -34,11 +37,13 @@ export class Insights {
   readonly observer: StatementObserver;
   #isolation: TenantIsolation | undefined;
   #nodes: (shard: string, node: string) => ShardNode | undefined = () => undefined;
+  readonly #fleetFlush: FleetFlush | undefined;
 
   constructor(private readonly deps: InsightsDeps) {
     const { usage, slowQueries } = deps.config;
     const store = deps.redis ? new UsageStore(deps.redis, usage.retentionMs, usage.bucketMs) : undefined;
-    this.usage = new TenantUsage(store, usage, deps.logger);
+    this.usage = new TenantUsage(store, usage, deps.logger, () => this.#fleetFlush?.request() ?? Promise.resolve());
+    this.#fleetFlush = deps.redis && deps.channel ? new FleetFlush(deps.channel, deps.redis, () => this.usage.flush(), usage.flushWaitMs, deps.logger) : undefined;
     this.slowQueries = new SlowQueries(deps.redis, (shard, node) => this.#nodes(shard, node), slowQueries, deps.logger);
     this.observer = statementWatch(deps);
     deps.metrics.readTopTenantsFrom(() => this.usage.podTop());
@@ -70,6 +75,7 @@ export class Insights {
 
   async stop(): Promise<void> {
     this.#isolation?.stop();
+    this.#fleetFlush?.close();
     await this.usage.stop();
   }
 }

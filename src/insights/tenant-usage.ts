@@ -50,6 +50,8 @@ export class TenantUsage {
     private readonly store: UsageStore | undefined,
     readonly options: TenantUsageOptions,
     private readonly logger: Logger,
+    /** asks the other pods to flush theirs before a read (`FleetFlush`) */
+    private readonly flushOthers: () => Promise<void> = async () => undefined,
   ) {
     this.#now = options.now ?? Date.now;
     this.#bucket = this.bucketAt(this.#now());
@@ -106,9 +108,9 @@ export class TenantUsage {
     return this.#flushing;
   }
 
-  /** Buckets from `fromMs` to `toMs` across every pod (this pod's counts flushed first). */
+  /** Buckets from `fromMs` to `toMs` across every pod (this pod's counts flushed first, the others' asked for). */
   async read(fromMs: number, toMs: number): Promise<UsageRead> {
-    await this.flush();
+    await Promise.all([this.flush(), this.store ? this.flushOthers() : undefined]);
     const from = this.bucketAt(fromMs);
     const to = this.bucketAt(toMs);
     if (this.store) {
