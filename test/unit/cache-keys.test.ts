@@ -48,13 +48,16 @@ describe('invalidation messages', () => {
     expect(decodeInvalidation(encodeInvalidation({ kind: 'catalog', version: '8', placed: { acme: 'shard-2' } }, 'p'))).to.deep.equal({
       kind: 'catalog', version: '8', placed: { acme: 'shard-2' }, origin: 'p',
     });
+    const nonce = '0b5e3c2a-6a53-4bd4-9a49-1f0e1c6f8c11';
+    expect(decodeInvalidation(encodeInvalidation({ kind: 'usage-flush', nonce }, 'p'))).to.deep.equal({ kind: 'usage-flush', nonce, origin: 'p' });
   });
 
   it('ignores anything malformed', () => {
     for (const raw of ['', 'nope', '1', 'null', '{"kind":"keys","keys":"k","origin":"p"}', '{"kind":"keys","keys":[1],"origin":"p"}',
       '{"kind":"tenant","origin":"p"}', '{"kind":"other","origin":"p"}', '{"kind":"keys","keys":[]}',
       '{"kind":"catalog","version":"x1","origin":"p"}', '{"kind":"catalog","version":"1","placed":["shard-2"],"origin":"p"}',
-      '{"kind":"catalog","version":"1","placed":{"acme":2},"origin":"p"}']) {
+      '{"kind":"catalog","version":"1","placed":{"acme":2},"origin":"p"}', '{"kind":"usage-flush","origin":"p"}',
+      '{"kind":"usage-flush","nonce":"x:y","origin":"p"}', `{"kind":"usage-flush","nonce":"${'a'.repeat(65)}","origin":"p"}`]) {
       expect(decodeInvalidation(raw), raw).to.equal(undefined);
     }
   });
