@@ -31,7 +31,7 @@ export function statementWatch(deps: StatementWatchDeps): StatementObserver {
   return (node, sql) => {
     const ctx = currentContext();
     return (ms, rows) => {
-      metrics.dbDuration.observe({ shard: node.shardId, role: node.role }, ms / 1000);
+      metrics.dbDurationOf(node).observe(ms / 1000);
       latencies.record(node.shardId, ms);
       if (ctx) {
         ctx.dbMs = (ctx.dbMs ?? 0) + ms;

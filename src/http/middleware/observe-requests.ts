@@ -18,7 +18,7 @@ export function observeRequests(metrics: GatewayMetrics, logger: Logger, slowMs:
       // the server span is named by it when the response closes
       if (routePath !== undefined && ctx !== undefined) ctx.route = route;
       const shard = ctx?.shardId ?? 'none';
-      metrics.httpDuration.observe({ route, status: String(res.statusCode), shard, method: req.method }, seconds);
+      metrics.httpDurationOf(route, res.statusCode, shard, req.method).observe(seconds);
       if (ctx !== undefined) finished?.(ctx, res.statusCode);
       const line = {
         requestId: ctx?.requestId,
