@@ -87,14 +87,15 @@ export function createTenantApp(deps: TenantAppDeps): RoutedApp {
   v1.use(jsonBody(deps.bodyLimit));
   // the slot is taken once the body is in: a slow upload holds no slot of database work
   if (deps.limits) v1.use(deps.limits.concurrency());
-  // a subject's comments: before the subjects' own routers, which would not match them anyway
+  // products first: the hottest reads match after the fewest path tests (batch before the
+  // records, whose `/:id` would take "batch"; no subject router matches `/:id/comments`)
+  routes.mount(v1, '/products/batch', productBatchRoutes({ batches: deps.batches, batchMax: deps.batchMax }), '/v1');
+  routes.mount(v1, '/products', productsRoutes(deps.products), '/v1');
   routes.mount(v1, '/users/:id/comments', subjectCommentsRoutes(deps.comments, 'user'), '/v1');
   routes.mount(v1, '/products/:id/comments', subjectCommentsRoutes(deps.comments, 'product'), '/v1');
   routes.mount(v1, '/orders/:id/comments', subjectCommentsRoutes(deps.comments, 'order'), '/v1');
   routes.mount(v1, '/comments', commentsRoutes(deps.comments), '/v1');
   routes.mount(v1, '/users', usersRoutes(deps.users), '/v1');
-  routes.mount(v1, '/products/batch', productBatchRoutes({ batches: deps.batches, batchMax: deps.batchMax }), '/v1');
-  routes.mount(v1, '/products', productsRoutes(deps.products), '/v1');
   routes.mount(v1, '/orders', ordersRoutes(deps.orders), '/v1');
   routes.mount(v1, '/analytics', analyticsRoutes(deps.analytics), '/v1');
   routes.mount(v1, '/audit', auditRoutes(deps.audit), '/v1');
